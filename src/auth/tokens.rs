@@ -1,0 +1,151 @@
+//! Random secrets and HMAC-SHA256 signed tokens.
+//!
+//! Signed token layout: `<kind>.<field>.<field>…<expiry unix secs>.<hex signature>`; fields are
+//! UUIDs, so `.` never appears inside one. The signature covers everything before the last dot.
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// `n` random bytes from the OS, hex encoded.
+pub fn random_hex(n: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("OS random generator failed: {e}"))?;
+    Ok(hex(&buf))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// SHA-256 of a bearer token, as stored in the database.
+pub fn sha256_hex(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Claims of a visitor (widget) session token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitorClaims {
+    pub account_id: Uuid,
+    pub inbox_id: Uuid,
+    pub contact_id: Uuid,
+    pub conversation_id: Uuid,
+}
+
+/// Claims of a short-lived token that opens an agent socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketClaims {
+    pub agent_id: Uuid,
+    pub account_id: Uuid,
+}
+
+#[derive(Clone)]
+pub struct Signer {
+    key: Vec<u8>,
+}
+
+impl Signer {
+    pub fn new(key: &[u8]) -> Self {
+        Self { key: key.to_vec() }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC accepts keys of any length; this cannot fail.
+        <HmacSha256 as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    }
+
+    fn sign(&self, fields: &[String], expires: i64) -> String {
+        let payload = format!("{}.{}", fields.join("."), expires);
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        format!("{payload}.{}", hex(&mac.finalize().into_bytes()))
+    }
+
+    /// Returns the fields after the kind if the signature is valid and the token is not expired.
+    fn open<'a>(&self, token: &'a str, kind: &str, now: i64) -> Option<Vec<&'a str>> {
+        if token.len() > 512 {
+            return None;
+        }
+        let (payload, sig) = token.rsplit_once('.')?;
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&unhex(sig)?).ok()?;
+        let mut parts: Vec<&str> = payload.split('.').collect();
+        let expires: i64 = parts.pop()?.parse().ok()?;
+        if expires < now || parts.first() != Some(&kind) {
+            return None;
+        }
+        Some(parts.split_off(1))
+    }
+
+    pub fn visitor_token(&self, c: &VisitorClaims, expires: i64) -> String {
+        let f = [c.account_id, c.inbox_id, c.contact_id, c.conversation_id];
+        let mut fields = vec!["vt".to_string()];
+        fields.extend(f.iter().map(Uuid::to_string));
+        self.sign(&fields, expires)
+    }
+
+    pub fn open_visitor(&self, token: &str, now: i64) -> Option<VisitorClaims> {
+        let p = self.open(token, "vt", now)?;
+        let [a, i, c, v] = p.as_slice() else { return None };
+        Some(VisitorClaims {
+            account_id: a.parse().ok()?,
+            inbox_id: i.parse().ok()?,
+            contact_id: c.parse().ok()?,
+            conversation_id: v.parse().ok()?,
+        })
+    }
+
+    pub fn socket_token(&self, c: &SocketClaims, expires: i64) -> String {
+        let fields = vec!["st".to_string(), c.agent_id.to_string(), c.account_id.to_string()];
+        self.sign(&fields, expires)
+    }
+
+    pub fn open_socket(&self, token: &str, now: i64) -> Option<SocketClaims> {
+        let p = self.open(token, "st", now)?;
+        let [a, acc] = p.as_slice() else { return None };
+        Some(SocketClaims {
+            agent_id: a.parse().ok()?,
+            account_id: acc.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_tokens_round_trip_and_reject_tampering() {
+        let s = Signer::new(b"k1");
+        let c = VisitorClaims {
+            account_id: Uuid::new_v4(),
+            inbox_id: Uuid::new_v4(),
+            contact_id: Uuid::new_v4(),
+            conversation_id: Uuid::new_v4(),
+        };
+        let t = s.visitor_token(&c, 100);
+        assert_eq!(s.open_visitor(&t, 50), Some(c));
+        assert_eq!(s.open_visitor(&t, 101), None, "expired");
+        assert_eq!(Signer::new(b"k2").open_visitor(&t, 50), None, "other key");
+        let forged = t.replacen(&c.contact_id.to_string(), &Uuid::new_v4().to_string(), 1);
+        assert_eq!(s.open_visitor(&forged, 50), None, "tampered");
+        assert_eq!(s.open_socket(&t, 50), None, "wrong kind");
+    }
+}

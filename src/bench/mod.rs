@@ -1,0 +1,18 @@
+//! `switchboard bench …`: load generators that print figures (never assertions).
+pub mod messages;
+
+use clap::Subcommand;
+
+use crate::config::Settings;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Durable message throughput and latency over real WebSockets; see docs/benchmarks.md.
+    Messages(messages::Args),
+}
+
+pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Messages(a) => messages::run(a, settings).await,
+    }
+}

@@ -1,0 +1,87 @@
+//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`.
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{accounts, actor::Role, auth::tokens, config::Settings, db, startup::Application, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about = "Self-hosted, AI-assisted customer support chat")]
+pub struct Cli {
+    /// TOML settings file (also `SWITCHBOARD_CONFIG`); `SWITCHBOARD_*` env vars override it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (runs pending migrations first). The default.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an account with its first admin agent. The password is read from
+    /// `SWITCHBOARD_ADMIN_PASSWORD` or generated and printed once.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        #[arg(long, default_value = "My company")]
+        account: String,
+    },
+    /// Create a demo workspace (admin, inbox, sample conversations) and serve it.
+    Demo,
+    /// Load generators that print figures; see docs/benchmarks.md.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Bench(_)) {
+        telemetry::init(&settings.log_format);
+    }
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            println!("migrations applied to {}", crate::config::redact_url(&settings.database_url()));
+            Ok(())
+        }
+        Command::CreateAdmin { email, name, account } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            let (password, generated) = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (tokens::random_hex(10)?, true),
+            };
+            let acc = accounts::service::create_account(&conn, &account).await?;
+            let agent = accounts::service::create_agent(&conn, acc.id, &email, &name, &password, Role::Admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created admin {} in account {:?}", agent.email, account);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Demo => crate::demo::run(settings).await,
+        Command::Bench(b) => crate::bench::run(b, settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let base = app.base_url();
+    if accounts::service::count_agents(&app.context().db).await? == 0 {
+        println!(
+            "No agent exists yet. Create the first admin with:\n  switchboard create-admin --email you@example.com --account \"Your company\"\n(then restart `serve`, or keep it running: the new admin can log in at once)"
+        );
+    }
+    tracing::info!(url = %base, "Switchboard is listening");
+    app.run_until_stopped(true).await
+}

@@ -1,0 +1,173 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then `SWITCHBOARD_*` environment
+//! variables (e.g. `SWITCHBOARD_BIND`, `SWITCHBOARD_DATA_DIR`, `SWITCHBOARD_DATABASE_URL`).
+//! Secrets are never printed: `Debug` redacts them.
+use std::{fmt, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// SQLite durability. `Full` fsyncs the WAL on every commit: an acknowledged message survives
+/// power loss. `Normal` fsyncs only at checkpoints: a process crash loses nothing, but a power
+/// cut or kernel crash can lose the last commits that were already acknowledged.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Where the SQLite database, the signing key and later the search index live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty = `sqlite://<data_dir>/switchboard.db`.
+    pub database_url: String,
+    /// Public base URL (used for links printed by `demo` and for the default origin check).
+    pub public_url: String,
+    pub sqlite_synchronous: SqliteSync,
+    /// Maximum database connections in the pool.
+    pub db_max_connections: u32,
+    /// HMAC key for visitor and socket tokens; empty = generated once into `<data_dir>/secret.key`.
+    pub secret_key: String,
+    /// Extra origins allowed to open agent sockets (the server's own origin is always allowed).
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted WebSocket frame / HTTP JSON body, in bytes.
+    pub max_frame_bytes: usize,
+    /// Largest message body, in bytes (UTF-8).
+    pub max_body_bytes: usize,
+    /// Frames queued for one socket before it is closed as a slow consumer.
+    pub ws_outbound_queue: usize,
+    pub ws_heartbeat_secs: u64,
+    pub ws_idle_timeout_secs: u64,
+    /// Messages per group-commit transaction, at most.
+    pub group_commit_max_batch: usize,
+    /// Messages per page when replaying history to a resuming client.
+    pub replay_page_size: u64,
+    /// Agent login session lifetime.
+    pub session_ttl_hours: i64,
+    /// Lifetime of the short-lived token that opens an agent socket.
+    pub socket_token_ttl_secs: i64,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            sqlite_synchronous: SqliteSync::Full,
+            db_max_connections: 8,
+            secret_key: String::new(),
+            allowed_origins: Vec::new(),
+            max_frame_bytes: 64 * 1024,
+            max_body_bytes: 16 * 1024,
+            ws_outbound_queue: 4096,
+            ws_heartbeat_secs: 20,
+            ws_idle_timeout_secs: 60,
+            group_commit_max_batch: 1024,
+            replay_page_size: 500,
+            session_ttl_hours: 24 * 7,
+            socket_token_ttl_secs: 60,
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let db = redact_url(&self.database_url);
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &db)
+            .field("public_url", &self.public_url)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("secret_key", &"<redacted>")
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password part of `scheme://user:password@host/...`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Defaults → `file` (TOML, if given or `SWITCHBOARD_CONFIG` names one) → `SWITCHBOARD_*` env.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        let env_file = std::env::var_os("SWITCHBOARD_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(PathBuf::from).or(env_file) {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig.merge(Env::prefixed("SWITCHBOARD_").ignore(&["config"]))
+            .extract()
+    }
+
+    /// The database URL actually used.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}/switchboard.db", self.data_dir.display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Base URL clients use to reach this server.
+    pub fn public_base(&self, bound_port: u16) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_string();
+        }
+        let host = self.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
+        format!("http://{host}:{bound_port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD_BIND", "0.0.0.0:9999");
+            jail.set_env("SWITCHBOARD_SQLITE_SYNCHRONOUS", "normal");
+            let s = Settings::load(None)?;
+            assert_eq!(s.bind, "0.0.0.0:9999");
+            assert_eq!(s.sqlite_synchronous, SqliteSync::Normal);
+            assert_eq!(s.database_url(), "sqlite://./data/switchboard.db");
+            Ok(())
+        });
+    }
+}

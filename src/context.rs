@@ -1,0 +1,20 @@
+//! `AppContext`: everything a request or task needs, cloned cheaply, passed explicitly (no
+//! globals). The one `web::Data` of the server.
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::Signer, config::Settings, events::Events, messages::writer::WriterHandle,
+    realtime::HubHandle,
+};
+
+#[derive(Clone)]
+pub struct AppContext {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub signer: Signer,
+    pub events: Events,
+    pub hub: HubHandle,
+    pub writer: WriterHandle,
+}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table created by the `migration` crate. Plain data; the domain
+//! modules own the rules about them.
+pub mod account;
+pub mod agent;
+pub mod agent_session;
+pub mod contact;
+pub mod conversation;
+pub mod inbox;
+pub mod message;
+pub mod read_marker;

@@ -1,0 +1,68 @@
+//! Database connection for both backends. The URL decides: `sqlite://` (embedded default: WAL,
+//! `synchronous` from settings, foreign keys on, busy timeout) or `postgres://`. Also runs migrations.
+pub mod entities;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionOptions,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::config::{Settings, SqliteSync};
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(settings.db_max_connections.max(2))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .and_then(|p| std::path::Path::new(p.split('?').next().unwrap_or(p)).parent())
+            && !path.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(path)?;
+        }
+        let sync = match settings.sqlite_synchronous {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        };
+        opts.map_sqlx_sqlite_opts(move |o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sync)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    }
+    let db = Database::connect(opts).await?;
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Options for a transaction that will write: on SQLite take the write lock at BEGIN, so a
+/// read-then-write transaction can never fail half-way with a stale snapshot.
+pub fn write_txn() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    }
+}
+
+/// Cheap round trip used by `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DatabaseBackend::Postgres
+}

@@ -1,0 +1,93 @@
+//! `switchboard demo`: one command that shows the product. Creates (once) a demo account with an
+//! admin whose password is printed once, an inbox with its public widget token and a few sample
+//! conversations, then serves them.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    accounts,
+    actor::{Actor, AgentIdentity, Role},
+    auth::tokens,
+    config::Settings,
+    conversations::service::{VisitorSessionRequest, open_visitor_session},
+    db::entities::{agent, inbox},
+    messages::{self, SendCommand},
+    startup::Application,
+};
+
+pub const DEMO_EMAIL: &str = "admin@demo.switchboard.example";
+
+const SAMPLES: [(&str, &[(&str, &str)]); 3] = [
+    ("Ada", &[("c", "Hi! I can't find where to download my invoices."), ("a", "Hello Ada, they are under Settings → Billing → Invoices."), ("c", "Found them, thanks!")]),
+    ("Grace", &[("c", "My desktop app says sync is paused. What should I do?"), ("n", "Probably the storage quota; check her plan."), ("a", "Hi Grace, sync pauses when the storage is full. Could you check Settings → Storage?")]),
+    ("Linus", &[("c", "Do you offer a student discount?")]),
+];
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let ctx = app.context().clone();
+    let existing = agent::Entity::find().filter(agent::Column::Email.eq(DEMO_EMAIL)).one(&ctx.db).await?;
+    let (admin, password) = match existing {
+        Some(a) => (a, None),
+        None => {
+            let password = tokens::random_hex(8)?;
+            let acc = accounts::service::create_account(&ctx.db, "Demo Company").await?;
+            accounts::service::create_agent(&ctx.db, acc.id, DEMO_EMAIL, "Demo Admin", &password, Role::Admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let a = agent::Entity::find()
+                .filter(agent::Column::Email.eq(DEMO_EMAIL))
+                .one(&ctx.db)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo admin vanished"))?;
+            (a, Some(password))
+        }
+    };
+    let inbox = match inbox::Entity::find().filter(inbox::Column::AccountId.eq(admin.account_id)).one(&ctx.db).await? {
+        Some(i) => i,
+        None => {
+            let i = crate::inboxes::create(&ctx.db, admin.account_id, "Website", &[]).await?;
+            seed(&ctx, &admin, &i.widget_token).await?;
+            i
+        }
+    };
+    let base = app.base_url();
+    println!("\nSwitchboard demo is running at {base}");
+    println!("  admin login : {DEMO_EMAIL}");
+    match password {
+        Some(p) => println!("  password    : {p}   (shown once; run `switchboard create-admin` for more admins)"),
+        None => println!("  password    : printed when the demo was first created (delete the data dir to start over)"),
+    }
+    println!("  widget token: {}", inbox.widget_token);
+    println!("  API         : {base}/api/v1   health: {base}/healthz");
+    println!("  widget snippet: <script src=\"{base}/widget.js\" data-inbox=\"{}\" async></script>\n", inbox.widget_token);
+    app.run_until_stopped(true).await
+}
+
+async fn seed(ctx: &crate::context::AppContext, admin: &agent::Model, widget_token: &str) -> anyhow::Result<()> {
+    let agent = Actor::Agent(AgentIdentity { agent_id: admin.id, account_id: admin.account_id, role: Role::Admin });
+    for (name, lines) in SAMPLES {
+        let req = VisitorSessionRequest {
+            inbox_token: widget_token.to_string(),
+            visitor_token: None,
+            name: Some(name.to_string()),
+            email: Some(format!("{}@example.com", name.to_lowercase())),
+        };
+        let s = open_visitor_session(ctx, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let customer = Actor::Customer(
+            ctx.signer
+                .open_visitor(&s.visitor_token, chrono::Utc::now().timestamp())
+                .ok_or_else(|| anyhow::anyhow!("fresh visitor token did not verify"))?,
+        );
+        for (i, (who, body)) in lines.iter().enumerate() {
+            let actor = if *who == "c" { customer } else { agent };
+            let cmd = SendCommand {
+                conversation_id: s.conversation_id,
+                client_msg_id: format!("demo-{i}"),
+                body: body.to_string(),
+                private: *who == "n",
+            };
+            messages::service::send(ctx, actor, cmd).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    Ok(())
+}

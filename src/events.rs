@@ -1,0 +1,48 @@
+//! Domain events, published only after the transaction that caused them has committed. Listeners
+//! (the realtime hub today; search indexer, bot and webhooks later) each own a bounded channel:
+//! a slow listener slows the publisher instead of losing events.
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::{actor::SenderType, messages::Message};
+
+#[derive(Clone, Debug)]
+pub enum DomainEvent {
+    MessageCreated {
+        account_id: Uuid,
+        message: Arc<Message>,
+    },
+    ReadUpdated {
+        account_id: Uuid,
+        conversation_id: Uuid,
+        reader_type: SenderType,
+        reader_id: Uuid,
+        seq: i64,
+    },
+    ConversationCreated {
+        account_id: Uuid,
+        conversation_id: Uuid,
+    },
+}
+
+#[derive(Clone, Default)]
+pub struct Events {
+    listeners: Arc<Vec<mpsc::Sender<DomainEvent>>>,
+}
+
+impl Events {
+    pub fn new(listeners: Vec<mpsc::Sender<DomainEvent>>) -> Self {
+        Self {
+            listeners: Arc::new(listeners),
+        }
+    }
+
+    /// Delivers to every listener, waiting for room. A listener that has gone away is skipped.
+    pub async fn publish(&self, event: DomainEvent) {
+        for l in self.listeners.iter() {
+            let _ = l.send(event.clone()).await;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Inboxes: the channels customers write to, found by their public widget token, each with the
+//! list of website origins allowed to embed its widget.
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::{auth::tokens, db::entities::inbox, error::AppResult};
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    account_id: Uuid,
+    name: &str,
+    allowed_origins: &[String],
+) -> AppResult<inbox::Model> {
+    let model = inbox::Model {
+        id: Uuid::now_v7(),
+        account_id,
+        name: name.to_string(),
+        widget_token: format!("wt_{}", tokens::random_hex(12).map_err(crate::error::AppError::Internal)?),
+        allowed_origins: allowed_origins.join("\n"),
+        created_at: Utc::now(),
+    };
+    inbox::Entity::insert(inbox::ActiveModel {
+        id: Set(model.id),
+        account_id: Set(model.account_id),
+        name: Set(model.name.clone()),
+        widget_token: Set(model.widget_token.clone()),
+        allowed_origins: Set(model.allowed_origins.clone()),
+        created_at: Set(model.created_at),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(model)
+}
+
+pub async fn find_by_token(db: &impl ConnectionTrait, token: &str) -> Result<Option<inbox::Model>, DbErr> {
+    if token.is_empty() || token.len() > 64 {
+        return Ok(None);
+    }
+    inbox::Entity::find()
+        .filter(inbox::Column::WidgetToken.eq(token))
+        .one(db)
+        .await
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<inbox::Model>, DbErr> {
+    inbox::Entity::find_by_id(id).one(db).await
+}
+
+/// An inbox with no allowed origins accepts any website. Requests without an `Origin` header
+/// (server-side integrations) are allowed: the check protects browsers, which always send one.
+pub fn origin_allowed(inbox: &inbox::Model, origin: Option<&str>) -> bool {
+    let allowed: Vec<&str> = inbox
+        .allowed_origins
+        .lines()
+        .map(|l| l.trim().trim_end_matches('/'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    match origin {
+        None => true,
+        Some(_) if allowed.is_empty() => true,
+        Some(o) => allowed.iter().any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
+    }
+}

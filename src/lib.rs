@@ -1,0 +1,25 @@
+//! Switchboard: a self-hosted, AI-assisted customer support chat. This crate is the server; the
+//! binary in `main.rs` is a thin CLI over it, and the integration tests start it in-process.
+pub mod accounts;
+pub mod actor;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod conversations;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod inboxes;
+pub mod messages;
+pub mod realtime;
+pub mod startup;
+pub mod telemetry;
+pub mod web;
+
+/// Installs the one TLS crypto provider (ring) before anything opens a TLS connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,268 @@
+//! The group-commit writer: the single task that stores messages. Concurrent sends queue on a
+//! bounded channel; the writer takes everything waiting (up to a batch limit), stores it in ONE
+//! transaction — authorization, idempotency check, seq assignment, insert, `last_seq` bump — and
+//! answers each sender only after that transaction committed. Events go out after the commit, in
+//! seq order. One fsync is shared by the whole batch, which is what makes durable writes fast.
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait, sea_query::Expr,
+};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::model::{Message, SendCommand, Sent};
+use crate::{
+    actor::{Actor, SenderType},
+    db::{self, entities::conversation, entities::message},
+    error::{AppError, AppResult},
+    events::{DomainEvent, Events},
+};
+
+pub struct WriteRequest {
+    pub actor: Actor,
+    pub cmd: SendCommand,
+    pub reply: oneshot::Sender<AppResult<Sent>>,
+}
+
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<WriteRequest>,
+}
+
+/// A send that has been queued; resolves once its batch has committed (or failed).
+pub type PendingSend = oneshot::Receiver<AppResult<Sent>>;
+
+impl WriterHandle {
+    /// Queues a send. Requests from one caller are stored in the order they were queued.
+    pub async fn submit(&self, actor: Actor, cmd: SendCommand) -> AppResult<PendingSend> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(WriteRequest { actor, cmd, reply })
+            .await
+            .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?;
+        Ok(rx)
+    }
+}
+
+pub fn spawn(
+    db: DatabaseConnection,
+    events: Events,
+    max_batch: usize,
+) -> (WriterHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(max_batch.max(1) * 8);
+    let task = tokio::spawn(run(db, events, rx, max_batch.max(1)));
+    (WriterHandle { tx }, task)
+}
+
+async fn run(
+    db: DatabaseConnection,
+    events: Events,
+    mut rx: mpsc::Receiver<WriteRequest>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let outcome = write_with_retry(&db, &batch).await;
+        match outcome {
+            Ok(results) => {
+                // Publish first so that live viewers learn about a message no later than its sender.
+                for r in results.iter().flatten().filter(|s| !s.sent.duplicate) {
+                    events
+                        .publish(DomainEvent::MessageCreated {
+                            account_id: r.account_id,
+                            message: r.sent.message.clone(),
+                        })
+                        .await;
+                }
+                for (req, res) in batch.drain(..).zip(results) {
+                    let _ = req.reply.send(res.map(|o| o.sent));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size = batch.len(), "message batch failed; nothing stored");
+                for req in batch.drain(..) {
+                    let _ = req.reply.send(Err(AppError::Unavailable(anyhow::anyhow!(
+                        "could not store the message: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+    tracing::debug!("message writer stopped");
+}
+
+struct Outcome {
+    account_id: Uuid,
+    sent: Sent,
+}
+
+/// A failed transaction stored nothing, so retrying it is safe; a failed COMMIT may have stored
+/// the batch, and the retry then finds every message by its idempotency key.
+async fn write_with_retry(
+    db: &DatabaseConnection,
+    batch: &[WriteRequest],
+) -> Result<Vec<AppResult<Outcome>>, DbErr> {
+    let mut attempt = 0;
+    loop {
+        match write_batch(db, batch).await {
+            Ok(r) => return Ok(r),
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "retrying message batch");
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+type IdemKey = (Uuid, Uuid, String);
+
+async fn write_batch(
+    db: &DatabaseConnection,
+    batch: &[WriteRequest],
+) -> Result<Vec<AppResult<Outcome>>, DbErr> {
+    let mut conv_ids: Vec<Uuid> = batch.iter().map(|r| r.cmd.conversation_id).collect();
+    conv_ids.sort_unstable();
+    conv_ids.dedup();
+
+    let txn = db.begin_with_options(db::write_txn()).await?;
+    let mut select = conversation::Entity::find().filter(conversation::Column::Id.is_in(conv_ids));
+    if db::is_postgres(db) {
+        // Serializes writers of the same conversation across nodes; SQLite's IMMEDIATE
+        // transaction already holds the database write lock.
+        select = select.lock_exclusive();
+    }
+    let mut convs: HashMap<Uuid, conversation::Model> = select
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+
+    let mut results: Vec<Option<AppResult<Outcome>>> = Vec::with_capacity(batch.len());
+    let mut wanted: Vec<usize> = Vec::new();
+    for (i, req) in batch.iter().enumerate() {
+        let verdict = match convs.get(&req.cmd.conversation_id) {
+            None => Some(Err(AppError::NotFound("conversation"))),
+            Some(c) if !req.actor.can_access(c.account_id, c.id, c.contact_id) => {
+                // Same answer as a missing conversation: ids of others are not confirmed.
+                Some(Err(AppError::NotFound("conversation")))
+            }
+            Some(_) if req.cmd.private && !matches!(req.actor, Actor::Agent(_)) => {
+                Some(Err(AppError::Forbidden("only agents can write private notes")))
+            }
+            Some(_) => None,
+        };
+        if verdict.is_none() {
+            wanted.push(i);
+        }
+        results.push(verdict);
+    }
+
+    // Idempotency: find messages already stored under the same (conversation, sender, id).
+    let mut existing: HashMap<IdemKey, message::Model> = HashMap::new();
+    if !wanted.is_empty() {
+        let cids: Vec<Uuid> = wanted.iter().map(|&i| batch[i].cmd.conversation_id).collect();
+        let mids: Vec<&str> = wanted.iter().map(|&i| batch[i].cmd.client_msg_id.as_str()).collect();
+        let found = message::Entity::find()
+            .filter(message::Column::ConversationId.is_in(cids))
+            .filter(message::Column::ClientMsgId.is_in(mids))
+            .all(&txn)
+            .await?;
+        for m in found {
+            existing.insert((m.conversation_id, m.sender_id, m.client_msg_id.clone()), m);
+        }
+    }
+
+    let now = Utc::now();
+    let mut fresh: Vec<message::ActiveModel> = Vec::new();
+    let mut in_batch: HashMap<IdemKey, Arc<Message>> = HashMap::new();
+    let mut touched: HashMap<Uuid, bool> = HashMap::new(); // conversation -> reopen?
+    for &i in &wanted {
+        let req = &batch[i];
+        let key = (req.cmd.conversation_id, req.actor.sender_id(), req.cmd.client_msg_id.clone());
+        let conv = match convs.get_mut(&req.cmd.conversation_id) {
+            Some(c) => c,
+            None => continue,
+        };
+        let account_id = conv.account_id;
+        if let Some(m) = existing.get(&key) {
+            results[i] = Some(Ok(Outcome {
+                account_id,
+                sent: Sent { message: Arc::new(Message::from(m.clone())), duplicate: true },
+            }));
+            continue;
+        }
+        if let Some(m) = in_batch.get(&key) {
+            results[i] = Some(Ok(Outcome {
+                account_id,
+                sent: Sent { message: m.clone(), duplicate: true },
+            }));
+            continue;
+        }
+        conv.last_seq += 1;
+        let msg = Arc::new(Message {
+            id: Uuid::now_v7(),
+            conversation_id: conv.id,
+            seq: conv.last_seq,
+            client_msg_id: req.cmd.client_msg_id.clone(),
+            sender_type: req.actor.sender_type(),
+            sender_id: req.actor.sender_id(),
+            private: req.cmd.private,
+            body: req.cmd.body.clone(),
+            created_at: now,
+        });
+        let reopen = msg.sender_type == SenderType::Customer
+            && matches!(conv.status.as_str(), "resolved" | "snoozed");
+        *touched.entry(conv.id).or_default() |= reopen;
+        fresh.push(to_active(&msg, account_id));
+        in_batch.insert(key, msg.clone());
+        results[i] = Some(Ok(Outcome {
+            account_id,
+            sent: Sent { message: msg, duplicate: false },
+        }));
+    }
+
+    for chunk in fresh.chunks(500) {
+        message::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for (id, reopen) in &touched {
+        let Some(c) = convs.get(id) else { continue };
+        let mut update = conversation::Entity::update_many()
+            .col_expr(conversation::Column::LastSeq, Expr::value(c.last_seq))
+            .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
+        if *reopen {
+            update = update.col_expr(conversation::Column::Status, Expr::value("open"));
+        }
+        update.filter(conversation::Column::Id.eq(*id)).exec(&txn).await?;
+    }
+    txn.commit().await?;
+
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("unanswered send")))))
+        .collect())
+}
+
+fn to_active(m: &Message, account_id: Uuid) -> message::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    message::ActiveModel {
+        id: Set(m.id),
+        account_id: Set(account_id),
+        conversation_id: Set(m.conversation_id),
+        seq: Set(m.seq),
+        client_msg_id: Set(m.client_msg_id.clone()),
+        sender_type: Set(m.sender_type.as_str().to_string()),
+        sender_id: Set(m.sender_id),
+        private: Set(m.private),
+        body: Set(m.body.clone()),
+        created_at: Set(m.created_at),
+    }
+}

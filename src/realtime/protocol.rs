@@ -1,0 +1,208 @@
+//! Protocol v1: JSON text frames, tagged by `"type"`. `docs/protocol.md` documents every frame,
+//! field, error code and close code; change both together.
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{actor::SenderType, messages::Message};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Close codes (RFC 6455 range and our 4000–4999 application range).
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const IDLE_TIMEOUT: u16 = 4000;
+    pub const REVOKED: u16 = 4003;
+    pub const SLOW_CONSUMER: u16 = 4008;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceStatus {
+    Online,
+    Away,
+    Offline,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Subscribe {
+        conversation_id: Option<Uuid>,
+        #[serde(default)]
+        after_seq: i64,
+    },
+    Unsubscribe {
+        conversation_id: Uuid,
+    },
+    Send {
+        conversation_id: Option<Uuid>,
+        client_msg_id: String,
+        body: String,
+        #[serde(default)]
+        private: bool,
+    },
+    Typing {
+        conversation_id: Option<Uuid>,
+        typing: bool,
+    },
+    Read {
+        conversation_id: Option<Uuid>,
+        seq: i64,
+    },
+    Presence {
+        status: PresenceStatus,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: Option<u64>,
+    },
+}
+
+pub const CLIENT_TYPES: [&str; 7] =
+    ["subscribe", "unsubscribe", "send", "typing", "read", "presence", "ping"];
+
+/// Why a text frame could not be decoded, with the stable error code to report.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not JSON, or not an object with a string `type`.
+    BadJson(String),
+    UnknownType(String),
+    /// A known type with missing, extra or mistyped fields.
+    InvalidFrame(String),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::BadJson(_) => "bad_json",
+            DecodeError::UnknownType(_) => "unknown_type",
+            DecodeError::InvalidFrame(_) => "invalid_frame",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            DecodeError::BadJson(m) | DecodeError::InvalidFrame(m) => m.clone(),
+            DecodeError::UnknownType(t) => format!("unknown frame type {t:?}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(f) => Ok(f),
+        Err(e) => match serde_json::from_str::<serde_json::Value>(text) {
+            Err(_) => Err(DecodeError::BadJson(format!("frame is not valid JSON: {e}"))),
+            Ok(v) => match serde_json::from_value::<TypeOnly>(v) {
+                Err(_) => Err(DecodeError::BadJson("frame must be an object with a string \"type\"".into())),
+                Ok(t) if !CLIENT_TYPES.contains(&t.kind.as_str()) => {
+                    Err(DecodeError::UnknownType(t.kind.chars().take(40).collect()))
+                }
+                Ok(_) => Err(DecodeError::InvalidFrame(e.to_string())),
+            },
+        },
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PresenceEntry {
+    pub agent_id: Uuid,
+    pub status: PresenceStatus,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    Hello {
+        protocol: u32,
+        role: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<Uuid>,
+        heartbeat_ms: u64,
+        max_frame_bytes: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        presence: Option<&'a [PresenceEntry]>,
+    },
+    Message(&'a Message),
+    Ack {
+        client_msg_id: &'a str,
+        conversation_id: Uuid,
+        id: Uuid,
+        seq: i64,
+        duplicate: bool,
+    },
+    ReplayDone {
+        conversation_id: Uuid,
+        last_seq: i64,
+    },
+    Resync {
+        conversation_id: Uuid,
+        last_seq: i64,
+        reason: &'a str,
+    },
+    Typing {
+        conversation_id: Uuid,
+        sender_type: SenderType,
+        sender_id: Uuid,
+        typing: bool,
+    },
+    Read {
+        conversation_id: Uuid,
+        reader_type: SenderType,
+        reader_id: Uuid,
+        seq: i64,
+    },
+    Presence {
+        agent_id: Uuid,
+        status: PresenceStatus,
+    },
+    ConversationCreated {
+        conversation_id: Uuid,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<&'a str>,
+        retryable: bool,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<u64>,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn to_text(&self) -> String {
+        // Serializing these plain structs cannot fail; fall back to a generic error frame anyway.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"encoding failed","retryable":false}"#.into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_classifies() {
+        assert!(matches!(decode(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping { nonce: None })));
+        assert_eq!(decode("nope").unwrap_err().code(), "bad_json");
+        assert_eq!(decode("[1]").unwrap_err().code(), "bad_json");
+        assert_eq!(decode(r#"{"type":"fly"}"#).unwrap_err().code(), "unknown_type");
+        assert_eq!(decode(r#"{"type":"send","body":1}"#).unwrap_err().code(), "invalid_frame");
+        let deep = "[".repeat(100_000);
+        assert_eq!(decode(&deep).unwrap_err().code(), "bad_json");
+    }
+}

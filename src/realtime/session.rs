@@ -1,0 +1,371 @@
+//! One WebSocket connection: a `select!` loop over incoming frames, committed sends (acked in
+//! the order they were sent), the hub's bounded outbound queue, the heartbeat and the kick
+//! signal. Resume: `subscribe` with `after_seq` replays missed messages from the database in
+//! pages while live events wait in the queue; live events at or below what was replayed are
+//! dropped and a gap is filled from the database, so the client sees each seq once, in order.
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use futures_util::{StreamExt, stream::FuturesOrdered};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{
+    hub::{CloseReason, Conn, ConnKind, Outbound},
+    protocol::{self, ClientFrame, PresenceStatus, ServerFrame, close},
+};
+use crate::{
+    actor::Actor,
+    context::AppContext,
+    conversations,
+    error::AppError,
+    messages::{self, Message, SendCommand, service::HistoryQuery},
+};
+
+/// Sends may be in flight per socket before the socket stops reading new frames.
+const MAX_IN_FLIGHT: usize = 256;
+/// Invalid frames tolerated before the socket is closed as abusive.
+const MAX_BAD_FRAMES: u32 = 20;
+/// A socket whose client does not take a frame within this time is closed.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<messages::Sent, AppError>)>>>;
+
+enum End {
+    Close(CloseReason),
+    /// The transport is gone; nothing more can be sent.
+    Gone,
+}
+
+struct State {
+    ctx: AppContext,
+    actor: Actor,
+    conn_id: u64,
+    session: Session,
+    kick: oneshot::Receiver<CloseReason>,
+    /// Highest seq delivered per subscribed conversation.
+    delivered: HashMap<Uuid, i64>,
+    bad_frames: u32,
+    last_seen: Instant,
+}
+
+pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: AggregatedMessageStream) {
+    let (tx, rx) = mpsc::channel(ctx.settings.ws_outbound_queue.max(16));
+    let (kick_tx, kick_rx) = oneshot::channel();
+    let conn_id = ctx.hub.next_conn_id();
+    let kind = match actor {
+        Actor::Agent(a) => ConnKind::Agent { agent_id: a.agent_id, account_id: a.account_id },
+        Actor::Customer(c) => ConnKind::Customer {
+            account_id: c.account_id,
+            conversation_id: c.conversation_id,
+            contact_id: c.contact_id,
+        },
+        Actor::Bot { .. } => return,
+    };
+    let Some(presence) = ctx.hub.join(Conn { id: conn_id, kind, tx, kick: kick_tx }).await else {
+        let _ = session.close(Some(CloseCode::Away.into())).await;
+        return;
+    };
+    let mut st = State {
+        ctx: ctx.clone(),
+        actor,
+        conn_id,
+        session,
+        kick: kick_rx,
+        delivered: HashMap::new(),
+        bad_frames: 0,
+        last_seen: Instant::now(),
+    };
+    let hello = ServerFrame::Hello {
+        protocol: protocol::PROTOCOL_VERSION,
+        role: if actor.is_customer() { "customer" } else { "agent" },
+        conversation_id: match actor {
+            Actor::Customer(c) => Some(c.conversation_id),
+            _ => None,
+        },
+        heartbeat_ms: ctx.settings.ws_heartbeat_secs * 1000,
+        max_frame_bytes: ctx.settings.max_frame_bytes,
+        presence: (!actor.is_customer()).then_some(presence.as_slice()),
+    };
+    let end = match st.send(hello.to_text()).await {
+        Ok(()) => st.main_loop(stream, rx).await,
+        Err(e) => e,
+    };
+    ctx.hub.leave(conn_id).await;
+    if let End::Close(why) = end {
+        let reason = actix_ws::CloseReason {
+            code: CloseCode::from(why.code),
+            description: Some(why.reason.to_string()),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), st.session.close(Some(reason))).await;
+    }
+}
+
+impl State {
+    async fn main_loop(&mut self, mut stream: AggregatedMessageStream, mut rx: mpsc::Receiver<Outbound>) -> End {
+        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs.max(1));
+        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs.max(2));
+        let mut tick = tokio::time::interval(heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
+        loop {
+            let step = tokio::select! {
+                biased;
+                why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
+                Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
+                frame = stream.next(), if acks.len() < MAX_IN_FLIGHT => match frame {
+                    None => Err(End::Gone),
+                    Some(Ok(msg)) => self.on_frame(msg, &mut acks).await,
+                    Some(Err(e)) => Err(End::Close(protocol_error(&e))),
+                },
+                out = rx.recv() => match out {
+                    Some(out) => self.on_outbound(out).await,
+                    None => Err(End::Close(CloseReason { code: close::GOING_AWAY, reason: "removed" })),
+                },
+                _ = tick.tick() => {
+                    if self.last_seen.elapsed() > idle {
+                        Err(End::Close(CloseReason { code: close::IDLE_TIMEOUT, reason: "idle timeout" }))
+                    } else {
+                        self.ping().await
+                    }
+                }
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Writes one text frame, giving up on a client that stopped reading or was kicked.
+    async fn send(&mut self, text: impl Into<String>) -> Result<(), End> {
+        let text: String = text.into();
+        tokio::select! {
+            biased;
+            why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
+            r = tokio::time::timeout(WRITE_TIMEOUT, self.session.text(text)) => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(End::Gone),
+                Err(_) => Err(End::Close(CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" })),
+            },
+        }
+    }
+
+    async fn ping(&mut self) -> Result<(), End> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.session.ping(b"")).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" })),
+        }
+    }
+
+    async fn error(&mut self, e: &AppError, reference: Option<&str>) -> Result<(), End> {
+        e.log();
+        let msg = e.to_string();
+        let frame = ServerFrame::Error { code: e.code(), message: &msg, reference, retryable: e.retryable() };
+        self.send(frame.to_text()).await
+    }
+
+    async fn on_frame(&mut self, msg: AggregatedMessage, acks: &mut FuturesOrdered<AckFuture>) -> Result<(), End> {
+        self.last_seen = Instant::now();
+        let text = match msg {
+            AggregatedMessage::Text(t) => t,
+            AggregatedMessage::Binary(_) => {
+                return Err(End::Close(CloseReason { code: close::UNSUPPORTED_DATA, reason: "binary frames are not supported" }));
+            }
+            AggregatedMessage::Ping(p) => {
+                return match self.session.pong(&p).await {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(End::Gone),
+                };
+            }
+            AggregatedMessage::Pong(_) => return Ok(()),
+            AggregatedMessage::Close(_) => {
+                return Err(End::Close(CloseReason { code: close::NORMAL, reason: "bye" }));
+            }
+        };
+        let frame = match protocol::decode(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                self.bad_frames += 1;
+                if self.bad_frames > MAX_BAD_FRAMES {
+                    return Err(End::Close(CloseReason { code: close::POLICY, reason: "too many invalid frames" }));
+                }
+                let msg = e.message();
+                let f = ServerFrame::Error { code: e.code(), message: &msg, reference: None, retryable: false };
+                return self.send(f.to_text()).await;
+            }
+        };
+        match frame {
+            ClientFrame::Ping { nonce } => self.send(ServerFrame::Pong { nonce }.to_text()).await,
+            ClientFrame::Send { conversation_id, client_msg_id, body, private } => {
+                let conversation_id = self.conversation(conversation_id);
+                let cmd = SendCommand { conversation_id, client_msg_id: client_msg_id.clone(), body, private };
+                match messages::service::submit(&self.ctx, self.actor, cmd).await {
+                    Ok(pending) => {
+                        acks.push_back(Box::pin(async move { (client_msg_id, messages::service::settle(pending).await) }));
+                        Ok(())
+                    }
+                    Err(e) => self.error(&e, Some(&client_msg_id)).await,
+                }
+            }
+            ClientFrame::Subscribe { conversation_id, after_seq } => {
+                let conversation_id = self.conversation(conversation_id);
+                self.subscribe(conversation_id, after_seq).await
+            }
+            ClientFrame::Unsubscribe { conversation_id } => {
+                self.delivered.remove(&conversation_id);
+                Ok(())
+            }
+            ClientFrame::Typing { conversation_id, typing } => {
+                let conversation_id = self.conversation(conversation_id);
+                if self.may_touch(conversation_id) {
+                    self.ctx.hub.typing(self.conn_id, conversation_id, typing).await;
+                    Ok(())
+                } else {
+                    self.error(&AppError::NotFound("conversation"), None).await
+                }
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                let conversation_id = self.conversation(conversation_id);
+                match conversations::service::mark_read(&self.ctx, &self.actor, conversation_id, seq).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.error(&e, None).await,
+                }
+            }
+            ClientFrame::Presence { status } => {
+                if self.actor.is_customer() || status == PresenceStatus::Offline {
+                    self.error(&AppError::Forbidden("agents may set online or away"), None).await
+                } else {
+                    self.ctx.hub.presence(self.conn_id, status).await;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// A customer's frames may omit the conversation: theirs is implied.
+    fn conversation(&self, given: Option<Uuid>) -> Uuid {
+        match (given, self.actor) {
+            (Some(c), _) => c,
+            (None, Actor::Customer(c)) => c.conversation_id,
+            (None, _) => Uuid::nil(),
+        }
+    }
+
+    /// Cheap check for ephemeral frames (typing): customers only their own conversation; agents
+    /// are checked by the hub, which only reaches sockets of their own account.
+    fn may_touch(&self, conversation_id: Uuid) -> bool {
+        match self.actor {
+            Actor::Customer(c) => c.conversation_id == conversation_id,
+            _ => !conversation_id.is_nil(),
+        }
+    }
+
+    async fn on_ack(&mut self, client_msg_id: &str, res: Result<messages::Sent, AppError>) -> Result<(), End> {
+        match res {
+            Ok(sent) => {
+                let m = &sent.message;
+                let frame = ServerFrame::Ack {
+                    client_msg_id,
+                    conversation_id: m.conversation_id,
+                    id: m.id,
+                    seq: m.seq,
+                    duplicate: sent.duplicate,
+                };
+                self.send(frame.to_text()).await
+            }
+            Err(e) => self.error(&e, Some(client_msg_id)).await,
+        }
+    }
+
+    async fn on_outbound(&mut self, out: Outbound) -> Result<(), End> {
+        match out {
+            Outbound::Frame(f) => self.send(f.to_string()).await,
+            Outbound::Message { conversation_id, seq, frame } => {
+                match self.delivered.get(&conversation_id).copied() {
+                    // Customers only get messages of a conversation they subscribed to.
+                    None if self.actor.is_customer() => Ok(()),
+                    // Agents see every conversation of their account live (the inbox view).
+                    None => self.send(frame.to_string()).await,
+                    Some(done) if seq <= done => Ok(()),
+                    Some(done) => {
+                        if seq > done + 1 {
+                            self.fill_gap(conversation_id, done, seq).await?;
+                        }
+                        self.delivered.insert(conversation_id, seq);
+                        self.send(frame.to_string()).await
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_message(&mut self, m: &Message) -> Result<(), End> {
+        self.send(ServerFrame::Message(m).to_text()).await
+    }
+
+    /// Sends what lies strictly between `done` and `upto` from the database (missing live events,
+    /// or private notes a customer must not see — then there is nothing to send).
+    async fn fill_gap(&mut self, conversation_id: Uuid, done: i64, upto: i64) -> Result<(), End> {
+        let include_private = !self.actor.is_customer();
+        let rows = match messages::repo::range(&self.ctx.db, conversation_id, done, Some(upto), (upto - done) as u64, include_private).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Without the gap the client would silently miss messages: make it resubscribe.
+                tracing::warn!(error = %e, "gap fill failed");
+                self.delivered.remove(&conversation_id);
+                let f = ServerFrame::Resync { conversation_id, last_seq: done, reason: "temporarily unavailable; subscribe again" };
+                return self.send(f.to_text()).await;
+            }
+        };
+        for m in rows {
+            self.send_message(&Message::from(m)).await?;
+        }
+        Ok(())
+    }
+
+    /// Replays everything after `after_seq` in pages, then marks the conversation live.
+    async fn subscribe(&mut self, conversation_id: Uuid, after_seq: i64) -> Result<(), End> {
+        let page = self.ctx.settings.replay_page_size.clamp(1, messages::service::MAX_PAGE);
+        let mut cursor = after_seq;
+        loop {
+            let q = HistoryQuery { after_seq: Some(cursor), before_seq: None, limit: Some(page) };
+            let res = messages::service::history(&self.ctx, &self.actor, conversation_id, q).await;
+            let hp = match res {
+                Ok(p) => p,
+                Err(AppError::Conflict(_)) => {
+                    self.delivered.remove(&conversation_id);
+                    let last_seq = conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
+                        .await
+                        .map(|c| c.last_seq)
+                        .unwrap_or(0);
+                    let f = ServerFrame::Resync { conversation_id, last_seq, reason: "after_seq is beyond this conversation" };
+                    return self.send(f.to_text()).await;
+                }
+                Err(e) => {
+                    self.delivered.remove(&conversation_id);
+                    return self.error(&e, None).await;
+                }
+            };
+            for m in &hp.messages {
+                self.send_message(m).await?;
+                cursor = m.seq;
+            }
+            if !hp.has_more {
+                break;
+            }
+        }
+        self.delivered.insert(conversation_id, cursor);
+        self.send(ServerFrame::ReplayDone { conversation_id, last_seq: cursor }.to_text()).await
+    }
+}
+
+fn protocol_error(e: &actix_ws::ProtocolError) -> CloseReason {
+    match e {
+        actix_ws::ProtocolError::Overflow => CloseReason { code: close::TOO_BIG, reason: "frame too large" },
+        _ => CloseReason { code: close::POLICY, reason: "protocol error" },
+    }
+}

@@ -1,0 +1,143 @@
+//! `Application::build`: connect and migrate the database, load the signing key, start the hub
+//! and the message writer, bind the HTTP server (port 0 works, for tests). `run_until_stopped`
+//! serves until stopped, then closes sockets with "going away" and drains the writer.
+use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::ServerHandle, web};
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::{
+    auth::{Signer, tokens},
+    config::Settings,
+    context::AppContext,
+    db,
+    events::Events,
+    messages, realtime,
+};
+
+pub struct Application {
+    port: u16,
+    ctx: AppContext,
+    server: actix_web::dev::Server,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Loads the HMAC key: from settings, else from `<data_dir>/secret.key`, created on first start.
+fn load_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if !settings.secret_key.is_empty() {
+        return Ok(settings.secret_key.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("secret.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        let k = k.trim();
+        if k.len() >= 32 {
+            return Ok(k.as_bytes().to_vec());
+        }
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let key = tokens::random_hex(32)?;
+    write_private(&path, &key)?;
+    Ok(key.into_bytes())
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let conn = db::connect(&settings).await.context("connecting to the database")?;
+        db::migrate(&conn).await.context("running migrations")?;
+        let signer = Signer::new(&load_secret(&settings)?);
+
+        let (hub_events_tx, hub_events_rx) = mpsc::channel(65_536);
+        let events = Events::new(vec![hub_events_tx]);
+        let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
+        let (writer, writer_task) =
+            messages::writer::spawn(conn.clone(), events.clone(), settings.group_commit_max_batch);
+        let ctx = AppContext { db: conn, settings: settings.clone(), signer, events, hub, writer };
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(ctx.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(crate::web::routes)
+        })
+        .shutdown_timeout(5)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Self { port, ctx, server, tasks: vec![hub_task, writer_task] })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> &AppContext {
+        &self.ctx
+    }
+
+    pub fn base_url(&self) -> String {
+        self.ctx.settings.public_base(self.port)
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until `handle().stop(..)` (or Ctrl-C / SIGTERM when `signals` is true).
+    pub async fn run_until_stopped(self, signals: bool) -> anyhow::Result<()> {
+        let Application { ctx, server, tasks, .. } = self;
+        let handle = server.handle();
+        if signals {
+            let hub = ctx.hub.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                hub.shutdown().await;
+                handle.stop(true).await;
+            });
+        }
+        server.await?;
+        ctx.hub.shutdown().await;
+        // Dropping the last writer handle lets the writer finish its queue and stop.
+        drop(ctx);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
