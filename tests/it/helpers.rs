@@ -1,0 +1,359 @@
+//! Test harness: `spawn_app` starts a server with a seeded account (an admin, a second agent and
+//! an inbox); `Ws` is a small WebSocket client that speaks protocol v1.
+#![allow(dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard::{accounts, actor::Role, config::Settings, inboxes, startup::Application};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, Message as WsMsg, client::IntoClientRequest, protocol::CloseFrame},
+};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct-horse-battery";
+pub const ADMIN: &str = "admin@acme.example";
+pub const AGENT2: &str = "agent2@acme.example";
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub base: String,
+    pub ws_base: String,
+    pub http: reqwest::Client,
+    pub inbox_token: String,
+    pub settings: Settings,
+    pub dir: Arc<tempfile::TempDir>,
+    handle: actix_web::dev::ServerHandle,
+    join: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A fresh PostgreSQL database on the server named by `TEST_DATABASE_URL`, or None for SQLite.
+async fn fresh_database_url() -> Option<String> {
+    let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("sb_test_{}", Uuid::new_v4().simple());
+    let conn = sea_orm::Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+    sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+    Some(format!("{prefix}/{name}"))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    switchboard::install_crypto_provider();
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    if let Some(url) = fresh_database_url().await {
+        settings.database_url = url;
+    }
+    tweak(&mut settings);
+    let app = Application::build(settings.clone()).await.expect("build app");
+    let db = &app.context().db;
+    let acc = accounts::service::create_account(db, "Acme").await.expect("account");
+    accounts::service::create_agent(db, acc.id, ADMIN, "Ada Admin", PASSWORD, Role::Admin)
+        .await
+        .expect("admin");
+    accounts::service::create_agent(db, acc.id, AGENT2, "Bo Agent", PASSWORD, Role::Agent)
+        .await
+        .expect("agent2");
+    let inbox = inboxes::create(db, acc.id, "Website", &[]).await.expect("inbox");
+    start(app, settings, dir, inbox.widget_token).await
+}
+
+async fn start(app: Application, settings: Settings, dir: Arc<tempfile::TempDir>, inbox_token: String) -> TestApp {
+    let port = app.port();
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped(false));
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        ws_base: format!("ws://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        inbox_token,
+        settings,
+        dir,
+        handle,
+        join,
+    }
+}
+
+pub struct Customer {
+    pub token: String,
+    pub conversation_id: Uuid,
+}
+
+pub struct Agent {
+    pub session: String,
+}
+
+impl TestApp {
+    /// Stops the server and starts a new one on the same database and data dir.
+    pub async fn restart(self) -> TestApp {
+        let TestApp { settings, dir, inbox_token, handle, join, .. } = self;
+        handle.stop(true).await;
+        join.await.expect("server task").expect("server stopped cleanly");
+        let mut settings = settings;
+        settings.bind = "127.0.0.1:0".into();
+        let app = Application::build(settings.clone()).await.expect("rebuild app");
+        start(app, settings, dir, inbox_token).await
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn customer(&self) -> Customer {
+        let r: Value = self
+            .http
+            .post(self.url("/api/v1/widget/session"))
+            .json(&json!({"inbox_token": self.inbox_token}))
+            .send()
+            .await
+            .expect("widget session")
+            .json()
+            .await
+            .expect("json");
+        Customer {
+            token: r["visitor_token"].as_str().expect("visitor_token").to_string(),
+            conversation_id: r["conversation_id"].as_str().expect("conversation_id").parse().expect("uuid"),
+        }
+    }
+
+    pub async fn login(&self, email: &str) -> Agent {
+        let r = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200, "login of {email}");
+        let v: Value = r.json().await.expect("json");
+        Agent { session: v["token"].as_str().expect("token").to_string() }
+    }
+
+    pub async fn socket_token(&self, agent: &Agent) -> String {
+        let v: Value = self
+            .http
+            .post(self.url("/api/v1/auth/socket-token"))
+            .bearer_auth(&agent.session)
+            .send()
+            .await
+            .expect("socket token")
+            .json()
+            .await
+            .expect("json");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn agent_ws(&self, agent: &Agent) -> Ws {
+        let token = self.socket_token(agent).await;
+        let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", self.ws_base), None).await.expect("agent ws");
+        ws.expect_type("hello").await;
+        ws
+    }
+
+    pub async fn customer_ws(&self, c: &Customer) -> Ws {
+        let mut ws = Ws::connect(&format!("{}/ws/widget?token={}", self.ws_base, c.token), None)
+            .await
+            .expect("widget ws");
+        ws.expect_type("hello").await;
+        ws
+    }
+
+    /// Connects and resumes after `after_seq`; returns the socket and the replayed messages.
+    pub async fn customer_resume(&self, c: &Customer, after_seq: i64) -> (Ws, Vec<Value>) {
+        let mut ws = self.customer_ws(c).await;
+        ws.send(json!({"type": "subscribe", "after_seq": after_seq})).await;
+        let replayed = ws.until_replay_done().await;
+        (ws, replayed)
+    }
+
+    /// POST a message over HTTP with the given bearer token.
+    pub async fn post_message(&self, bearer: &str, conv: Uuid, client_msg_id: &str, body: &str, private: bool) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/api/v1/conversations/{conv}/messages")))
+            .bearer_auth(bearer)
+            .json(&json!({"client_msg_id": client_msg_id, "body": body, "private": private}))
+            .send()
+            .await
+            .expect("post message")
+    }
+
+    /// Every message of a conversation as `bearer` sees it, via paged HTTP history.
+    pub async fn history(&self, bearer: &str, conv: Uuid) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let r = self
+                .http
+                .get(self.url(&format!("/api/v1/conversations/{conv}/messages?after_seq={after}&limit=100")))
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .expect("history");
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.expect("json");
+            let page = v["messages"].as_array().expect("messages").clone();
+            if let Some(last) = page.last() {
+                after = last["seq"].as_i64().expect("seq");
+            }
+            out.extend(page);
+            if !v["has_more"].as_bool().expect("has_more") {
+                return out;
+            }
+        }
+    }
+}
+
+pub struct Ws {
+    inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Message frames read past while looking for another frame type.
+    stash: std::collections::VecDeque<Value>,
+}
+
+pub enum Next {
+    Frame(Value),
+    Closed(Option<CloseFrame>),
+}
+
+impl Ws {
+    pub async fn connect(url: &str, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
+        let mut req = url.into_client_request()?;
+        if let Some(o) = origin {
+            req.headers_mut().insert("Origin", o.parse().expect("origin header"));
+        }
+        let (inner, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Ws { inner, stash: Default::default() })
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.inner.send(WsMsg::text(v.to_string())).await.expect("ws send");
+    }
+
+    pub async fn send_raw(&mut self, m: WsMsg) {
+        let _ = self.inner.send(m).await;
+    }
+
+    /// The next JSON frame or the close, skipping transport pings.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            let item = tokio::time::timeout(TIMEOUT, self.inner.next()).await.expect("timed out waiting for a frame");
+            match item {
+                None => return Next::Closed(None),
+                Some(Err(_)) => return Next::Closed(None),
+                Some(Ok(WsMsg::Text(t))) => return Next::Frame(serde_json::from_str(&t).expect("server sent JSON")),
+                Some(Ok(WsMsg::Close(f))) => return Next::Closed(f),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn frame(&mut self) -> Value {
+        match self.next().await {
+            Next::Frame(v) => v,
+            Next::Closed(f) => panic!("socket closed unexpectedly: {f:?}"),
+        }
+    }
+
+    /// The next frame of type `ty`, skipping presence/typing/read chatter.
+    pub async fn expect_type(&mut self, ty: &str) -> Value {
+        loop {
+            let v = self.frame().await;
+            if v["type"] == ty {
+                return v;
+            }
+            if v["type"] == "message" {
+                self.stash.push_back(v);
+                continue;
+            }
+            let t = v["type"].as_str().unwrap_or_default();
+            assert!(
+                matches!(t, "presence" | "typing" | "read" | "conversation_created" | "message" | "ack"),
+                "expected {ty}, got {v}"
+            );
+        }
+    }
+
+    /// Collects `message` frames until `replay_done`.
+    pub async fn until_replay_done(&mut self) -> Vec<Value> {
+        let mut out: Vec<Value> = self.stash.drain(..).collect();
+        loop {
+            let v = self.frame().await;
+            match v["type"].as_str() {
+                Some("message") => out.push(v),
+                Some("replay_done") => return out,
+                Some("presence" | "typing" | "read" | "conversation_created") => {}
+                _ => panic!("unexpected frame during replay: {v}"),
+            }
+        }
+    }
+
+    /// The next `n` message frames (other chatter skipped).
+    pub async fn messages(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n
+            && let Some(v) = self.stash.pop_front()
+        {
+            out.push(v);
+        }
+        while out.len() < n {
+            let v = self.frame().await;
+            if v["type"] == "message" {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// Asserts that no message frame arrives within `wait`.
+    pub async fn assert_no_message(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inner.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(WsMsg::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).expect("json");
+                    assert_ne!(v["type"], "message", "unexpected message: {v}");
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close frame (if one was sent) and the number
+    /// of message frames read on the way.
+    pub async fn until_closed(&mut self) -> (Option<CloseFrame>, usize) {
+        let mut n = 0;
+        loop {
+            match self.next().await {
+                Next::Frame(v) => n += usize::from(v["type"] == "message"),
+                Next::Closed(f) => return (f, n),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.inner.close(None).await;
+    }
+}
+
+pub fn seqs(frames: &[Value]) -> Vec<i64> {
+    frames.iter().map(|v| v["seq"].as_i64().expect("seq")).collect()
+}
