@@ -64,6 +64,8 @@ pub struct AgentIdentity {
     pub agent_id: Uuid,
     pub account_id: Uuid,
     pub role: Role,
+    /// The login session this identity came from (None for internal callers such as `demo`).
+    pub session_id: Option<Uuid>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +73,9 @@ pub enum Actor {
     Customer(VisitorClaims),
     Agent(AgentIdentity),
     /// The first-line bot of an account; its sender id is the nil UUID.
-    Bot { account_id: Uuid },
+    Bot {
+        account_id: Uuid,
+    },
 }
 
 impl Actor {

@@ -3,10 +3,16 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{accounts, actor::Role, auth::tokens, config::Settings, db, startup::Application, telemetry};
+use crate::{
+    accounts, actor::Role, auth::tokens, config::Settings, db, startup::Application, telemetry,
+};
 
 #[derive(Parser, Debug)]
-#[command(name = "switchboard", version, about = "Self-hosted, AI-assisted customer support chat")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hosted, AI-assisted customer support chat"
+)]
 pub struct Cli {
     /// TOML settings file (also `SWITCHBOARD_CONFIG`); `SWITCHBOARD_*` env vars override it.
     #[arg(long, global = true)]
@@ -49,10 +55,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await?;
-            println!("migrations applied to {}", crate::config::redact_url(&settings.database_url()));
+            println!(
+                "migrations applied to {}",
+                crate::config::redact_url(&settings.database_url())
+            );
             Ok(())
         }
-        Command::CreateAdmin { email, name, account } => {
+        Command::CreateAdmin {
+            email,
+            name,
+            account,
+        } => {
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await?;
             let (password, generated) = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {
@@ -60,9 +73,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => (tokens::random_hex(10)?, true),
             };
             let acc = accounts::service::create_account(&conn, &account).await?;
-            let agent = accounts::service::create_agent(&conn, acc.id, &email, &name, &password, Role::Admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let agent = accounts::service::create_agent(
+                &conn,
+                acc.id,
+                &email,
+                &name,
+                &password,
+                Role::Admin,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created admin {} in account {:?}", agent.email, account);
             if generated {
                 println!("password (shown once): {password}");

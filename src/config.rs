@@ -37,7 +37,7 @@ pub struct Settings {
     pub secret_key: String,
     /// Extra origins allowed to open agent sockets (the server's own origin is always allowed).
     pub allowed_origins: Vec<String>,
-    /// Largest accepted WebSocket frame / HTTP JSON body, in bytes.
+    /// Largest accepted WebSocket message (a frame, or fragments together), in bytes.
     pub max_frame_bytes: usize,
     /// Largest message body, in bytes (UTF-8).
     pub max_body_bytes: usize,
@@ -114,7 +114,7 @@ pub fn redact_url(url: &str) -> String {
 
 impl Settings {
     /// Defaults → `file` (TOML, if given or `SWITCHBOARD_CONFIG` names one) → `SWITCHBOARD_*` env.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         let env_file = std::env::var_os("SWITCHBOARD_CONFIG").map(PathBuf::from);
         if let Some(path) = file.map(PathBuf::from).or(env_file) {
@@ -122,6 +122,7 @@ impl Settings {
         }
         fig.merge(Env::prefixed("SWITCHBOARD_").ignore(&["config"]))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL actually used.
@@ -142,8 +143,16 @@ impl Settings {
         if !self.public_url.is_empty() {
             return self.public_url.trim_end_matches('/').to_string();
         }
-        let host = self.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
-        let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
+        let host = self
+            .bind
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("127.0.0.1");
+        let host = if host == "0.0.0.0" || host == "[::]" {
+            "127.0.0.1"
+        } else {
+            host
+        };
         format!("http://{host}:{bound_port}")
     }
 }
@@ -154,16 +163,20 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn env_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SWITCHBOARD_BIND", "0.0.0.0:9999");
             jail.set_env("SWITCHBOARD_SQLITE_SYNCHRONOUS", "normal");
-            let s = Settings::load(None)?;
+            let s = Settings::load(None).map_err(|e| *e)?;
             assert_eq!(s.bind, "0.0.0.0:9999");
             assert_eq!(s.sqlite_synchronous, SqliteSync::Normal);
             assert_eq!(s.database_url(), "sqlite://./data/switchboard.db");

@@ -17,23 +17,53 @@ use crate::{
 pub const DEMO_EMAIL: &str = "admin@demo.switchboard.example";
 
 const SAMPLES: [(&str, &[(&str, &str)]); 3] = [
-    ("Ada", &[("c", "Hi! I can't find where to download my invoices."), ("a", "Hello Ada, they are under Settings → Billing → Invoices."), ("c", "Found them, thanks!")]),
-    ("Grace", &[("c", "My desktop app says sync is paused. What should I do?"), ("n", "Probably the storage quota; check her plan."), ("a", "Hi Grace, sync pauses when the storage is full. Could you check Settings → Storage?")]),
+    (
+        "Ada",
+        &[
+            ("c", "Hi! I can't find where to download my invoices."),
+            (
+                "a",
+                "Hello Ada, they are under Settings → Billing → Invoices.",
+            ),
+            ("c", "Found them, thanks!"),
+        ],
+    ),
+    (
+        "Grace",
+        &[
+            ("c", "My desktop app says sync is paused. What should I do?"),
+            ("n", "Probably the storage quota; check her plan."),
+            (
+                "a",
+                "Hi Grace, sync pauses when the storage is full. Could you check Settings → Storage?",
+            ),
+        ],
+    ),
     ("Linus", &[("c", "Do you offer a student discount?")]),
 ];
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
-    let existing = agent::Entity::find().filter(agent::Column::Email.eq(DEMO_EMAIL)).one(&ctx.db).await?;
+    let existing = agent::Entity::find()
+        .filter(agent::Column::Email.eq(DEMO_EMAIL))
+        .one(&ctx.db)
+        .await?;
     let (admin, password) = match existing {
         Some(a) => (a, None),
         None => {
             let password = tokens::random_hex(8)?;
             let acc = accounts::service::create_account(&ctx.db, "Demo Company").await?;
-            accounts::service::create_agent(&ctx.db, acc.id, DEMO_EMAIL, "Demo Admin", &password, Role::Admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            accounts::service::create_agent(
+                &ctx.db,
+                acc.id,
+                DEMO_EMAIL,
+                "Demo Admin",
+                &password,
+                Role::Admin,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             let a = agent::Entity::find()
                 .filter(agent::Column::Email.eq(DEMO_EMAIL))
                 .one(&ctx.db)
@@ -42,7 +72,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             (a, Some(password))
         }
     };
-    let inbox = match inbox::Entity::find().filter(inbox::Column::AccountId.eq(admin.account_id)).one(&ctx.db).await? {
+    let inbox = match inbox::Entity::find()
+        .filter(inbox::Column::AccountId.eq(admin.account_id))
+        .one(&ctx.db)
+        .await?
+    {
         Some(i) => i,
         None => {
             let i = crate::inboxes::create(&ctx.db, admin.account_id, "Website", &[]).await?;
@@ -54,17 +88,33 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("\nSwitchboard demo is running at {base}");
     println!("  admin login : {DEMO_EMAIL}");
     match password {
-        Some(p) => println!("  password    : {p}   (shown once; run `switchboard create-admin` for more admins)"),
-        None => println!("  password    : printed when the demo was first created (delete the data dir to start over)"),
+        Some(p) => println!(
+            "  password    : {p}   (shown once; run `switchboard create-admin` for more admins)"
+        ),
+        None => println!(
+            "  password    : printed when the demo was first created (delete the data dir to start over)"
+        ),
     }
     println!("  widget token: {}", inbox.widget_token);
     println!("  API         : {base}/api/v1   health: {base}/healthz");
-    println!("  widget snippet: <script src=\"{base}/widget.js\" data-inbox=\"{}\" async></script>\n", inbox.widget_token);
+    println!(
+        "  widget snippet: <script src=\"{base}/widget.js\" data-inbox=\"{}\" async></script>\n",
+        inbox.widget_token
+    );
     app.run_until_stopped(true).await
 }
 
-async fn seed(ctx: &crate::context::AppContext, admin: &agent::Model, widget_token: &str) -> anyhow::Result<()> {
-    let agent = Actor::Agent(AgentIdentity { agent_id: admin.id, account_id: admin.account_id, role: Role::Admin });
+async fn seed(
+    ctx: &crate::context::AppContext,
+    admin: &agent::Model,
+    widget_token: &str,
+) -> anyhow::Result<()> {
+    let agent = Actor::Agent(AgentIdentity {
+        agent_id: admin.id,
+        account_id: admin.account_id,
+        role: Role::Admin,
+        session_id: None,
+    });
     for (name, lines) in SAMPLES {
         let req = VisitorSessionRequest {
             inbox_token: widget_token.to_string(),
@@ -72,7 +122,9 @@ async fn seed(ctx: &crate::context::AppContext, admin: &agent::Model, widget_tok
             name: Some(name.to_string()),
             email: Some(format!("{}@example.com", name.to_lowercase())),
         };
-        let s = open_visitor_session(ctx, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let s = open_visitor_session(ctx, req, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let customer = Actor::Customer(
             ctx.signer
                 .open_visitor(&s.visitor_token, chrono::Utc::now().timestamp())
@@ -86,7 +138,9 @@ async fn seed(ctx: &crate::context::AppContext, admin: &agent::Model, widget_tok
                 body: body.to_string(),
                 private: *who == "n",
             };
-            messages::service::send(ctx, actor, cmd).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            messages::service::send(ctx, actor, cmd)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
     Ok(())

@@ -51,7 +51,9 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -60,16 +62,28 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let conn = db::connect(&settings).await.context("connecting to the database")?;
+        let conn = db::connect(&settings)
+            .await
+            .context("connecting to the database")?;
         db::migrate(&conn).await.context("running migrations")?;
         let signer = Signer::new(&load_secret(&settings)?);
 
         let (hub_events_tx, hub_events_rx) = mpsc::channel(65_536);
         let events = Events::new(vec![hub_events_tx]);
         let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
-        let (writer, writer_task) =
-            messages::writer::spawn(conn.clone(), events.clone(), settings.group_commit_max_batch);
-        let ctx = AppContext { db: conn, settings: settings.clone(), signer, events, hub, writer };
+        let (writer, writer_task) = messages::writer::spawn(
+            conn.clone(),
+            events.clone(),
+            settings.group_commit_max_batch,
+        );
+        let ctx = AppContext {
+            db: conn,
+            settings: settings.clone(),
+            signer,
+            events,
+            hub,
+            writer,
+        };
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -84,7 +98,12 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Self { port, ctx, server, tasks: vec![hub_task, writer_task] })
+        Ok(Self {
+            port,
+            ctx,
+            server,
+            tasks: vec![hub_task, writer_task],
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,7 +124,9 @@ impl Application {
 
     /// Serves until `handle().stop(..)` (or Ctrl-C / SIGTERM when `signals` is true).
     pub async fn run_until_stopped(self, signals: bool) -> anyhow::Result<()> {
-        let Application { ctx, server, tasks, .. } = self;
+        let Application {
+            ctx, server, tasks, ..
+        } = self;
         let handle = server.handle();
         if signals {
             let hub = ctx.hub.clone();

@@ -132,7 +132,10 @@ impl MigrationTrait for Migration {
                 .col(string_len(Agent::Role, 16))
                 .col(boolean(Agent::Active))
                 .col(timestamp_with_time_zone(Agent::CreatedAt))
-                .foreign_key(&mut fk((Agent::Table, Agent::AccountId), (Account::Table, Account::Id)))
+                .foreign_key(&mut fk(
+                    (Agent::Table, Agent::AccountId),
+                    (Account::Table, Account::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -160,7 +163,10 @@ impl MigrationTrait for Migration {
                 .col(string_uniq(Inbox::WidgetToken))
                 .col(text(Inbox::AllowedOrigins))
                 .col(timestamp_with_time_zone(Inbox::CreatedAt))
-                .foreign_key(&mut fk((Inbox::Table, Inbox::AccountId), (Account::Table, Account::Id)))
+                .foreign_key(&mut fk(
+                    (Inbox::Table, Inbox::AccountId),
+                    (Account::Table, Account::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -173,8 +179,14 @@ impl MigrationTrait for Migration {
                 .col(string_null(Contact::Name))
                 .col(string_null(Contact::Email))
                 .col(timestamp_with_time_zone(Contact::CreatedAt))
-                .foreign_key(&mut fk((Contact::Table, Contact::AccountId), (Account::Table, Account::Id)))
-                .foreign_key(&mut fk((Contact::Table, Contact::InboxId), (Inbox::Table, Inbox::Id)))
+                .foreign_key(&mut fk(
+                    (Contact::Table, Contact::AccountId),
+                    (Account::Table, Account::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (Contact::Table, Contact::InboxId),
+                    (Inbox::Table, Inbox::Id),
+                ))
                 .to_owned(),
         )
         .await?;

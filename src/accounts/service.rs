@@ -57,7 +57,9 @@ pub async fn create_account(db: &impl ConnectionTrait, name: &str) -> AppResult<
 pub fn normalize_email(email: &str) -> AppResult<String> {
     let e = email.trim().to_lowercase();
     match e.split_once('@') {
-        Some((l, d)) if !l.is_empty() && d.contains('.') && e.len() <= 254 && !e.contains(' ') => Ok(e),
+        Some((l, d)) if !l.is_empty() && d.contains('.') && e.len() <= 254 && !e.contains(' ') => {
+            Ok(e)
+        }
         _ => Err(AppError::Invalid("email is not a valid address".into())),
     }
 }
@@ -74,7 +76,9 @@ pub async fn create_agent(
 ) -> AppResult<AgentView> {
     let email = normalize_email(email)?;
     if password_plain.chars().count() < MIN_PASSWORD {
-        return Err(AppError::Invalid(format!("password must have at least {MIN_PASSWORD} characters")));
+        return Err(AppError::Invalid(format!(
+            "password must have at least {MIN_PASSWORD} characters"
+        )));
     }
     let taken = agent::Entity::find()
         .filter(agent::Column::Email.eq(&email))
@@ -151,7 +155,11 @@ pub async fn login(ctx: &AppContext, email: &str, password_plain: &str) -> AppRe
     })
     .exec_without_returning(&ctx.db)
     .await?;
-    Ok(LoginResult { token, expires_at, agent: agent.into() })
+    Ok(LoginResult {
+        token,
+        expires_at,
+        agent: agent.into(),
+    })
 }
 
 /// Resolves a bearer session token to an active agent.
@@ -176,17 +184,20 @@ pub async fn authenticate(ctx: &AppContext, token: &str) -> AppResult<AgentIdent
         agent_id: agent.id,
         account_id: agent.account_id,
         role: Role::parse(&agent.role).unwrap_or(Role::Agent),
+        session_id: Some(session.id),
     })
 }
 
-/// Ends one session and closes the agent's open sockets.
+/// Ends one session and closes the sockets opened from it (other devices stay logged in).
 pub async fn logout(ctx: &AppContext, token: &str) -> AppResult<()> {
     let who = authenticate(ctx, token).await?;
     agent_session::Entity::delete_many()
         .filter(agent_session::Column::TokenHash.eq(tokens::sha256_hex(token)))
         .exec(&ctx.db)
         .await?;
-    ctx.hub.kick_agent(who.agent_id).await;
+    if let Some(session) = who.session_id {
+        ctx.hub.kick_session(session).await;
+    }
     Ok(())
 }
 
@@ -196,21 +207,32 @@ pub struct SocketToken {
     pub expires_in: i64,
 }
 
-pub fn socket_token(ctx: &AppContext, who: &AgentIdentity) -> SocketToken {
+pub fn socket_token(ctx: &AppContext, who: &AgentIdentity) -> AppResult<SocketToken> {
+    let session_id = who.session_id.ok_or(AppError::Unauthorized)?;
     let ttl = ctx.settings.socket_token_ttl_secs;
     let exp = Utc::now().timestamp() + ttl;
-    let token = ctx.signer.socket_token(
-        &SocketClaims { agent_id: who.agent_id, account_id: who.account_id },
-        exp,
-    );
-    SocketToken { token, expires_in: ttl }
+    let claims = SocketClaims {
+        agent_id: who.agent_id,
+        account_id: who.account_id,
+        session_id,
+    };
+    Ok(SocketToken {
+        token: ctx.signer.socket_token(&claims, exp),
+        expires_in: ttl,
+    })
 }
 
-/// Checks a socket token and that its agent is still active.
+/// Checks a socket token, that its login session is still open and its agent still active.
 pub async fn open_socket_token(ctx: &AppContext, token: &str) -> AppResult<AgentIdentity> {
     let claims = ctx
         .signer
         .open_socket(token, Utc::now().timestamp())
+        .ok_or(AppError::Unauthorized)?;
+    agent_session::Entity::find_by_id(claims.session_id)
+        .filter(agent_session::Column::AgentId.eq(claims.agent_id))
+        .filter(agent_session::Column::ExpiresAt.gt(Utc::now()))
+        .one(&ctx.db)
+        .await?
         .ok_or(AppError::Unauthorized)?;
     let agent = agent::Entity::find_by_id(claims.agent_id)
         .filter(agent::Column::AccountId.eq(claims.account_id))
@@ -222,5 +244,6 @@ pub async fn open_socket_token(ctx: &AppContext, token: &str) -> AppResult<Agent
         agent_id: agent.id,
         account_id: agent.account_id,
         role: Role::parse(&agent.role).unwrap_or(Role::Agent),
+        session_id: Some(claims.session_id),
     })
 }

@@ -17,14 +17,16 @@ pub fn random_hex(n: usize) -> anyhow::Result<String> {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -52,6 +54,8 @@ pub struct VisitorClaims {
 pub struct SocketClaims {
     pub agent_id: Uuid,
     pub account_id: Uuid,
+    /// The login session that minted it; the socket dies with that session.
+    pub session_id: Uuid,
 }
 
 #[derive(Clone)]
@@ -103,7 +107,9 @@ impl Signer {
 
     pub fn open_visitor(&self, token: &str, now: i64) -> Option<VisitorClaims> {
         let p = self.open(token, "vt", now)?;
-        let [a, i, c, v] = p.as_slice() else { return None };
+        let [a, i, c, v] = p.as_slice() else {
+            return None;
+        };
         Some(VisitorClaims {
             account_id: a.parse().ok()?,
             inbox_id: i.parse().ok()?,
@@ -113,16 +119,24 @@ impl Signer {
     }
 
     pub fn socket_token(&self, c: &SocketClaims, expires: i64) -> String {
-        let fields = vec!["st".to_string(), c.agent_id.to_string(), c.account_id.to_string()];
+        let fields = vec![
+            "st".to_string(),
+            c.agent_id.to_string(),
+            c.account_id.to_string(),
+            c.session_id.to_string(),
+        ];
         self.sign(&fields, expires)
     }
 
     pub fn open_socket(&self, token: &str, now: i64) -> Option<SocketClaims> {
         let p = self.open(token, "st", now)?;
-        let [a, acc] = p.as_slice() else { return None };
+        let [a, acc, sess] = p.as_slice() else {
+            return None;
+        };
         Some(SocketClaims {
             agent_id: a.parse().ok()?,
             account_id: acc.parse().ok()?,
+            session_id: sess.parse().ok()?,
         })
     }
 }

@@ -2,8 +2,9 @@
 //! markers and the socket's subscribe all go through.
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -178,7 +179,9 @@ fn clean_opt(v: Option<String>, max: usize) -> AppResult<Option<String>> {
         return Ok(None);
     }
     if v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(AppError::Invalid(format!("value must be at most {max} printable characters")));
+        return Err(AppError::Invalid(format!(
+            "value must be at most {max} printable characters"
+        )));
     }
     Ok(Some(v.to_string()))
 }
@@ -199,15 +202,22 @@ pub struct ListQuery {
 pub const STATUSES: [&str; 4] = ["open", "pending", "snoozed", "resolved"];
 
 /// Conversations of the agent's account, most recently active first.
-pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Vec<ConversationView>> {
+pub async fn list(
+    ctx: &AppContext,
+    actor: &Actor,
+    q: ListQuery,
+) -> AppResult<Vec<ConversationView>> {
     let Actor::Agent(agent) = actor else {
         return Err(AppError::Forbidden("agents only"));
     };
-    let mut sel = conversation::Entity::find()
-        .filter(conversation::Column::AccountId.eq(agent.account_id));
+    let mut sel =
+        conversation::Entity::find().filter(conversation::Column::AccountId.eq(agent.account_id));
     if let Some(s) = q.status.as_deref() {
         if !STATUSES.contains(&s) {
-            return Err(AppError::Invalid(format!("status must be one of {}", STATUSES.join(", "))));
+            return Err(AppError::Invalid(format!(
+                "status must be one of {}",
+                STATUSES.join(", ")
+            )));
         }
         sel = sel.filter(conversation::Column::Status.eq(s));
     }
@@ -220,37 +230,60 @@ pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Ve
 }
 
 /// Records that the actor has read up to `seq` (never moves backwards) and tells the others.
-pub async fn mark_read(ctx: &AppContext, actor: &Actor, conversation_id: Uuid, seq: i64) -> AppResult<i64> {
+pub async fn mark_read(
+    ctx: &AppContext,
+    actor: &Actor,
+    conversation_id: Uuid,
+    seq: i64,
+) -> AppResult<i64> {
     let conv = get_for(ctx, actor, conversation_id).await?;
     if seq < 0 || seq > conv.last_seq {
-        return Err(AppError::Invalid(format!("seq must be between 0 and {}", conv.last_seq)));
+        return Err(AppError::Invalid(format!(
+            "seq must be between 0 and {}",
+            conv.last_seq
+        )));
     }
     let reader_type = actor.sender_type();
     if reader_type == SenderType::Bot {
         return Err(AppError::Forbidden("the bot has no read state"));
     }
-    let existing = read_marker::Entity::find_by_id((conversation_id, actor.sender_id()))
-        .one(&ctx.db)
-        .await?;
-    if let Some(m) = &existing
-        && m.last_read_seq >= seq
-    {
-        return Ok(m.last_read_seq);
-    }
-    read_marker::Entity::insert(read_marker::ActiveModel {
-        conversation_id: Set(conversation_id),
-        reader_id: Set(actor.sender_id()),
-        reader_type: Set(reader_type.as_str().into()),
-        last_read_seq: Set(seq),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::columns([read_marker::Column::ConversationId, read_marker::Column::ReaderId])
-            .update_columns([read_marker::Column::LastReadSeq, read_marker::Column::UpdatedAt])
+    // Only ever forward: a stale marker from another tab or transport must not win.
+    let moved = read_marker::Entity::update_many()
+        .col_expr(read_marker::Column::LastReadSeq, Expr::value(seq))
+        .col_expr(read_marker::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(read_marker::Column::ConversationId.eq(conversation_id))
+        .filter(read_marker::Column::ReaderId.eq(actor.sender_id()))
+        .filter(read_marker::Column::LastReadSeq.lt(seq))
+        .exec(&ctx.db)
+        .await?
+        .rows_affected;
+    if moved == 0 {
+        let inserted = read_marker::Entity::insert(read_marker::ActiveModel {
+            conversation_id: Set(conversation_id),
+            reader_id: Set(actor.sender_id()),
+            reader_type: Set(reader_type.as_str().into()),
+            last_read_seq: Set(seq),
+            updated_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                read_marker::Column::ConversationId,
+                read_marker::Column::ReaderId,
+            ])
+            .do_nothing()
             .to_owned(),
-    )
-    .exec_without_returning(&ctx.db)
-    .await?;
+        )
+        .exec_without_returning(&ctx.db)
+        .await?;
+        if inserted == 0 {
+            // Already at or past `seq`: nothing changes, nobody is told.
+            let current = read_marker::Entity::find_by_id((conversation_id, actor.sender_id()))
+                .one(&ctx.db)
+                .await?
+                .map_or(seq, |m| m.last_read_seq);
+            return Ok(current);
+        }
+    }
     ctx.events
         .publish(DomainEvent::ReadUpdated {
             account_id: conv.account_id,
@@ -264,7 +297,11 @@ pub async fn mark_read(ctx: &AppContext, actor: &Actor, conversation_id: Uuid, s
 }
 
 /// Read markers of everyone in a conversation.
-pub async fn read_markers(ctx: &AppContext, actor: &Actor, conversation_id: Uuid) -> AppResult<Vec<read_marker::Model>> {
+pub async fn read_markers(
+    ctx: &AppContext,
+    actor: &Actor,
+    conversation_id: Uuid,
+) -> AppResult<Vec<read_marker::Model>> {
     get_for(ctx, actor, conversation_id).await?;
     Ok(read_marker::Entity::find()
         .filter(read_marker::Column::ConversationId.eq(conversation_id))

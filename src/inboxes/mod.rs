@@ -16,7 +16,10 @@ pub async fn create(
         id: Uuid::now_v7(),
         account_id,
         name: name.to_string(),
-        widget_token: format!("wt_{}", tokens::random_hex(12).map_err(crate::error::AppError::Internal)?),
+        widget_token: format!(
+            "wt_{}",
+            tokens::random_hex(12).map_err(crate::error::AppError::Internal)?
+        ),
         allowed_origins: allowed_origins.join("\n"),
         created_at: Utc::now(),
     };
@@ -33,7 +36,10 @@ pub async fn create(
     Ok(model)
 }
 
-pub async fn find_by_token(db: &impl ConnectionTrait, token: &str) -> Result<Option<inbox::Model>, DbErr> {
+pub async fn find_by_token(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<inbox::Model>, DbErr> {
     if token.is_empty() || token.len() > 64 {
         return Ok(None);
     }
@@ -59,6 +65,8 @@ pub fn origin_allowed(inbox: &inbox::Model, origin: Option<&str>) -> bool {
     match origin {
         None => true,
         Some(_) if allowed.is_empty() => true,
-        Some(o) => allowed.iter().any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
+        Some(o) => allowed
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
     }
 }

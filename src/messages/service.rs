@@ -70,7 +70,9 @@ pub async fn history(
     let include_private = !actor.is_customer();
     let rows = match (q.after_seq, q.before_seq) {
         (Some(_), Some(_)) => {
-            return Err(AppError::Invalid("give after_seq or before_seq, not both".into()));
+            return Err(AppError::Invalid(
+                "give after_seq or before_seq, not both".into(),
+            ));
         }
         (Some(after), None) => {
             if after < 0 || after > conv.last_seq {
@@ -79,7 +81,15 @@ pub async fn history(
                     conv.last_seq
                 )));
             }
-            repo::range(&ctx.db, conversation_id, after, None, limit + 1, include_private).await?
+            repo::range(
+                &ctx.db,
+                conversation_id,
+                after,
+                None,
+                limit + 1,
+                include_private,
+            )
+            .await?
         }
         (None, before) => {
             let before = before.unwrap_or(i64::MAX);
@@ -88,7 +98,12 @@ pub async fn history(
             if rows.len() as u64 > limit {
                 rows.remove(0);
                 let messages = rows.into_iter().map(Message::from).collect();
-                return Ok(HistoryPage { conversation_id, messages, last_seq: conv.last_seq, has_more: true });
+                return Ok(HistoryPage {
+                    conversation_id,
+                    messages,
+                    last_seq: conv.last_seq,
+                    has_more: true,
+                });
             }
             rows
         }

@@ -7,8 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -105,9 +105,12 @@ async fn write_with_retry(
     db: &DatabaseConnection,
     batch: &[WriteRequest],
 ) -> Result<Vec<AppResult<Outcome>>, DbErr> {
+    // Ids are chosen once: if a COMMIT reported failure but did store the batch, the retry
+    // recognises its own rows by id and still reports them as new (and they get published).
+    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
     let mut attempt = 0;
     loop {
-        match write_batch(db, batch).await {
+        match write_batch(db, batch, &ids).await {
             Ok(r) => return Ok(r),
             Err(e) if attempt < 3 => {
                 attempt += 1;
@@ -124,6 +127,7 @@ type IdemKey = (Uuid, Uuid, String);
 async fn write_batch(
     db: &DatabaseConnection,
     batch: &[WriteRequest],
+    ids: &[Uuid],
 ) -> Result<Vec<AppResult<Outcome>>, DbErr> {
     let mut conv_ids: Vec<Uuid> = batch.iter().map(|r| r.cmd.conversation_id).collect();
     conv_ids.sort_unstable();
@@ -152,9 +156,9 @@ async fn write_batch(
                 // Same answer as a missing conversation: ids of others are not confirmed.
                 Some(Err(AppError::NotFound("conversation")))
             }
-            Some(_) if req.cmd.private && !matches!(req.actor, Actor::Agent(_)) => {
-                Some(Err(AppError::Forbidden("only agents can write private notes")))
-            }
+            Some(_) if req.cmd.private && !matches!(req.actor, Actor::Agent(_)) => Some(Err(
+                AppError::Forbidden("only agents can write private notes"),
+            )),
             Some(_) => None,
         };
         if verdict.is_none() {
@@ -166,8 +170,14 @@ async fn write_batch(
     // Idempotency: find messages already stored under the same (conversation, sender, id).
     let mut existing: HashMap<IdemKey, message::Model> = HashMap::new();
     if !wanted.is_empty() {
-        let cids: Vec<Uuid> = wanted.iter().map(|&i| batch[i].cmd.conversation_id).collect();
-        let mids: Vec<&str> = wanted.iter().map(|&i| batch[i].cmd.client_msg_id.as_str()).collect();
+        let cids: Vec<Uuid> = wanted
+            .iter()
+            .map(|&i| batch[i].cmd.conversation_id)
+            .collect();
+        let mids: Vec<&str> = wanted
+            .iter()
+            .map(|&i| batch[i].cmd.client_msg_id.as_str())
+            .collect();
         let found = message::Entity::find()
             .filter(message::Column::ConversationId.is_in(cids))
             .filter(message::Column::ClientMsgId.is_in(mids))
@@ -184,29 +194,40 @@ async fn write_batch(
     let mut touched: HashMap<Uuid, bool> = HashMap::new(); // conversation -> reopen?
     for &i in &wanted {
         let req = &batch[i];
-        let key = (req.cmd.conversation_id, req.actor.sender_id(), req.cmd.client_msg_id.clone());
+        let key = (
+            req.cmd.conversation_id,
+            req.actor.sender_id(),
+            req.cmd.client_msg_id.clone(),
+        );
         let conv = match convs.get_mut(&req.cmd.conversation_id) {
             Some(c) => c,
             None => continue,
         };
         let account_id = conv.account_id;
         if let Some(m) = existing.get(&key) {
+            let ours = m.id == ids[i];
             results[i] = Some(Ok(Outcome {
                 account_id,
-                sent: Sent { message: Arc::new(Message::from(m.clone())), duplicate: true },
+                sent: Sent {
+                    message: Arc::new(Message::from(m.clone())),
+                    duplicate: !ours,
+                },
             }));
             continue;
         }
         if let Some(m) = in_batch.get(&key) {
             results[i] = Some(Ok(Outcome {
                 account_id,
-                sent: Sent { message: m.clone(), duplicate: true },
+                sent: Sent {
+                    message: m.clone(),
+                    duplicate: true,
+                },
             }));
             continue;
         }
         conv.last_seq += 1;
         let msg = Arc::new(Message {
-            id: Uuid::now_v7(),
+            id: ids[i],
             conversation_id: conv.id,
             seq: conv.last_seq,
             client_msg_id: req.cmd.client_msg_id.clone(),
@@ -223,7 +244,10 @@ async fn write_batch(
         in_batch.insert(key, msg.clone());
         results[i] = Some(Ok(Outcome {
             account_id,
-            sent: Sent { message: msg, duplicate: false },
+            sent: Sent {
+                message: msg,
+                duplicate: false,
+            },
         }));
     }
 
@@ -241,7 +265,10 @@ async fn write_batch(
         if *reopen {
             update = update.col_expr(conversation::Column::Status, Expr::value("open"));
         }
-        update.filter(conversation::Column::Id.eq(*id)).exec(&txn).await?;
+        update
+            .filter(conversation::Column::Id.eq(*id))
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await?;
 

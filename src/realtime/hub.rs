@@ -31,8 +31,15 @@ pub enum Outbound {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnKind {
-    Agent { agent_id: Uuid, account_id: Uuid },
-    Customer { account_id: Uuid, conversation_id: Uuid, contact_id: Uuid },
+    Agent {
+        agent_id: Uuid,
+        account_id: Uuid,
+    },
+    Customer {
+        account_id: Uuid,
+        conversation_id: Uuid,
+        contact_id: Uuid,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +51,8 @@ pub struct CloseReason {
 pub struct Conn {
     pub id: u64,
     pub kind: ConnKind,
+    /// For agents: the login session the socket was opened from.
+    pub session: Option<Uuid>,
     pub tx: mpsc::Sender<Outbound>,
     pub kick: oneshot::Sender<CloseReason>,
 }
@@ -51,9 +60,18 @@ pub struct Conn {
 enum Cmd {
     Join(Conn, oneshot::Sender<Vec<PresenceEntry>>),
     Leave(u64),
-    Typing { from: u64, conversation_id: Uuid, typing: bool },
-    Presence { from: u64, status: PresenceStatus },
+    Typing {
+        from: u64,
+        conversation_id: Uuid,
+        typing: bool,
+        private: bool,
+    },
+    Presence {
+        from: u64,
+        status: PresenceStatus,
+    },
     KickAgent(Uuid),
+    KickSession(Uuid),
     Shutdown,
 }
 
@@ -79,8 +97,16 @@ impl HubHandle {
         let _ = self.cmd.send(Cmd::Leave(id)).await;
     }
 
-    pub async fn typing(&self, from: u64, conversation_id: Uuid, typing: bool) {
-        let _ = self.cmd.send(Cmd::Typing { from, conversation_id, typing }).await;
+    pub async fn typing(&self, from: u64, conversation_id: Uuid, typing: bool, private: bool) {
+        let _ = self
+            .cmd
+            .send(Cmd::Typing {
+                from,
+                conversation_id,
+                typing,
+                private,
+            })
+            .await;
     }
 
     pub async fn presence(&self, from: u64, status: PresenceStatus) {
@@ -90,6 +116,11 @@ impl HubHandle {
     /// Closes every socket of an agent (logout, deactivation).
     pub async fn kick_agent(&self, agent_id: Uuid) {
         let _ = self.cmd.send(Cmd::KickAgent(agent_id)).await;
+    }
+
+    /// Closes the sockets opened from one login session (logout).
+    pub async fn kick_session(&self, session: Uuid) {
+        let _ = self.cmd.send(Cmd::KickSession(session)).await;
     }
 
     /// Closes every socket with "going away" so clients reconnect elsewhere.
@@ -102,11 +133,20 @@ impl HubHandle {
 pub fn spawn(events: mpsc::Receiver<DomainEvent>) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
     let task = tokio::spawn(Hub::default().run(cmd_rx, events));
-    (HubHandle { cmd: cmd_tx, next_id: Arc::new(AtomicU64::new(1)) }, task)
+    (
+        HubHandle {
+            cmd: cmd_tx,
+            next_id: Arc::new(AtomicU64::new(1)),
+        },
+        task,
+    )
 }
 
 struct Entry {
     kind: ConnKind,
+    session: Option<Uuid>,
+    /// The conversation this socket last said it was typing in, to clear it when it leaves.
+    typing_in: Option<(Uuid, bool)>,
     tx: mpsc::Sender<Outbound>,
     kick: Option<oneshot::Sender<CloseReason>>,
     status: PresenceStatus,
@@ -119,7 +159,10 @@ struct Hub {
     customers_by_conversation: HashMap<Uuid, HashSet<u64>>,
 }
 
-const SLOW: CloseReason = CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" };
+const SLOW: CloseReason = CloseReason {
+    code: close::SLOW_CONSUMER,
+    reason: "slow consumer",
+};
 
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
@@ -138,7 +181,13 @@ impl Hub {
         }
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            self.close(id, CloseReason { code: close::GOING_AWAY, reason: "server shutting down" });
+            self.close(
+                id,
+                CloseReason {
+                    code: close::GOING_AWAY,
+                    reason: "server shutting down",
+                },
+            );
         }
     }
 
@@ -146,58 +195,106 @@ impl Hub {
         match cmd {
             Cmd::Join(conn, ready) => self.join(conn, ready),
             Cmd::Leave(id) => self.remove(id),
-            Cmd::Typing { from, conversation_id, typing } => self.typing(from, conversation_id, typing),
+            Cmd::Typing {
+                from,
+                conversation_id,
+                typing,
+                private,
+            } => self.typing(from, conversation_id, typing, private),
             Cmd::Presence { from, status } => {
                 if let Some(e) = self.conns.get_mut(&from) {
                     e.status = status;
-                    if let ConnKind::Agent { agent_id, account_id } = e.kind {
+                    if let ConnKind::Agent {
+                        agent_id,
+                        account_id,
+                    } = e.kind
+                    {
                         self.broadcast_presence(account_id, agent_id);
                     }
                 }
             }
-            Cmd::KickAgent(agent) => {
-                let ids: Vec<u64> = self
-                    .conns
-                    .iter()
-                    .filter(|(_, e)| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent))
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    self.close(id, CloseReason { code: close::REVOKED, reason: "session ended" });
-                }
-            }
+            Cmd::KickAgent(agent) => self.kick_where(
+                |e| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent),
+            ),
+            Cmd::KickSession(session) => self.kick_where(|e| e.session == Some(session)),
             Cmd::Shutdown => {}
+        }
+    }
+
+    fn kick_where(&mut self, pred: impl Fn(&Entry) -> bool) {
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, e)| pred(e))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.close(
+                id,
+                CloseReason {
+                    code: close::REVOKED,
+                    reason: "session ended",
+                },
+            );
         }
     }
 
     fn join(&mut self, conn: Conn, ready: oneshot::Sender<Vec<PresenceEntry>>) {
         let account = match conn.kind {
             ConnKind::Agent { account_id, .. } => {
-                self.agents_by_account.entry(account_id).or_default().insert(conn.id);
+                self.agents_by_account
+                    .entry(account_id)
+                    .or_default()
+                    .insert(conn.id);
                 Some(account_id)
             }
-            ConnKind::Customer { conversation_id, .. } => {
-                self.customers_by_conversation.entry(conversation_id).or_default().insert(conn.id);
+            ConnKind::Customer {
+                conversation_id, ..
+            } => {
+                self.customers_by_conversation
+                    .entry(conversation_id)
+                    .or_default()
+                    .insert(conn.id);
                 None
             }
         };
         let kind = conn.kind;
         self.conns.insert(
             conn.id,
-            Entry { kind, tx: conn.tx, kick: Some(conn.kick), status: PresenceStatus::Online },
+            Entry {
+                kind,
+                session: conn.session,
+                typing_in: None,
+                tx: conn.tx,
+                kick: Some(conn.kick),
+                status: PresenceStatus::Online,
+            },
         );
         let presence = account.map(|a| self.presence_of(a)).unwrap_or_default();
         let _ = ready.send(presence);
-        if let ConnKind::Agent { agent_id, account_id } = kind {
+        if let ConnKind::Agent {
+            agent_id,
+            account_id,
+        } = kind
+        {
             self.broadcast_presence(account_id, agent_id);
         }
     }
 
     /// Forgets a connection; an agent whose last socket left goes offline for the others.
     fn remove(&mut self, id: u64) {
-        let Some(e) = self.conns.remove(&id) else { return };
+        // Whoever disappears mid-sentence stops typing for the others.
+        if let Some((conv, private)) = self.conns.get(&id).and_then(|e| e.typing_in) {
+            self.typing(id, conv, false, private);
+        }
+        let Some(e) = self.conns.remove(&id) else {
+            return;
+        };
         match e.kind {
-            ConnKind::Agent { agent_id, account_id } => {
+            ConnKind::Agent {
+                agent_id,
+                account_id,
+            } => {
                 if let Some(set) = self.agents_by_account.get_mut(&account_id) {
                     set.remove(&id);
                     if set.is_empty() {
@@ -206,7 +303,9 @@ impl Hub {
                 }
                 self.broadcast_presence(account_id, agent_id);
             }
-            ConnKind::Customer { conversation_id, .. } => {
+            ConnKind::Customer {
+                conversation_id, ..
+            } => {
                 if let Some(set) = self.customers_by_conversation.get_mut(&conversation_id) {
                     set.remove(&id);
                     if set.is_empty() {
@@ -229,7 +328,12 @@ impl Hub {
     /// An agent's status: the "most present" of its sockets, offline when it has none.
     fn agent_status(&self, account_id: Uuid, agent: Uuid) -> PresenceStatus {
         let mut best = PresenceStatus::Offline;
-        for id in self.agents_by_account.get(&account_id).into_iter().flatten() {
+        for id in self
+            .agents_by_account
+            .get(&account_id)
+            .into_iter()
+            .flatten()
+        {
             if let Some(e) = self.conns.get(id)
                 && matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent)
             {
@@ -257,26 +361,51 @@ impl Hub {
         agents.dedup();
         agents
             .into_iter()
-            .map(|agent_id| PresenceEntry { agent_id, status: self.agent_status(account_id, agent_id) })
+            .map(|agent_id| PresenceEntry {
+                agent_id,
+                status: self.agent_status(account_id, agent_id),
+            })
             .collect()
     }
 
     fn broadcast_presence(&mut self, account_id: Uuid, agent_id: Uuid) {
         let status = self.agent_status(account_id, agent_id);
         let frame: Arc<str> = ServerFrame::Presence { agent_id, status }.to_text().into();
-        let targets: Vec<u64> = self.agents_by_account.get(&account_id).into_iter().flatten().copied().collect();
+        let targets: Vec<u64> = self
+            .agents_by_account
+            .get(&account_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         self.push_all(&targets, Outbound::Frame(frame));
     }
 
-    fn typing(&mut self, from: u64, conversation_id: Uuid, typing: bool) {
-        let Some(sender) = self.conns.get(&from) else { return };
-        let (account_id, sender_type, sender_id) = match sender.kind {
-            ConnKind::Agent { agent_id, account_id } => (account_id, SenderType::Agent, agent_id),
-            ConnKind::Customer { account_id, contact_id, .. } => (account_id, SenderType::Customer, contact_id),
+    fn typing(&mut self, from: u64, conversation_id: Uuid, typing: bool, private: bool) {
+        let Some(sender) = self.conns.get_mut(&from) else {
+            return;
         };
-        let frame: Arc<str> =
-            ServerFrame::Typing { conversation_id, sender_type, sender_id, typing }.to_text().into();
-        let mut targets = self.audience(account_id, conversation_id, true);
+        sender.typing_in = typing.then_some((conversation_id, private));
+        let (account_id, sender_type, sender_id) = match sender.kind {
+            ConnKind::Agent {
+                agent_id,
+                account_id,
+            } => (account_id, SenderType::Agent, agent_id),
+            ConnKind::Customer {
+                account_id,
+                contact_id,
+                ..
+            } => (account_id, SenderType::Customer, contact_id),
+        };
+        let frame: Arc<str> = ServerFrame::Typing {
+            conversation_id,
+            sender_type,
+            sender_id,
+            typing,
+        }
+        .to_text()
+        .into();
+        let mut targets = self.audience(account_id, conversation_id, !private);
         targets.retain(|id| *id != from);
         self.push_all(&targets, Outbound::Frame(frame));
     }
@@ -284,7 +413,13 @@ impl Hub {
     /// Agents of the account, plus (if `customers`) the customer sockets of the conversation —
     /// only those in the same account, so a forged conversation id reaches nobody else.
     fn audience(&self, account_id: Uuid, conversation_id: Uuid, customers: bool) -> Vec<u64> {
-        let mut out: Vec<u64> = self.agents_by_account.get(&account_id).into_iter().flatten().copied().collect();
+        let mut out: Vec<u64> = self
+            .agents_by_account
+            .get(&account_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         if customers {
             out.extend(
                 self.customers_by_conversation
@@ -303,7 +438,10 @@ impl Hub {
 
     fn event(&mut self, ev: DomainEvent) {
         match ev {
-            DomainEvent::MessageCreated { account_id, message } => {
+            DomainEvent::MessageCreated {
+                account_id,
+                message,
+            } => {
                 let frame: Arc<str> = ServerFrame::Message(&message).to_text().into();
                 let targets = self.audience(account_id, message.conversation_id, !message.private);
                 let out = Outbound::Message {
@@ -313,14 +451,31 @@ impl Hub {
                 };
                 self.push_all(&targets, out);
             }
-            DomainEvent::ReadUpdated { account_id, conversation_id, reader_type, reader_id, seq } => {
-                let frame: Arc<str> =
-                    ServerFrame::Read { conversation_id, reader_type, reader_id, seq }.to_text().into();
+            DomainEvent::ReadUpdated {
+                account_id,
+                conversation_id,
+                reader_type,
+                reader_id,
+                seq,
+            } => {
+                let frame: Arc<str> = ServerFrame::Read {
+                    conversation_id,
+                    reader_type,
+                    reader_id,
+                    seq,
+                }
+                .to_text()
+                .into();
                 let targets = self.audience(account_id, conversation_id, true);
                 self.push_all(&targets, Outbound::Frame(frame));
             }
-            DomainEvent::ConversationCreated { account_id, conversation_id } => {
-                let frame: Arc<str> = ServerFrame::ConversationCreated { conversation_id }.to_text().into();
+            DomainEvent::ConversationCreated {
+                account_id,
+                conversation_id,
+            } => {
+                let frame: Arc<str> = ServerFrame::ConversationCreated { conversation_id }
+                    .to_text()
+                    .into();
                 let targets = self.audience(account_id, conversation_id, false);
                 self.push_all(&targets, Outbound::Frame(frame));
             }
@@ -330,7 +485,9 @@ impl Hub {
     fn push_all(&mut self, targets: &[u64], out: Outbound) {
         let mut dead = Vec::new();
         for id in targets {
-            let Some(e) = self.conns.get(id) else { continue };
+            let Some(e) = self.conns.get(id) else {
+                continue;
+            };
             match e.tx.try_send(out.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => dead.push((*id, true)),

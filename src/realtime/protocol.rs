@@ -48,6 +48,9 @@ pub enum ClientFrame {
     Typing {
         conversation_id: Option<Uuid>,
         typing: bool,
+        /// An agent typing a private note: only other agents see it.
+        #[serde(default)]
+        private: bool,
     },
     Read {
         conversation_id: Option<Uuid>,
@@ -62,8 +65,15 @@ pub enum ClientFrame {
     },
 }
 
-pub const CLIENT_TYPES: [&str; 7] =
-    ["subscribe", "unsubscribe", "send", "typing", "read", "presence", "ping"];
+pub const CLIENT_TYPES: [&str; 7] = [
+    "subscribe",
+    "unsubscribe",
+    "send",
+    "typing",
+    "read",
+    "presence",
+    "ping",
+];
 
 /// Why a text frame could not be decoded, with the stable error code to report.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,8 +81,9 @@ pub enum DecodeError {
     /// Not JSON, or not an object with a string `type`.
     BadJson(String),
     UnknownType(String),
-    /// A known type with missing, extra or mistyped fields.
-    InvalidFrame(String),
+    /// A known type with missing, extra or mistyped fields; carries the frame's `client_msg_id`
+    /// when it had a readable one, so the client knows which send failed.
+    InvalidFrame(String, Option<String>),
 }
 
 impl DecodeError {
@@ -80,13 +91,20 @@ impl DecodeError {
         match self {
             DecodeError::BadJson(_) => "bad_json",
             DecodeError::UnknownType(_) => "unknown_type",
-            DecodeError::InvalidFrame(_) => "invalid_frame",
+            DecodeError::InvalidFrame(..) => "invalid_frame",
+        }
+    }
+
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            DecodeError::InvalidFrame(_, r) => r.as_deref(),
+            _ => None,
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            DecodeError::BadJson(m) | DecodeError::InvalidFrame(m) => m.clone(),
+            DecodeError::BadJson(m) | DecodeError::InvalidFrame(m, _) => m.clone(),
             DecodeError::UnknownType(t) => format!("unknown frame type {t:?}"),
         }
     }
@@ -102,14 +120,25 @@ pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(f) => Ok(f),
         Err(e) => match serde_json::from_str::<serde_json::Value>(text) {
-            Err(_) => Err(DecodeError::BadJson(format!("frame is not valid JSON: {e}"))),
-            Ok(v) => match serde_json::from_value::<TypeOnly>(v) {
-                Err(_) => Err(DecodeError::BadJson("frame must be an object with a string \"type\"".into())),
-                Ok(t) if !CLIENT_TYPES.contains(&t.kind.as_str()) => {
-                    Err(DecodeError::UnknownType(t.kind.chars().take(40).collect()))
+            Err(_) => Err(DecodeError::BadJson(format!(
+                "frame is not valid JSON: {e}"
+            ))),
+            Ok(v) => {
+                let reference = v
+                    .get("client_msg_id")
+                    .and_then(|r| r.as_str())
+                    .filter(|r| r.len() <= crate::messages::model::MAX_CLIENT_MSG_ID)
+                    .map(str::to_string);
+                match serde_json::from_value::<TypeOnly>(v) {
+                    Err(_) => Err(DecodeError::BadJson(
+                        "frame must be an object with a string \"type\"".into(),
+                    )),
+                    Ok(t) if !CLIENT_TYPES.contains(&t.kind.as_str()) => {
+                        Err(DecodeError::UnknownType(t.kind.chars().take(40).collect()))
+                    }
+                    Ok(_) => Err(DecodeError::InvalidFrame(e.to_string(), reference)),
                 }
-                Ok(_) => Err(DecodeError::InvalidFrame(e.to_string())),
-            },
+            }
         },
     }
 }
@@ -197,11 +226,20 @@ mod tests {
 
     #[test]
     fn decodes_and_classifies() {
-        assert!(matches!(decode(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping { nonce: None })));
+        assert!(matches!(
+            decode(r#"{"type":"ping"}"#),
+            Ok(ClientFrame::Ping { nonce: None })
+        ));
         assert_eq!(decode("nope").unwrap_err().code(), "bad_json");
         assert_eq!(decode("[1]").unwrap_err().code(), "bad_json");
-        assert_eq!(decode(r#"{"type":"fly"}"#).unwrap_err().code(), "unknown_type");
-        assert_eq!(decode(r#"{"type":"send","body":1}"#).unwrap_err().code(), "invalid_frame");
+        assert_eq!(
+            decode(r#"{"type":"fly"}"#).unwrap_err().code(),
+            "unknown_type"
+        );
+        assert_eq!(
+            decode(r#"{"type":"send","body":1}"#).unwrap_err().code(),
+            "invalid_frame"
+        );
         let deep = "[".repeat(100_000);
         assert_eq!(decode(&deep).unwrap_err().code(), "bad_json");
     }

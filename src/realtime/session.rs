@@ -32,7 +32,9 @@ const MAX_BAD_FRAMES: u32 = 20;
 /// A socket whose client does not take a frame within this time is closed.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<messages::Sent, AppError>)>>>;
+type AckFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (String, Result<messages::Sent, AppError>)>>,
+>;
 
 enum End {
     Close(CloseReason),
@@ -57,7 +59,10 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
     let (kick_tx, kick_rx) = oneshot::channel();
     let conn_id = ctx.hub.next_conn_id();
     let kind = match actor {
-        Actor::Agent(a) => ConnKind::Agent { agent_id: a.agent_id, account_id: a.account_id },
+        Actor::Agent(a) => ConnKind::Agent {
+            agent_id: a.agent_id,
+            account_id: a.account_id,
+        },
         Actor::Customer(c) => ConnKind::Customer {
             account_id: c.account_id,
             conversation_id: c.conversation_id,
@@ -65,7 +70,18 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         },
         Actor::Bot { .. } => return,
     };
-    let Some(presence) = ctx.hub.join(Conn { id: conn_id, kind, tx, kick: kick_tx }).await else {
+    let session_id = match actor {
+        Actor::Agent(a) => a.session_id,
+        _ => None,
+    };
+    let conn = Conn {
+        id: conn_id,
+        kind,
+        session: session_id,
+        tx,
+        kick: kick_tx,
+    };
+    let Some(presence) = ctx.hub.join(conn).await else {
         let _ = session.close(Some(CloseCode::Away.into())).await;
         return;
     };
@@ -81,12 +97,16 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
     };
     let hello = ServerFrame::Hello {
         protocol: protocol::PROTOCOL_VERSION,
-        role: if actor.is_customer() { "customer" } else { "agent" },
+        role: if actor.is_customer() {
+            "customer"
+        } else {
+            "agent"
+        },
         conversation_id: match actor {
             Actor::Customer(c) => Some(c.conversation_id),
             _ => None,
         },
-        heartbeat_ms: ctx.settings.ws_heartbeat_secs * 1000,
+        heartbeat_ms: ctx.settings.ws_heartbeat_secs.max(1) * 1000,
         max_frame_bytes: ctx.settings.max_frame_bytes,
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
@@ -105,15 +125,19 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
 }
 
 impl State {
-    async fn main_loop(&mut self, mut stream: AggregatedMessageStream, mut rx: mpsc::Receiver<Outbound>) -> End {
+    async fn main_loop(
+        &mut self,
+        mut stream: AggregatedMessageStream,
+        mut rx: mpsc::Receiver<Outbound>,
+    ) -> End {
         let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs.max(1));
         let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs.max(2));
         let mut tick = tokio::time::interval(heartbeat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
         loop {
+            // Unbiased: a client that writes a lot must still drain its own outbound queue.
             let step = tokio::select! {
-                biased;
                 why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
                 Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
                 frame = stream.next(), if acks.len() < MAX_IN_FLIGHT => match frame {
@@ -123,7 +147,8 @@ impl State {
                 },
                 out = rx.recv() => match out {
                     Some(out) => self.on_outbound(out).await,
-                    None => Err(End::Close(CloseReason { code: close::GOING_AWAY, reason: "removed" })),
+                    // The hub dropped us; it sent the reason on the kick channel first.
+                    None => Err(End::Close(self.kick.try_recv().unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "removed" }))),
                 },
                 _ = tick.tick() => {
                     if self.last_seen.elapsed() > idle {
@@ -157,23 +182,38 @@ impl State {
         match tokio::time::timeout(WRITE_TIMEOUT, self.session.ping(b"")).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::Close(CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" })),
+            Err(_) => Err(End::Close(CloseReason {
+                code: close::SLOW_CONSUMER,
+                reason: "slow consumer",
+            })),
         }
     }
 
     async fn error(&mut self, e: &AppError, reference: Option<&str>) -> Result<(), End> {
         e.log();
         let msg = e.to_string();
-        let frame = ServerFrame::Error { code: e.code(), message: &msg, reference, retryable: e.retryable() };
+        let frame = ServerFrame::Error {
+            code: e.code(),
+            message: &msg,
+            reference,
+            retryable: e.retryable(),
+        };
         self.send(frame.to_text()).await
     }
 
-    async fn on_frame(&mut self, msg: AggregatedMessage, acks: &mut FuturesOrdered<AckFuture>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        msg: AggregatedMessage,
+        acks: &mut FuturesOrdered<AckFuture>,
+    ) -> Result<(), End> {
         self.last_seen = Instant::now();
         let text = match msg {
             AggregatedMessage::Text(t) => t,
             AggregatedMessage::Binary(_) => {
-                return Err(End::Close(CloseReason { code: close::UNSUPPORTED_DATA, reason: "binary frames are not supported" }));
+                return Err(End::Close(CloseReason {
+                    code: close::UNSUPPORTED_DATA,
+                    reason: "binary frames are not supported",
+                }));
             }
             AggregatedMessage::Ping(p) => {
                 return match self.session.pong(&p).await {
@@ -183,7 +223,10 @@ impl State {
             }
             AggregatedMessage::Pong(_) => return Ok(()),
             AggregatedMessage::Close(_) => {
-                return Err(End::Close(CloseReason { code: close::NORMAL, reason: "bye" }));
+                return Err(End::Close(CloseReason {
+                    code: close::NORMAL,
+                    reason: "bye",
+                }));
             }
         };
         let frame = match protocol::decode(&text) {
@@ -191,27 +234,50 @@ impl State {
             Err(e) => {
                 self.bad_frames += 1;
                 if self.bad_frames > MAX_BAD_FRAMES {
-                    return Err(End::Close(CloseReason { code: close::POLICY, reason: "too many invalid frames" }));
+                    return Err(End::Close(CloseReason {
+                        code: close::POLICY,
+                        reason: "too many invalid frames",
+                    }));
                 }
                 let msg = e.message();
-                let f = ServerFrame::Error { code: e.code(), message: &msg, reference: None, retryable: false };
+                let f = ServerFrame::Error {
+                    code: e.code(),
+                    message: &msg,
+                    reference: e.reference(),
+                    retryable: false,
+                };
                 return self.send(f.to_text()).await;
             }
         };
         match frame {
             ClientFrame::Ping { nonce } => self.send(ServerFrame::Pong { nonce }.to_text()).await,
-            ClientFrame::Send { conversation_id, client_msg_id, body, private } => {
+            ClientFrame::Send {
+                conversation_id,
+                client_msg_id,
+                body,
+                private,
+            } => {
                 let conversation_id = self.conversation(conversation_id);
-                let cmd = SendCommand { conversation_id, client_msg_id: client_msg_id.clone(), body, private };
+                let cmd = SendCommand {
+                    conversation_id,
+                    client_msg_id: client_msg_id.clone(),
+                    body,
+                    private,
+                };
                 match messages::service::submit(&self.ctx, self.actor, cmd).await {
                     Ok(pending) => {
-                        acks.push_back(Box::pin(async move { (client_msg_id, messages::service::settle(pending).await) }));
+                        acks.push_back(Box::pin(async move {
+                            (client_msg_id, messages::service::settle(pending).await)
+                        }));
                         Ok(())
                     }
                     Err(e) => self.error(&e, Some(&client_msg_id)).await,
                 }
             }
-            ClientFrame::Subscribe { conversation_id, after_seq } => {
+            ClientFrame::Subscribe {
+                conversation_id,
+                after_seq,
+            } => {
                 let conversation_id = self.conversation(conversation_id);
                 self.subscribe(conversation_id, after_seq).await
             }
@@ -219,25 +285,45 @@ impl State {
                 self.delivered.remove(&conversation_id);
                 Ok(())
             }
-            ClientFrame::Typing { conversation_id, typing } => {
+            ClientFrame::Typing {
+                conversation_id,
+                typing,
+                private,
+            } => {
                 let conversation_id = self.conversation(conversation_id);
                 if self.may_touch(conversation_id) {
-                    self.ctx.hub.typing(self.conn_id, conversation_id, typing).await;
+                    // Typing a private note is shown to the other agents only.
+                    let private = private && !self.actor.is_customer();
+                    self.ctx
+                        .hub
+                        .typing(self.conn_id, conversation_id, typing, private)
+                        .await;
                     Ok(())
                 } else {
                     self.error(&AppError::NotFound("conversation"), None).await
                 }
             }
-            ClientFrame::Read { conversation_id, seq } => {
+            ClientFrame::Read {
+                conversation_id,
+                seq,
+            } => {
                 let conversation_id = self.conversation(conversation_id);
-                match conversations::service::mark_read(&self.ctx, &self.actor, conversation_id, seq).await {
+                match conversations::service::mark_read(
+                    &self.ctx,
+                    &self.actor,
+                    conversation_id,
+                    seq,
+                )
+                .await
+                {
                     Ok(_) => Ok(()),
                     Err(e) => self.error(&e, None).await,
                 }
             }
             ClientFrame::Presence { status } => {
                 if self.actor.is_customer() || status == PresenceStatus::Offline {
-                    self.error(&AppError::Forbidden("agents may set online or away"), None).await
+                    self.error(&AppError::Forbidden("agents may set online or away"), None)
+                        .await
                 } else {
                     self.ctx.hub.presence(self.conn_id, status).await;
                     Ok(())
@@ -264,7 +350,11 @@ impl State {
         }
     }
 
-    async fn on_ack(&mut self, client_msg_id: &str, res: Result<messages::Sent, AppError>) -> Result<(), End> {
+    async fn on_ack(
+        &mut self,
+        client_msg_id: &str,
+        res: Result<messages::Sent, AppError>,
+    ) -> Result<(), End> {
         match res {
             Ok(sent) => {
                 let m = &sent.message;
@@ -284,7 +374,11 @@ impl State {
     async fn on_outbound(&mut self, out: Outbound) -> Result<(), End> {
         match out {
             Outbound::Frame(f) => self.send(f.to_string()).await,
-            Outbound::Message { conversation_id, seq, frame } => {
+            Outbound::Message {
+                conversation_id,
+                seq,
+                frame,
+            } => {
                 match self.delivered.get(&conversation_id).copied() {
                     // Customers only get messages of a conversation they subscribed to.
                     None if self.actor.is_customer() => Ok(()),
@@ -292,8 +386,9 @@ impl State {
                     None => self.send(frame.to_string()).await,
                     Some(done) if seq <= done => Ok(()),
                     Some(done) => {
-                        if seq > done + 1 {
-                            self.fill_gap(conversation_id, done, seq).await?;
+                        if seq > done + 1 && !self.fill_gap(conversation_id, done, seq).await? {
+                            // The client was told to resubscribe; sending this one would hide the gap.
+                            return Ok(());
                         }
                         self.delivered.insert(conversation_id, seq);
                         self.send(frame.to_string()).await
@@ -308,41 +403,76 @@ impl State {
     }
 
     /// Sends what lies strictly between `done` and `upto` from the database (missing live events,
-    /// or private notes a customer must not see — then there is nothing to send).
-    async fn fill_gap(&mut self, conversation_id: Uuid, done: i64, upto: i64) -> Result<(), End> {
+    /// or private notes a customer must not see — then there is nothing to send). False when the
+    /// database could not be read: the subscription is dropped and the client told to resync.
+    async fn fill_gap(&mut self, conversation_id: Uuid, done: i64, upto: i64) -> Result<bool, End> {
         let include_private = !self.actor.is_customer();
-        let rows = match messages::repo::range(&self.ctx.db, conversation_id, done, Some(upto), (upto - done) as u64, include_private).await {
+        let rows = match messages::repo::range(
+            &self.ctx.db,
+            conversation_id,
+            done,
+            Some(upto),
+            (upto - done) as u64,
+            include_private,
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) => {
                 // Without the gap the client would silently miss messages: make it resubscribe.
                 tracing::warn!(error = %e, "gap fill failed");
                 self.delivered.remove(&conversation_id);
-                let f = ServerFrame::Resync { conversation_id, last_seq: done, reason: "temporarily unavailable; subscribe again" };
-                return self.send(f.to_text()).await;
+                let f = ServerFrame::Resync {
+                    conversation_id,
+                    last_seq: done,
+                    reason: "temporarily unavailable; subscribe again",
+                };
+                return self.send(f.to_text()).await.map(|()| false);
             }
         };
         for m in rows {
             self.send_message(&Message::from(m)).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Replays everything after `after_seq` in pages, then marks the conversation live.
     async fn subscribe(&mut self, conversation_id: Uuid, after_seq: i64) -> Result<(), End> {
-        let page = self.ctx.settings.replay_page_size.clamp(1, messages::service::MAX_PAGE);
+        if after_seq < 0 {
+            return self
+                .error(
+                    &AppError::Invalid("after_seq must be 0 or more".into()),
+                    None,
+                )
+                .await;
+        }
+        let page = self
+            .ctx
+            .settings
+            .replay_page_size
+            .clamp(1, messages::service::MAX_PAGE);
         let mut cursor = after_seq;
         loop {
-            let q = HistoryQuery { after_seq: Some(cursor), before_seq: None, limit: Some(page) };
+            let q = HistoryQuery {
+                after_seq: Some(cursor),
+                before_seq: None,
+                limit: Some(page),
+            };
             let res = messages::service::history(&self.ctx, &self.actor, conversation_id, q).await;
             let hp = match res {
                 Ok(p) => p,
                 Err(AppError::Conflict(_)) => {
                     self.delivered.remove(&conversation_id);
-                    let last_seq = conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
-                        .await
-                        .map(|c| c.last_seq)
-                        .unwrap_or(0);
-                    let f = ServerFrame::Resync { conversation_id, last_seq, reason: "after_seq is beyond this conversation" };
+                    let last_seq =
+                        conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
+                            .await
+                            .map(|c| c.last_seq)
+                            .unwrap_or(0);
+                    let f = ServerFrame::Resync {
+                        conversation_id,
+                        last_seq,
+                        reason: "after_seq is beyond this conversation",
+                    };
                     return self.send(f.to_text()).await;
                 }
                 Err(e) => {
@@ -359,13 +489,26 @@ impl State {
             }
         }
         self.delivered.insert(conversation_id, cursor);
-        self.send(ServerFrame::ReplayDone { conversation_id, last_seq: cursor }.to_text()).await
+        self.send(
+            ServerFrame::ReplayDone {
+                conversation_id,
+                last_seq: cursor,
+            }
+            .to_text(),
+        )
+        .await
     }
 }
 
 fn protocol_error(e: &actix_ws::ProtocolError) -> CloseReason {
     match e {
-        actix_ws::ProtocolError::Overflow => CloseReason { code: close::TOO_BIG, reason: "frame too large" },
-        _ => CloseReason { code: close::POLICY, reason: "protocol error" },
+        actix_ws::ProtocolError::Overflow => CloseReason {
+            code: close::TOO_BIG,
+            reason: "frame too large",
+        },
+        _ => CloseReason {
+            code: close::POLICY,
+            reason: "protocol error",
+        },
     }
 }

@@ -34,7 +34,7 @@ pub async fn logout(ctx: Ctx, agent: CurrentAgent) -> AppResult<HttpResponse> {
 }
 
 pub async fn socket_token(ctx: Ctx, agent: CurrentAgent) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(accounts::service::socket_token(&ctx, &agent.0)))
+    Ok(HttpResponse::Ok().json(accounts::service::socket_token(&ctx, &agent.0)?))
 }
 
 pub async fn me(agent: CurrentAgent) -> AppResult<HttpResponse> {
@@ -49,16 +49,29 @@ pub async fn widget_session(
     req: HttpRequest,
     body: web::Json<VisitorSessionRequest>,
 ) -> AppResult<HttpResponse> {
-    let s = conversations::service::open_visitor_session(&ctx, body.into_inner(), origin(&req).as_deref()).await?;
+    let s = conversations::service::open_visitor_session(
+        &ctx,
+        body.into_inner(),
+        origin(&req).as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(s))
 }
 
-pub async fn list_conversations(ctx: Ctx, who: CurrentActor, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+pub async fn list_conversations(
+    ctx: Ctx,
+    who: CurrentActor,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
     let rows = conversations::service::list(&ctx, &who.0, q.into_inner()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "conversations": rows })))
 }
 
-pub async fn get_conversation(ctx: Ctx, who: CurrentActor, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+pub async fn get_conversation(
+    ctx: Ctx,
+    who: CurrentActor,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let c = conversations::service::get_for(&ctx, &who.0, *id).await?;
     let markers = conversations::service::read_markers(&ctx, &who.0, c.id).await?;
     let reads: Vec<_> = markers
@@ -95,9 +108,18 @@ pub async fn send(
     body: web::Json<SendBody>,
 ) -> AppResult<HttpResponse> {
     let b = body.into_inner();
-    let cmd = SendCommand { conversation_id: *id, client_msg_id: b.client_msg_id, body: b.body, private: b.private };
+    let cmd = SendCommand {
+        conversation_id: *id,
+        client_msg_id: b.client_msg_id,
+        body: b.body,
+        private: b.private,
+    };
     let sent = messages::service::send(&ctx, who.0, cmd).await?;
-    let mut resp = if sent.duplicate { HttpResponse::Ok() } else { HttpResponse::Created() };
+    let mut resp = if sent.duplicate {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
     Ok(resp.json(serde_json::json!({ "message": sent.message, "duplicate": sent.duplicate })))
 }
 
@@ -106,8 +128,12 @@ pub struct ReadBody {
     seq: i64,
 }
 
-pub async fn mark_read(ctx: Ctx, who: CurrentActor, id: web::Path<Uuid>, body: web::Json<ReadBody>) -> AppResult<HttpResponse> {
+pub async fn mark_read(
+    ctx: Ctx,
+    who: CurrentActor,
+    id: web::Path<Uuid>,
+    body: web::Json<ReadBody>,
+) -> AppResult<HttpResponse> {
     let seq = conversations::service::mark_read(&ctx, &who.0, *id, body.seq).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "seq": seq })))
 }
-

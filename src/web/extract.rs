@@ -13,8 +13,14 @@ use crate::{
 };
 
 pub fn bearer(req: &HttpRequest) -> Option<String> {
-    let h = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))?;
+    let h = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let t = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))?;
     Some(t.trim().to_string())
 }
 

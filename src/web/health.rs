@@ -9,13 +9,19 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
-    let backend = if db::is_postgres(&ctx.db) { "postgres" } else { "sqlite" };
+    let backend = if db::is_postgres(&ctx.db) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(&ctx.db)).await;
     match check {
         Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database error");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "degraded", "database": backend, "error": "database unavailable"}))
+            HttpResponse::ServiceUnavailable().json(
+                json!({"status": "degraded", "database": backend, "error": "database unavailable"}),
+            )
         }
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(json!({"status": "degraded", "database": backend, "error": "database timeout"})),

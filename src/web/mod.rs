@@ -11,8 +11,14 @@ use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
-        .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::Invalid(e.to_string()).into()))
-        .app_data(web::PathConfig::default().error_handler(|e, _| AppError::Invalid(e.to_string()).into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| AppError::Invalid(e.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| AppError::Invalid(e.to_string()).into()),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/ws/agent", web::get().to(ws::agent))
@@ -41,9 +47,8 @@ fn json_config() -> web::JsonConfig {
         .error_handler(|e, _| {
             use actix_web::error::JsonPayloadError;
             match e {
-                JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                    AppError::TooLarge.into()
-                }
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => AppError::TooLarge.into(),
                 other => AppError::Invalid(format!("invalid JSON body: {other}")).into(),
             }
         })

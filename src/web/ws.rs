@@ -22,7 +22,9 @@ pub struct TokenQuery {
 /// Browsers always send `Origin` on WebSocket upgrades; other clients (SDKs, tests) may not, and
 /// are not exposed to cross-site hijacking.
 fn agent_origin_ok(ctx: &AppContext, req: &HttpRequest) -> bool {
-    let Some(origin) = origin(req) else { return true };
+    let Some(origin) = origin(req) else {
+        return true;
+    };
     let origin = origin.trim_end_matches('/');
     let info = req.connection_info();
     let own = format!("{}://{}", info.scheme(), info.host());
@@ -40,9 +42,14 @@ fn agent_origin_ok(ctx: &AppContext, req: &HttpRequest) -> bool {
         .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
-fn upgrade(ctx: &AppContext, req: &HttpRequest, body: web::Payload, actor: Actor) -> AppResult<HttpResponse> {
-    let (resp, session, stream) =
-        actix_ws::handle(req, body).map_err(|e| AppError::Invalid(format!("not a WebSocket upgrade: {e}")))?;
+fn upgrade(
+    ctx: &AppContext,
+    req: &HttpRequest,
+    body: web::Payload,
+    actor: Actor,
+) -> AppResult<HttpResponse> {
+    let (resp, session, stream) = actix_ws::handle(req, body)
+        .map_err(|e| AppError::Invalid(format!("not a WebSocket upgrade: {e}")))?;
     let stream = stream
         .max_frame_size(ctx.settings.max_frame_bytes)
         .aggregate_continuations()
@@ -74,7 +81,9 @@ pub async fn widget(
         .signer
         .open_visitor(&q.token, Utc::now().timestamp())
         .ok_or(AppError::Unauthorized)?;
-    let inbox = inboxes::find(&ctx.db, claims.inbox_id).await?.ok_or(AppError::Unauthorized)?;
+    let inbox = inboxes::find(&ctx.db, claims.inbox_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     if !inboxes::origin_allowed(&inbox, origin(&req).as_deref()) {
         return Err(AppError::Forbidden("origin not allowed for this inbox"));
     }

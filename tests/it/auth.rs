@@ -9,22 +9,52 @@ async fn a_customer_cannot_touch_another_conversation() {
     let app = spawn_app().await;
     let alice = app.customer().await;
     let mallory = app.customer().await;
-    app.post_message(&alice.token, alice.conversation_id, "a1", "alice's secret", false).await;
+    app.post_message(
+        &alice.token,
+        alice.conversation_id,
+        "a1",
+        "alice's secret",
+        false,
+    )
+    .await;
 
     // HTTP: read and write are refused, and the answer does not confirm the id exists.
     let r = app
         .http
-        .get(app.url(&format!("/api/v1/conversations/{}/messages", alice.conversation_id)))
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/messages",
+            alice.conversation_id
+        )))
         .bearer_auth(&mallory.token)
         .send()
         .await
         .expect("get");
     assert_eq!(r.status(), 404);
-    let r = app.post_message(&mallory.token, alice.conversation_id, "x", "injected", false).await;
+    let r = app
+        .post_message(
+            &mallory.token,
+            alice.conversation_id,
+            "x",
+            "injected",
+            false,
+        )
+        .await;
     assert_eq!(r.status(), 404);
-    let r = app.http.get(app.url(&format!("/api/v1/conversations/{}", alice.conversation_id))).bearer_auth(&mallory.token).send().await.expect("get");
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/conversations/{}", alice.conversation_id)))
+        .bearer_auth(&mallory.token)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 404);
-    let r = app.http.get(app.url("/api/v1/conversations")).bearer_auth(&mallory.token).send().await.expect("list");
+    let r = app
+        .http
+        .get(app.url("/api/v1/conversations"))
+        .bearer_auth(&mallory.token)
+        .send()
+        .await
+        .expect("list");
     assert_eq!(r.status(), 403, "customers cannot list conversations");
 
     // Socket: send, subscribe and typing are refused.
@@ -33,10 +63,12 @@ async fn a_customer_cannot_touch_another_conversation() {
     let e = ws.expect_type("error").await;
     assert_eq!(e["code"], "not_found");
     assert_eq!(e["ref"], "x");
-    ws.send(json!({"type": "subscribe", "conversation_id": alice.conversation_id, "after_seq": 0})).await;
+    ws.send(json!({"type": "subscribe", "conversation_id": alice.conversation_id, "after_seq": 0}))
+        .await;
     let e = ws.expect_type("error").await;
     assert_eq!(e["code"], "not_found");
-    ws.assert_no_message(std::time::Duration::from_millis(300)).await;
+    ws.assert_no_message(std::time::Duration::from_millis(300))
+        .await;
 
     let agent = app.login(ADMIN).await;
     let stored = app.history(&agent.session, alice.conversation_id).await;
@@ -44,10 +76,26 @@ async fn a_customer_cannot_touch_another_conversation() {
     assert_eq!(stored[0]["body"], "alice's secret");
 
     // A tampered visitor token is rejected outright.
-    let forged = mallory.token.replace(&mallory.conversation_id.to_string(), &alice.conversation_id.to_string());
-    let r = app.http.get(app.url(&format!("/api/v1/conversations/{}/messages", alice.conversation_id))).bearer_auth(&forged).send().await.expect("get");
+    let forged = mallory.token.replace(
+        &mallory.conversation_id.to_string(),
+        &alice.conversation_id.to_string(),
+    );
+    let r = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/messages",
+            alice.conversation_id
+        )))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 401);
-    assert!(Ws::connect(&format!("{}/ws/widget?token={forged}", app.ws_base), None).await.is_err());
+    assert!(
+        Ws::connect(&format!("{}/ws/widget?token={forged}", app.ws_base), None)
+            .await
+            .is_err()
+    );
     app.stop().await;
 }
 
@@ -64,25 +112,70 @@ async fn agent_socket_refuses_a_foreign_origin() {
     }
     let token = app.socket_token(&agent).await;
     let own = app.base.clone();
-    let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", app.ws_base), Some(&own)).await.expect("same origin is fine");
+    let mut ws = Ws::connect(
+        &format!("{}/ws/agent?token={token}", app.ws_base),
+        Some(&own),
+    )
+    .await
+    .expect("same origin is fine");
     ws.expect_type("hello").await;
     // Socket tokens are required and must be genuine.
-    assert!(Ws::connect(&format!("{}/ws/agent?token=st.bogus", app.ws_base), None).await.is_err());
-    assert!(Ws::connect(&format!("{}/ws/agent?token={}", app.ws_base, agent.session), None).await.is_err());
+    assert!(
+        Ws::connect(&format!("{}/ws/agent?token=st.bogus", app.ws_base), None)
+            .await
+            .is_err()
+    );
+    assert!(
+        Ws::connect(
+            &format!("{}/ws/agent?token={}", app.ws_base, agent.session),
+            None
+        )
+        .await
+        .is_err()
+    );
     app.stop().await;
 }
 
 #[tokio::test]
-async fn logout_closes_the_agents_sockets_and_session() {
+async fn logout_closes_that_sessions_sockets_only() {
     let app = spawn_app().await;
-    let agent = app.login(ADMIN).await;
-    let mut ws = app.agent_ws(&agent).await;
-    let r = app.http.post(app.url("/api/v1/auth/logout")).bearer_auth(&agent.session).send().await.expect("logout");
+    let laptop = app.login(ADMIN).await;
+    let phone = app.login(ADMIN).await;
+    let mut laptop_ws = app.agent_ws(&laptop).await;
+    let mut phone_ws = app.agent_ws(&phone).await;
+    let unused_token = app.socket_token(&laptop).await;
+    let r = app
+        .http
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&laptop.session)
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(r.status(), 204);
-    let (close, _) = ws.until_closed().await;
+    let (close, _) = laptop_ws.until_closed().await;
     assert_eq!(close.map(|f| u16::from(f.code)), Some(4003));
-    let r = app.http.get(app.url("/api/v1/me")).bearer_auth(&agent.session).send().await.expect("me");
+    let r = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&laptop.session)
+        .send()
+        .await
+        .expect("me");
     assert_eq!(r.status(), 401);
+    // A socket token minted before the logout is dead too.
+    assert!(
+        Ws::connect(
+            &format!("{}/ws/agent?token={unused_token}", app.ws_base),
+            None
+        )
+        .await
+        .is_err()
+    );
+    // The other device is still logged in and still receives messages.
+    let c = app.customer().await;
+    app.post_message(&c.token, c.conversation_id, "m", "still there?", false)
+        .await;
+    assert_eq!(phone_ws.messages(1).await[0]["body"], "still there?");
     app.stop().await;
 }
 
@@ -90,12 +183,23 @@ async fn logout_closes_the_agents_sockets_and_session() {
 async fn wrong_password_and_unknown_email_look_the_same() {
     let app = spawn_app().await;
     for (email, pw) in [(ADMIN, "wrong-password"), ("nobody@acme.example", PASSWORD)] {
-        let r = app.http.post(app.url("/api/v1/auth/login")).json(&json!({"email": email, "password": pw})).send().await.expect("login");
+        let r = app
+            .http
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": pw}))
+            .send()
+            .await
+            .expect("login");
         assert_eq!(r.status(), 401);
         let v: serde_json::Value = r.json().await.expect("json");
         assert_eq!(v["code"], "unauthorized");
     }
-    let r = app.http.get(app.url("/api/v1/conversations")).send().await.expect("no auth");
+    let r = app
+        .http
+        .get(app.url("/api/v1/conversations"))
+        .send()
+        .await
+        .expect("no auth");
     assert_eq!(r.status(), 401);
     app.stop().await;
 }
@@ -105,11 +209,20 @@ async fn agents_see_each_others_presence() {
     let app = spawn_app().await;
     let a1 = app.login(ADMIN).await;
     let a2 = app.login(AGENT2).await;
-    let me: serde_json::Value = app.http.get(app.url("/api/v1/me")).bearer_auth(&a2.session).send().await.expect("me").json().await.expect("json");
+    let me: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&a2.session)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
     let a2_id = me["agent_id"].clone();
     let mut w1 = app.agent_ws(&a1).await;
     let mut w2 = app.agent_ws(&a2).await;
-    let mut status_of_a2 = async |w: &mut Ws| loop {
+    let status_of_a2 = async |w: &mut Ws| loop {
         let p = w.expect_type("presence").await;
         if p["agent_id"] == a2_id {
             return p["status"].clone();

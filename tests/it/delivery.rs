@@ -14,7 +14,8 @@ async fn customer_message_reaches_agent_and_reply_reaches_customer() {
     let (mut cws, replayed) = app.customer_resume(&c, 0).await;
     assert!(replayed.is_empty());
 
-    cws.send(json!({"type": "send", "client_msg_id": "m1", "body": "Hi, my sync is paused"})).await;
+    cws.send(json!({"type": "send", "client_msg_id": "m1", "body": "Hi, my sync is paused"}))
+        .await;
     let ack = cws.expect_type("ack").await;
     assert_eq!(ack["seq"], 1);
     assert_eq!(ack["duplicate"], false);
@@ -44,14 +45,18 @@ async fn concurrent_writers_produce_one_order_for_every_viewer() {
     let mut w1 = app.agent_ws(&a1).await;
     let mut w2 = app.agent_ws(&a2).await;
     for w in [&mut w1, &mut w2] {
-        w.send(json!({"type": "subscribe", "conversation_id": c.conversation_id, "after_seq": 0})).await;
+        w.send(json!({"type": "subscribe", "conversation_id": c.conversation_id, "after_seq": 0}))
+            .await;
         assert!(w.until_replay_done().await.is_empty());
     }
     let (mut cws, _) = app.customer_resume(&c, 0).await;
     // A third writer over HTTP, while customer and agent 1 write over their sockets.
     let http_writer = {
         let http = app.http.clone();
-        let url = app.url(&format!("/api/v1/conversations/{}/messages", c.conversation_id));
+        let url = app.url(&format!(
+            "/api/v1/conversations/{}/messages",
+            c.conversation_id
+        ));
         let session = a2.session.clone();
         tokio::spawn(async move {
             for i in 0..40 {
@@ -75,8 +80,16 @@ async fn concurrent_writers_produce_one_order_for_every_viewer() {
     let seen_c = cws.messages(120).await;
     let seen_1 = w1.messages(120).await;
     let seen_2 = w2.messages(120).await;
-    let order = |v: &[serde_json::Value]| v.iter().map(|m| (m["seq"].as_i64().unwrap_or(0), m["id"].to_string())).collect::<Vec<_>>();
-    assert_eq!(seqs(&seen_c), (1..=120).collect::<Vec<_>>(), "contiguous seqs");
+    let order = |v: &[serde_json::Value]| {
+        v.iter()
+            .map(|m| (m["seq"].as_i64().unwrap_or(0), m["id"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seqs(&seen_c),
+        (1..=120).collect::<Vec<_>>(),
+        "contiguous seqs"
+    );
     assert_eq!(order(&seen_c), order(&seen_1));
     assert_eq!(order(&seen_c), order(&seen_2));
     // Each writer's own messages keep the order in which it sent them.
@@ -85,10 +98,18 @@ async fn concurrent_writers_produce_one_order_for_every_viewer() {
             .iter()
             .filter_map(|m| m["body"].as_str()?.strip_prefix(prefix)?.parse().ok())
             .collect();
-        assert_eq!(nums, (0..40).collect::<Vec<_>>(), "{prefix}messages in send order");
+        assert_eq!(
+            nums,
+            (0..40).collect::<Vec<_>>(),
+            "{prefix}messages in send order"
+        );
     }
     let stored = app.history(&a1.session, c.conversation_id).await;
-    assert_eq!(order(&stored), order(&seen_c), "database order equals live order");
+    assert_eq!(
+        order(&stored),
+        order(&seen_c),
+        "database order equals live order"
+    );
     app.stop().await;
 }
 
@@ -99,7 +120,10 @@ async fn same_client_msg_id_sent_many_times_concurrently_is_stored_once() {
     let mut tasks = Vec::new();
     for _ in 0..25 {
         let http = app.http.clone();
-        let url = app.url(&format!("/api/v1/conversations/{}/messages", c.conversation_id));
+        let url = app.url(&format!(
+            "/api/v1/conversations/{}/messages",
+            c.conversation_id
+        ));
         let token = c.token.clone();
         tasks.push(tokio::spawn(async move {
             let r = http
@@ -111,7 +135,11 @@ async fn same_client_msg_id_sent_many_times_concurrently_is_stored_once() {
                 .expect("post");
             let status = r.status().as_u16();
             let v: serde_json::Value = r.json().await.expect("json");
-            (status, v["message"]["id"].clone(), v["message"]["seq"].clone())
+            (
+                status,
+                v["message"]["id"].clone(),
+                v["message"]["seq"].clone(),
+            )
         }));
     }
     // The same id over two sockets at the same time as the HTTP retries.
@@ -119,7 +147,8 @@ async fn same_client_msg_id_sent_many_times_concurrently_is_stored_once() {
     for _ in 0..2 {
         let mut ws = app.customer_ws(&c).await;
         for _ in 0..5 {
-            ws.send(json!({"type": "send", "client_msg_id": "dup-1", "body": "once only"})).await;
+            ws.send(json!({"type": "send", "client_msg_id": "dup-1", "body": "once only"}))
+                .await;
         }
         sockets.push(ws);
     }
@@ -145,7 +174,9 @@ async fn same_client_msg_id_sent_many_times_concurrently_is_stored_once() {
     let stored = app.history(&agent.session, c.conversation_id).await;
     assert_eq!(stored.len(), 1, "stored exactly once");
     // A retry later still returns the original.
-    let r = app.post_message(&c.token, c.conversation_id, "dup-1", "once only", false).await;
+    let r = app
+        .post_message(&c.token, c.conversation_id, "dup-1", "once only", false)
+        .await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["duplicate"], true);
@@ -161,7 +192,8 @@ async fn private_notes_never_reach_the_customer() {
     let (mut cws, _) = app.customer_resume(&c, 0).await;
     let mut aws = app.agent_ws(&agent).await;
 
-    cws.send(json!({"type": "send", "client_msg_id": "q", "body": "question"})).await;
+    cws.send(json!({"type": "send", "client_msg_id": "q", "body": "question"}))
+        .await;
     cws.expect_type("ack").await;
     aws.send(json!({"type": "send", "conversation_id": c.conversation_id, "client_msg_id": "n1", "body": "NOTE: VIP customer", "private": true}))
         .await;
@@ -177,7 +209,11 @@ async fn private_notes_never_reach_the_customer() {
     cws.close().await;
 
     let (_ws, replay) = app.customer_resume(&c, 0).await;
-    assert!(replay.iter().all(|m| m["private"] == false && m["body"] != "NOTE: VIP customer"));
+    assert!(
+        replay
+            .iter()
+            .all(|m| m["private"] == false && m["body"] != "NOTE: VIP customer")
+    );
     assert_eq!(replay.len(), 2);
     let http = app.history(&c.token, c.conversation_id).await;
     assert_eq!(http.len(), 2, "HTTP history hides the note too");
@@ -185,7 +221,9 @@ async fn private_notes_never_reach_the_customer() {
     assert_eq!(agent_http.len(), 3);
 
     // A customer cannot write a private note.
-    let r = app.post_message(&c.token, c.conversation_id, "p", "sneaky", true).await;
+    let r = app
+        .post_message(&c.token, c.conversation_id, "p", "sneaky", true)
+        .await;
     assert_eq!(r.status(), 403);
     app.stop().await;
 }
@@ -202,9 +240,11 @@ async fn typing_and_read_markers_reach_the_other_side() {
     assert_eq!(t["sender_type"], "customer");
     assert_eq!(t["typing"], true);
 
-    cws.send(json!({"type": "send", "client_msg_id": "x", "body": "hello"})).await;
+    cws.send(json!({"type": "send", "client_msg_id": "x", "body": "hello"}))
+        .await;
     cws.expect_type("ack").await;
-    aws.send(json!({"type": "read", "conversation_id": c.conversation_id, "seq": 1})).await;
+    aws.send(json!({"type": "read", "conversation_id": c.conversation_id, "seq": 1}))
+        .await;
     let r = cws.expect_type("read").await;
     assert_eq!(r["reader_type"], "agent");
     assert_eq!(r["seq"], 1);

@@ -32,9 +32,13 @@ pub struct TestApp {
 
 /// A fresh PostgreSQL database on the server named by `TEST_DATABASE_URL`, or None for SQLite.
 async fn fresh_database_url() -> Option<String> {
-    let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     let name = format!("sb_test_{}", Uuid::new_v4().simple());
-    let conn = sea_orm::Database::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+    let conn = sea_orm::Database::connect(&admin_url)
+        .await
+        .expect("connect TEST_DATABASE_URL");
     sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}"))
         .await
         .expect("create test database");
@@ -59,20 +63,31 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         settings.database_url = url;
     }
     tweak(&mut settings);
-    let app = Application::build(settings.clone()).await.expect("build app");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build app");
     let db = &app.context().db;
-    let acc = accounts::service::create_account(db, "Acme").await.expect("account");
+    let acc = accounts::service::create_account(db, "Acme")
+        .await
+        .expect("account");
     accounts::service::create_agent(db, acc.id, ADMIN, "Ada Admin", PASSWORD, Role::Admin)
         .await
         .expect("admin");
     accounts::service::create_agent(db, acc.id, AGENT2, "Bo Agent", PASSWORD, Role::Agent)
         .await
         .expect("agent2");
-    let inbox = inboxes::create(db, acc.id, "Website", &[]).await.expect("inbox");
+    let inbox = inboxes::create(db, acc.id, "Website", &[])
+        .await
+        .expect("inbox");
     start(app, settings, dir, inbox.widget_token).await
 }
 
-async fn start(app: Application, settings: Settings, dir: Arc<tempfile::TempDir>, inbox_token: String) -> TestApp {
+async fn start(
+    app: Application,
+    settings: Settings,
+    dir: Arc<tempfile::TempDir>,
+    inbox_token: String,
+) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped(false));
@@ -100,12 +115,23 @@ pub struct Agent {
 impl TestApp {
     /// Stops the server and starts a new one on the same database and data dir.
     pub async fn restart(self) -> TestApp {
-        let TestApp { settings, dir, inbox_token, handle, join, .. } = self;
+        let TestApp {
+            settings,
+            dir,
+            inbox_token,
+            handle,
+            join,
+            ..
+        } = self;
         handle.stop(true).await;
-        join.await.expect("server task").expect("server stopped cleanly");
+        join.await
+            .expect("server task")
+            .expect("server stopped cleanly");
         let mut settings = settings;
         settings.bind = "127.0.0.1:0".into();
-        let app = Application::build(settings.clone()).await.expect("rebuild app");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("rebuild app");
         start(app, settings, dir, inbox_token).await
     }
 
@@ -130,8 +156,15 @@ impl TestApp {
             .await
             .expect("json");
         Customer {
-            token: r["visitor_token"].as_str().expect("visitor_token").to_string(),
-            conversation_id: r["conversation_id"].as_str().expect("conversation_id").parse().expect("uuid"),
+            token: r["visitor_token"]
+                .as_str()
+                .expect("visitor_token")
+                .to_string(),
+            conversation_id: r["conversation_id"]
+                .as_str()
+                .expect("conversation_id")
+                .parse()
+                .expect("uuid"),
         }
     }
 
@@ -145,7 +178,9 @@ impl TestApp {
             .expect("login");
         assert_eq!(r.status(), 200, "login of {email}");
         let v: Value = r.json().await.expect("json");
-        Agent { session: v["token"].as_str().expect("token").to_string() }
+        Agent {
+            session: v["token"].as_str().expect("token").to_string(),
+        }
     }
 
     pub async fn socket_token(&self, agent: &Agent) -> String {
@@ -164,15 +199,20 @@ impl TestApp {
 
     pub async fn agent_ws(&self, agent: &Agent) -> Ws {
         let token = self.socket_token(agent).await;
-        let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", self.ws_base), None).await.expect("agent ws");
+        let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", self.ws_base), None)
+            .await
+            .expect("agent ws");
         ws.expect_type("hello").await;
         ws
     }
 
     pub async fn customer_ws(&self, c: &Customer) -> Ws {
-        let mut ws = Ws::connect(&format!("{}/ws/widget?token={}", self.ws_base, c.token), None)
-            .await
-            .expect("widget ws");
+        let mut ws = Ws::connect(
+            &format!("{}/ws/widget?token={}", self.ws_base, c.token),
+            None,
+        )
+        .await
+        .expect("widget ws");
         ws.expect_type("hello").await;
         ws
     }
@@ -180,13 +220,21 @@ impl TestApp {
     /// Connects and resumes after `after_seq`; returns the socket and the replayed messages.
     pub async fn customer_resume(&self, c: &Customer, after_seq: i64) -> (Ws, Vec<Value>) {
         let mut ws = self.customer_ws(c).await;
-        ws.send(json!({"type": "subscribe", "after_seq": after_seq})).await;
+        ws.send(json!({"type": "subscribe", "after_seq": after_seq}))
+            .await;
         let replayed = ws.until_replay_done().await;
         (ws, replayed)
     }
 
     /// POST a message over HTTP with the given bearer token.
-    pub async fn post_message(&self, bearer: &str, conv: Uuid, client_msg_id: &str, body: &str, private: bool) -> reqwest::Response {
+    pub async fn post_message(
+        &self,
+        bearer: &str,
+        conv: Uuid,
+        client_msg_id: &str,
+        body: &str,
+        private: bool,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(&format!("/api/v1/conversations/{conv}/messages")))
             .bearer_auth(bearer)
@@ -203,7 +251,9 @@ impl TestApp {
         loop {
             let r = self
                 .http
-                .get(self.url(&format!("/api/v1/conversations/{conv}/messages?after_seq={after}&limit=100")))
+                .get(self.url(&format!(
+                    "/api/v1/conversations/{conv}/messages?after_seq={after}&limit=100"
+                )))
                 .bearer_auth(bearer)
                 .send()
                 .await
@@ -237,14 +287,21 @@ impl Ws {
     pub async fn connect(url: &str, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
         let mut req = url.into_client_request()?;
         if let Some(o) = origin {
-            req.headers_mut().insert("Origin", o.parse().expect("origin header"));
+            req.headers_mut()
+                .insert("Origin", o.parse().expect("origin header"));
         }
         let (inner, _) = tokio_tungstenite::connect_async(req).await?;
-        Ok(Ws { inner, stash: Default::default() })
+        Ok(Ws {
+            inner,
+            stash: Default::default(),
+        })
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.inner.send(WsMsg::text(v.to_string())).await.expect("ws send");
+        self.inner
+            .send(WsMsg::text(v.to_string()))
+            .await
+            .expect("ws send");
     }
 
     pub async fn send_raw(&mut self, m: WsMsg) {
@@ -254,11 +311,15 @@ impl Ws {
     /// The next JSON frame or the close, skipping transport pings.
     pub async fn next(&mut self) -> Next {
         loop {
-            let item = tokio::time::timeout(TIMEOUT, self.inner.next()).await.expect("timed out waiting for a frame");
+            let item = tokio::time::timeout(TIMEOUT, self.inner.next())
+                .await
+                .expect("timed out waiting for a frame");
             match item {
                 None => return Next::Closed(None),
                 Some(Err(_)) => return Next::Closed(None),
-                Some(Ok(WsMsg::Text(t))) => return Next::Frame(serde_json::from_str(&t).expect("server sent JSON")),
+                Some(Ok(WsMsg::Text(t))) => {
+                    return Next::Frame(serde_json::from_str(&t).expect("server sent JSON"));
+                }
                 Some(Ok(WsMsg::Close(f))) => return Next::Closed(f),
                 Some(Ok(_)) => continue,
             }
@@ -285,7 +346,10 @@ impl Ws {
             }
             let t = v["type"].as_str().unwrap_or_default();
             assert!(
-                matches!(t, "presence" | "typing" | "read" | "conversation_created" | "message" | "ack"),
+                matches!(
+                    t,
+                    "presence" | "typing" | "read" | "conversation_created" | "message" | "ack"
+                ),
                 "expected {ty}, got {v}"
             );
         }
@@ -355,5 +419,8 @@ impl Ws {
 }
 
 pub fn seqs(frames: &[Value]) -> Vec<i64> {
-    frames.iter().map(|v| v["seq"].as_i64().expect("seq")).collect()
+    frames
+        .iter()
+        .map(|v| v["seq"].as_i64().expect("seq"))
+        .collect()
 }

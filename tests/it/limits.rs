@@ -20,19 +20,30 @@ async fn malformed_frames_get_error_frames_and_the_socket_keeps_working() {
         ("not json at all", "bad_json"),
         ("[1,2,3]", "bad_json"),
         (r#"{"type":"teleport"}"#, "unknown_type"),
-        (r#"{"type":"send","client_msg_id":5,"body":"x"}"#, "invalid_frame"),
-        (r#"{"type":"send","client_msg_id":"ok","body":"x","seq":99}"#, "invalid_frame"),
-        (&format!("{}{}", "[".repeat(5000), "]".repeat(5000)), "bad_json"),
+        (
+            r#"{"type":"send","client_msg_id":5,"body":"x"}"#,
+            "invalid_frame",
+        ),
+        (
+            r#"{"type":"send","client_msg_id":"ok","body":"x","seq":99}"#,
+            "invalid_frame",
+        ),
+        (
+            &format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+            "bad_json",
+        ),
     ] {
         ws.send_raw(WsMsg::text(raw.to_string())).await;
         let e = ws.expect_type("error").await;
         assert_eq!(e["code"], expected, "for {raw:.40}");
     }
-    ws.send(json!({"type": "send", "client_msg_id": "fine", "body": ""})).await;
+    ws.send(json!({"type": "send", "client_msg_id": "fine", "body": ""}))
+        .await;
     let e = ws.expect_type("error").await;
     assert_eq!(e["code"], "invalid");
     assert_eq!(e["ref"], "fine");
-    ws.send(json!({"type": "send", "client_msg_id": "fine", "body": "still here"})).await;
+    ws.send(json!({"type": "send", "client_msg_id": "fine", "body": "still here"}))
+        .await;
     assert_eq!(ws.expect_type("ack").await["seq"], 1);
     ws.send(json!({"type": "ping", "nonce": 7})).await;
     assert_eq!(ws.expect_type("pong").await["nonce"], 7);
@@ -44,7 +55,11 @@ async fn oversized_and_binary_frames_close_the_socket_but_not_the_server() {
     let app = spawn_app_with(|s| s.max_frame_bytes = 8 * 1024).await;
     let c = app.customer().await;
     let (mut big, _) = app.customer_resume(&c, 0).await;
-    big.send_raw(WsMsg::text(format!(r#"{{"type":"send","client_msg_id":"b","body":"{}"}}"#, "x".repeat(20_000)))).await;
+    big.send_raw(WsMsg::text(format!(
+        r#"{{"type":"send","client_msg_id":"b","body":"{}"}}"#,
+        "x".repeat(20_000)
+    )))
+    .await;
     let (f, _) = big.until_closed().await;
     assert_eq!(code(f), Some(1009));
 
@@ -55,14 +70,28 @@ async fn oversized_and_binary_frames_close_the_socket_but_not_the_server() {
 
     // A body over the message limit inside a frame under the frame limit: a clean error.
     let (mut ws, _) = app.customer_resume(&c, 0).await;
-    ws.send(json!({"type": "send", "client_msg_id": "long", "body": "y".repeat(7000)})).await;
+    ws.send(json!({"type": "send", "client_msg_id": "long", "body": "y".repeat(7000)}))
+        .await;
     let e = ws.expect_type("ack").await; // 7000 bytes is within the 16 KiB body limit
     assert_eq!(e["seq"], 1);
 
     // An HTTP body over the message limit is refused the same way.
-    let r = app.post_message(&c.token, c.conversation_id, "huge", &"z".repeat(40_000), false).await;
+    let r = app
+        .post_message(
+            &c.token,
+            c.conversation_id,
+            "huge",
+            &"z".repeat(40_000),
+            false,
+        )
+        .await;
     assert_eq!(r.status(), 400);
-    let health = app.http.get(app.url("/readyz")).send().await.expect("readyz");
+    let health = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(health.status(), 200);
     app.stop().await;
 }
@@ -79,17 +108,27 @@ async fn a_client_that_never_reads_is_cut_off_without_slowing_the_others() {
     let started = std::time::Instant::now();
     let mut got = 0;
     for i in 0..n {
-        let r = app.post_message(&c.token, c.conversation_id, &format!("m{i}"), &body, false).await;
+        let r = app
+            .post_message(&c.token, c.conversation_id, &format!("m{i}"), &body, false)
+            .await;
         assert_eq!(r.status(), 201);
         // The healthy agent keeps up while the other one stalls.
         got += reader.messages(1).await.len();
     }
     assert_eq!(got, n);
     let elapsed = started.elapsed();
-    let (f, received) = tokio::time::timeout(Duration::from_secs(30), sleeper.until_closed()).await.expect("sleeper closed");
-    assert!(received < n, "the stalled client was cut off ({received} of {n})");
+    let (f, received) = tokio::time::timeout(Duration::from_secs(30), sleeper.until_closed())
+        .await
+        .expect("sleeper closed");
+    assert!(
+        received < n,
+        "the stalled client was cut off ({received} of {n})"
+    );
     let c = code(f);
-    assert!(matches!(c, Some(4008) | None), "closed as slow consumer: {c:?}");
+    assert!(
+        matches!(c, Some(4008) | None),
+        "closed as slow consumer: {c:?}"
+    );
     eprintln!("healthy agent received {n} messages in {elapsed:?} while the other stalled");
     app.stop().await;
 }
@@ -97,9 +136,25 @@ async fn a_client_that_never_reads_is_cut_off_without_slowing_the_others() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let app = spawn_app().await;
-    let v: serde_json::Value = app.http.get(app.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
+    let v: serde_json::Value = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(v["status"], "ok");
-    let v: serde_json::Value = app.http.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
+    let v: serde_json::Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(v["status"], "ready");
     let r = app.http.get(app.url("/nope")).send().await.expect("404");
     assert_eq!(r.status(), 404);

@@ -12,7 +12,14 @@ async fn reconnect_with_after_seq_gets_exactly_the_missed_messages() {
     let c = app.customer().await;
     let (mut cws, _) = app.customer_resume(&c, 0).await;
     for i in 0..3 {
-        app.post_message(&agent.session, c.conversation_id, &format!("a{i}"), &format!("before {i}"), false).await;
+        app.post_message(
+            &agent.session,
+            c.conversation_id,
+            &format!("a{i}"),
+            &format!("before {i}"),
+            false,
+        )
+        .await;
     }
     let seen = cws.messages(3).await;
     assert_eq!(seqs(&seen), vec![1, 2, 3]);
@@ -20,7 +27,15 @@ async fn reconnect_with_after_seq_gets_exactly_the_missed_messages() {
 
     // While the customer is away, ten more messages (more than one replay page).
     for i in 0..10 {
-        let r = app.post_message(&agent.session, c.conversation_id, &format!("b{i}"), &format!("away {i}"), false).await;
+        let r = app
+            .post_message(
+                &agent.session,
+                c.conversation_id,
+                &format!("b{i}"),
+                &format!("away {i}"),
+                false,
+            )
+            .await;
         assert_eq!(r.status(), 201);
     }
     let (mut cws, missed) = app.customer_resume(&c, 3).await;
@@ -28,7 +43,8 @@ async fn reconnect_with_after_seq_gets_exactly_the_missed_messages() {
     assert_eq!(missed[0]["body"], "away 0");
 
     // Then live, each message once.
-    app.post_message(&agent.session, c.conversation_id, "live", "live one", false).await;
+    app.post_message(&agent.session, c.conversation_id, "live", "live one", false)
+        .await;
     let live = cws.messages(1).await;
     assert_eq!(live[0]["seq"], 14);
     cws.assert_no_message(Duration::from_millis(300)).await;
@@ -41,12 +57,22 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     let agent = app.login(ADMIN).await;
     let c = app.customer().await;
     for i in 0..30 {
-        app.post_message(&agent.session, c.conversation_id, &format!("pre{i}"), "earlier", false).await;
+        app.post_message(
+            &agent.session,
+            c.conversation_id,
+            &format!("pre{i}"),
+            "earlier",
+            false,
+        )
+        .await;
     }
     let total = 130;
     let writer = {
         let http = app.http.clone();
-        let url = app.url(&format!("/api/v1/conversations/{}/messages", c.conversation_id));
+        let url = app.url(&format!(
+            "/api/v1/conversations/{}/messages",
+            c.conversation_id
+        ));
         let session = agent.session.clone();
         tokio::spawn(async move {
             for i in 0..(total - 30) {
@@ -67,7 +93,11 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     let remaining = (total - 10) as usize - all.len();
     all.extend(cws.messages(remaining).await);
     writer.await.expect("writer");
-    assert_eq!(seqs(&all), (11..=total).collect::<Vec<_>>(), "every seq once, in order");
+    assert_eq!(
+        seqs(&all),
+        (11..=total).collect::<Vec<_>>(),
+        "every seq once, in order"
+    );
     cws.assert_no_message(Duration::from_millis(300)).await;
     app.stop().await;
 }
@@ -76,15 +106,20 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
 async fn resume_from_an_offset_beyond_the_conversation_asks_for_resync() {
     let app = spawn_app().await;
     let c = app.customer().await;
-    app.post_message(&c.token, c.conversation_id, "one", "hello", false).await;
+    app.post_message(&c.token, c.conversation_id, "one", "hello", false)
+        .await;
     let mut ws = app.customer_ws(&c).await;
-    ws.send(json!({"type": "subscribe", "after_seq": 999})).await;
+    ws.send(json!({"type": "subscribe", "after_seq": 999}))
+        .await;
     let f = ws.expect_type("resync").await;
     assert_eq!(f["last_seq"], 1);
     // HTTP says the same with a 409.
     let r = app
         .http
-        .get(app.url(&format!("/api/v1/conversations/{}/messages?after_seq=999", c.conversation_id)))
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/messages?after_seq=999",
+            c.conversation_id
+        )))
         .bearer_auth(&c.token)
         .send()
         .await
@@ -99,19 +134,31 @@ async fn restart_keeps_history_and_seqs_continue() {
     let agent = app.login(ADMIN).await;
     let c = app.customer().await;
     for i in 0..5 {
-        let r = app.post_message(&c.token, c.conversation_id, &format!("m{i}"), &format!("msg {i}"), false).await;
+        let r = app
+            .post_message(
+                &c.token,
+                c.conversation_id,
+                &format!("m{i}"),
+                &format!("msg {i}"),
+                false,
+            )
+            .await;
         assert_eq!(r.status(), 201);
     }
     let app = app.restart().await;
     // The visitor token and the agent session survive the restart.
     let before = app.history(&agent.session, c.conversation_id).await;
     assert_eq!(seqs(&before), vec![1, 2, 3, 4, 5]);
-    let r = app.post_message(&c.token, c.conversation_id, "m5", "after restart", false).await;
+    let r = app
+        .post_message(&c.token, c.conversation_id, "m5", "after restart", false)
+        .await;
     assert_eq!(r.status(), 201);
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["message"]["seq"], 6);
     // A retry of a pre-restart message is still recognised.
-    let r = app.post_message(&c.token, c.conversation_id, "m2", "msg 2", false).await;
+    let r = app
+        .post_message(&c.token, c.conversation_id, "m2", "msg 2", false)
+        .await;
     assert_eq!(r.status(), 200);
     let (_ws, replay) = app.customer_resume(&c, 4).await;
     assert_eq!(seqs(&replay), vec![5, 6]);
@@ -123,7 +170,14 @@ async fn paging_upward_through_history() {
     let app = spawn_app().await;
     let c = app.customer().await;
     for i in 0..12 {
-        app.post_message(&c.token, c.conversation_id, &format!("m{i}"), &format!("msg {i}"), false).await;
+        app.post_message(
+            &c.token,
+            c.conversation_id,
+            &format!("m{i}"),
+            &format!("msg {i}"),
+            false,
+        )
+        .await;
     }
     let get = |q: String| {
         let app = &app;
@@ -131,7 +185,10 @@ async fn paging_upward_through_history() {
         async move {
             let v: serde_json::Value = app
                 .http
-                .get(app.url(&format!("/api/v1/conversations/{}/messages?{q}", c.conversation_id)))
+                .get(app.url(&format!(
+                    "/api/v1/conversations/{}/messages?{q}",
+                    c.conversation_id
+                )))
                 .bearer_auth(&c.token)
                 .send()
                 .await
@@ -143,12 +200,21 @@ async fn paging_upward_through_history() {
         }
     };
     let newest = get("limit=5".into()).await;
-    assert_eq!(seqs(newest["messages"].as_array().expect("arr")), vec![8, 9, 10, 11, 12]);
+    assert_eq!(
+        seqs(newest["messages"].as_array().expect("arr")),
+        vec![8, 9, 10, 11, 12]
+    );
     assert_eq!(newest["has_more"], true);
     let older = get("limit=5&before_seq=8".into()).await;
-    assert_eq!(seqs(older["messages"].as_array().expect("arr")), vec![3, 4, 5, 6, 7]);
+    assert_eq!(
+        seqs(older["messages"].as_array().expect("arr")),
+        vec![3, 4, 5, 6, 7]
+    );
     let oldest = get("limit=5&before_seq=3".into()).await;
-    assert_eq!(seqs(oldest["messages"].as_array().expect("arr")), vec![1, 2]);
+    assert_eq!(
+        seqs(oldest["messages"].as_array().expect("arr")),
+        vec![1, 2]
+    );
     assert_eq!(oldest["has_more"], false);
     app.stop().await;
 }
