@@ -31,7 +31,7 @@ pub struct TestApp {
 }
 
 /// A fresh PostgreSQL database on the server named by `TEST_DATABASE_URL`, or None for SQLite.
-async fn fresh_database_url() -> Option<String> {
+pub async fn fresh_database_url() -> Option<String> {
     let admin_url = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;

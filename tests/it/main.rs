@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod crash;
 mod delivery;
 mod limits;
 mod resume;
