@@ -316,7 +316,10 @@ impl Ws {
                 .expect("timed out waiting for a frame");
             match item {
                 None => return Next::Closed(None),
-                Some(Err(_)) => return Next::Closed(None),
+                Some(Err(e)) => {
+                    eprintln!("websocket error: {e}");
+                    return Next::Closed(None);
+                }
                 Some(Ok(WsMsg::Text(t))) => {
                     return Next::Frame(serde_json::from_str(&t).expect("server sent JSON"));
                 }

@@ -160,3 +160,30 @@ async fn health_endpoints_answer() {
     assert_eq!(r.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_socket_is_closed_by_the_idle_timeout() {
+    let app = spawn_app_with(|s| {
+        s.ws_heartbeat_secs = 1;
+        s.ws_idle_timeout_secs = 2;
+    })
+    .await;
+    let c = app.customer().await;
+    let mut silent = app.customer_ws(&c).await;
+    let mut chatty = app.customer_ws(&c).await;
+    // The chatty client answers pings (by reading) and sends app-level pings; the silent one
+    // does neither for longer than the idle timeout.
+    for _ in 0..8 {
+        chatty.send(json!({"type": "ping"})).await;
+        chatty.expect_type("pong").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Closed with 4000; the client may instead see a broken pipe, because its queued pong
+    // replies hit the already closed TCP connection before it reads the close frame.
+    let (f, _) = silent.until_closed().await;
+    let c = code(f);
+    assert!(matches!(c, Some(4000) | None), "closed for idleness: {c:?}");
+    chatty.send(json!({"type": "ping"})).await;
+    chatty.expect_type("pong").await;
+    app.stop().await;
+}
