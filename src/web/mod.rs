@@ -3,6 +3,7 @@
 pub mod api;
 pub mod extract;
 pub mod health;
+pub mod pages;
 pub mod ws;
 
 use actix_web::{HttpResponse, web};
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::PathConfig::default()
                 .error_handler(|e, _| AppError::Invalid(e.to_string()).into()),
         )
+        .route("/", web::get().to(pages::index))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/ws/agent", web::get().to(ws::agent))

@@ -235,3 +235,57 @@ async fn agents_see_each_others_presence() {
     assert_eq!(status_of_a2(&mut w1).await, "offline");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn widget_is_bound_to_the_inbox_allowed_origins() {
+    let app = spawn_app().await;
+    let acc = app.ctx.db.clone();
+    let account_id = {
+        use sea_orm::EntityTrait;
+        switchboard::db::entities::account::Entity::find()
+            .one(&acc)
+            .await
+            .expect("q")
+            .expect("account")
+            .id
+    };
+    let shop = "https://shop.example";
+    let inbox = switchboard::inboxes::create(&acc, account_id, "Shop", &[shop.to_string()])
+        .await
+        .expect("inbox");
+    let session = |origin: &'static str| {
+        app.http
+            .post(app.url("/api/v1/widget/session"))
+            .header("Origin", origin)
+            .json(&json!({"inbox_token": inbox.widget_token}))
+            .send()
+    };
+    assert_eq!(
+        session("https://evil.example")
+            .await
+            .expect("post")
+            .status(),
+        403
+    );
+    let r = session("https://shop.example").await.expect("post");
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("json");
+    let token = v["visitor_token"].as_str().expect("token");
+    let url = format!("{}/ws/widget?token={token}", app.ws_base);
+    match Ws::connect(&url, Some("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("foreign origin was not refused: {:?}", other.err()),
+    }
+    let mut ws = Ws::connect(&url, Some(shop)).await.expect("allowed origin");
+    ws.expect_type("hello").await;
+    // An unknown inbox token is a plain 404.
+    let r = app
+        .http
+        .post(app.url("/api/v1/widget/session"))
+        .json(&json!({"inbox_token": "wt_nope"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub inbox_token: String,
     pub settings: Settings,
+    /// The running server's context, for setting up what has no API yet.
+    pub ctx: switchboard::context::AppContext,
     pub dir: Arc<tempfile::TempDir>,
     handle: actix_web::dev::ServerHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -90,6 +92,7 @@ async fn start(
 ) -> TestApp {
     let port = app.port();
     let handle = app.handle();
+    let ctx = app.context().clone();
     let join = tokio::spawn(app.run_until_stopped(false));
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
@@ -97,6 +100,7 @@ async fn start(
         http: reqwest::Client::new(),
         inbox_token,
         settings,
+        ctx,
         dir,
         handle,
         join,
@@ -136,8 +140,12 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
-        self.handle.stop(true).await;
-        let _ = self.join.await;
+        let TestApp {
+            handle, join, ctx, ..
+        } = self;
+        drop(ctx); // the server drains its writer once the last handle is gone
+        handle.stop(true).await;
+        let _ = join.await;
     }
 
     pub fn url(&self, path: &str) -> String {
