@@ -14,10 +14,13 @@ pub struct Index {
 }
 
 pub async fn index(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Index> {
-    let info = req.connection_info();
+    let base = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
     Ok(Index {
         version: env!("CARGO_PKG_VERSION"),
-        base: format!("{}://{}", info.scheme(), info.host()),
+        base,
         agents: accounts::service::count_agents(&ctx.db).await?,
     })
 }
