@@ -118,8 +118,11 @@ impl Application {
         self.ctx.settings.public_base(self.port)
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            hub: self.ctx.hub.clone(),
+            server: self.server.handle(),
+        }
     }
 
     /// Serves until `handle().stop(..)` (or Ctrl-C / SIGTERM when `signals` is true).
@@ -129,12 +132,14 @@ impl Application {
         } = self;
         let handle = server.handle();
         if signals {
-            let hub = ctx.hub.clone();
+            let stop = StopHandle {
+                hub: ctx.hub.clone(),
+                server: handle,
+            };
             tokio::spawn(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down");
-                hub.shutdown().await;
-                handle.stop(true).await;
+                stop.stop().await;
             });
         }
         server.await?;
@@ -145,6 +150,22 @@ impl Application {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         Ok(())
+    }
+}
+
+/// Stops a running server gracefully: sockets are closed first with 1001 "going away" (clients
+/// reconnect, with jittered backoff, to another node or to this one once restarted), then HTTP
+/// stops accepting and in-flight requests finish.
+#[derive(Clone)]
+pub struct StopHandle {
+    hub: crate::realtime::HubHandle,
+    server: ServerHandle,
+}
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        self.hub.shutdown().await;
+        self.server.stop(true).await;
     }
 }
 

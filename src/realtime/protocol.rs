@@ -244,3 +244,56 @@ mod tests {
         assert_eq!(decode(&deep).unwrap_err().code(), "bad_json");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! A cheap deterministic fuzz pass over the decoder: random bytes and mutated valid frames
+    //! must decode or fail with a code, never panic.
+    use super::*;
+
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn decoder_never_panics() {
+        let seeds = [
+            r#"{"type":"send","client_msg_id":"a1","body":"hi","private":false}"#,
+            r#"{"type":"subscribe","conversation_id":"0193a1c2-5d7e-7c41-9f2a-4b8e2d1f0c11","after_seq":3}"#,
+            r#"{"type":"typing","typing":true}"#,
+            r#"{"type":"read","seq":4}"#,
+            r#"{"type":"presence","status":"away"}"#,
+        ];
+        let alphabet = br#"{}[]":,0123456789-.eE truefalsnul\u"abcxyz"#;
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut decoded = 0;
+        for i in 0..50_000 {
+            let mut bytes = seeds[i % seeds.len()].as_bytes().to_vec();
+            for _ in 0..(rng.next() % 6) {
+                let pos = (rng.next() as usize) % (bytes.len() + 1);
+                match rng.next() % 3 {
+                    0 if pos < bytes.len() => {
+                        bytes.remove(pos);
+                    }
+                    1 => bytes.insert(pos, alphabet[(rng.next() as usize) % alphabet.len()]),
+                    _ if pos < bytes.len() => bytes[pos] = (rng.next() & 0xff) as u8,
+                    _ => {}
+                }
+            }
+            // The socket only hands valid UTF-8 text to the decoder.
+            let text = String::from_utf8_lossy(&bytes);
+            match decode(&text) {
+                Ok(_) => decoded += 1,
+                Err(e) => assert!(!e.code().is_empty()),
+            }
+        }
+        assert!(decoded > 0, "some mutations stay valid");
+    }
+}

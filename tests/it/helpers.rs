@@ -28,7 +28,7 @@ pub struct TestApp {
     /// The running server's context, for setting up what has no API yet.
     pub ctx: switchboard::context::AppContext,
     pub dir: Arc<tempfile::TempDir>,
-    handle: actix_web::dev::ServerHandle,
+    handle: switchboard::startup::StopHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -125,9 +125,11 @@ impl TestApp {
             inbox_token,
             handle,
             join,
+            ctx,
             ..
         } = self;
-        handle.stop(true).await;
+        drop(ctx); // the server drains its writer once the last handle is gone
+        handle.stop().await;
         join.await
             .expect("server task")
             .expect("server stopped cleanly");
@@ -144,7 +146,7 @@ impl TestApp {
             handle, join, ctx, ..
         } = self;
         drop(ctx); // the server drains its writer once the last handle is gone
-        handle.stop(true).await;
+        handle.stop().await;
         let _ = join.await;
     }
 
