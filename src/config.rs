@@ -31,6 +31,8 @@ pub struct Settings {
     /// Public base URL (used for links printed by `demo` and for the default origin check).
     pub public_url: String,
     pub sqlite_synchronous: SqliteSync,
+    /// SQLite page cache per connection, in MiB (grows only as used).
+    pub sqlite_cache_mb: u64,
     /// Maximum database connections in the pool.
     pub db_max_connections: u32,
     /// HMAC key for visitor and socket tokens; empty = generated once into `<data_dir>/secret.key`.
@@ -65,6 +67,7 @@ impl Default for Settings {
             database_url: String::new(),
             public_url: String::new(),
             sqlite_synchronous: SqliteSync::Full,
+            sqlite_cache_mb: 64,
             db_max_connections: 8,
             secret_key: String::new(),
             allowed_origins: Vec::new(),

@@ -95,6 +95,8 @@ impl Application {
                 .configure(crate::web::routes)
         })
         .shutdown_timeout(5)
+        // Sockets carry streams of small frames: without this, Nagle + delayed ACK hold them back.
+        .tcp_nodelay(true)
         .disable_signals()
         .listen(listener)?
         .run();

@@ -1,12 +1,7 @@
 //! The disk's durable-write floor: append 4 KiB and `fdatasync` (`File::sync_data`) N times in a
 //! given directory and report the distribution. A durable message cannot be acknowledged faster
 //! than one such round trip, so latencies are judged against its median.
-use std::{
-    fs::OpenOptions,
-    io::Write,
-    path::Path,
-    time::Instant,
-};
+use std::{fs::OpenOptions, io::Write, path::Path, time::Instant};
 
 use anyhow::Context;
 

@@ -1,5 +1,8 @@
 //! `switchboard bench …`: load generators that print figures (never assertions).
+mod cpu;
+mod fsync;
 pub mod messages;
+mod stats;
 
 use clap::Subcommand;
 

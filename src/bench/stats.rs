@@ -31,14 +31,6 @@ impl Summary {
             mean_ms: sum as f64 / micros.len() as f64 / 1000.0,
         }
     }
-
-    /// `p50 … p90 … p99 … max …` for the human report.
-    pub fn line(&self) -> String {
-        format!(
-            "p50 {:>8.3} ms  p90 {:>8.3} ms  p99 {:>8.3} ms  max {:>8.3} ms  (n={})",
-            self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms, self.n
-        )
-    }
 }
 
 /// Nearest-rank percentile of a sorted, non-empty slice (`q` in 0..=1).

@@ -33,12 +33,16 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
             SqliteSync::Full => SqliteSynchronous::Full,
             SqliteSync::Normal => SqliteSynchronous::Normal,
         };
+        let cache_kib = settings.sqlite_cache_mb.max(2) * 1024;
         opts.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(sync)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // Page cache per connection, in KiB (negative = KiB in SQLite's terms). The 2 MB
+                // default makes big group commits evict and re-read pages mid-transaction.
+                .pragma("cache_size", format!("-{}", cache_kib))
         });
     }
     let db = Database::connect(opts).await?;

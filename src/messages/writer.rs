@@ -7,13 +7,15 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::model::{Message, SendCommand, Sent};
+use super::{
+    batch_sql,
+    model::{Message, SendCommand, Sent},
+};
 use crate::{
     actor::{Actor, SenderType},
     db::{self, entities::conversation, entities::message},
@@ -170,20 +172,18 @@ async fn write_batch(
     // Idempotency: find messages already stored under the same (conversation, sender, id).
     let mut existing: HashMap<IdemKey, message::Model> = HashMap::new();
     if !wanted.is_empty() {
-        let cids: Vec<Uuid> = wanted
+        let keys: Vec<(Uuid, Uuid, &str)> = wanted
             .iter()
-            .map(|&i| batch[i].cmd.conversation_id)
+            .map(|&i| {
+                let r = &batch[i];
+                (
+                    r.cmd.conversation_id,
+                    r.actor.sender_id(),
+                    r.cmd.client_msg_id.as_str(),
+                )
+            })
             .collect();
-        let mids: Vec<&str> = wanted
-            .iter()
-            .map(|&i| batch[i].cmd.client_msg_id.as_str())
-            .collect();
-        let found = message::Entity::find()
-            .filter(message::Column::ConversationId.is_in(cids))
-            .filter(message::Column::ClientMsgId.is_in(mids))
-            .all(&txn)
-            .await?;
-        for m in found {
+        for m in batch_sql::existing(&txn, &keys).await? {
             existing.insert((m.conversation_id, m.sender_id, m.client_msg_id.clone()), m);
         }
     }
@@ -251,25 +251,19 @@ async fn write_batch(
         }));
     }
 
-    for chunk in fresh.chunks(500) {
-        message::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for (id, reopen) in &touched {
-        let Some(c) = convs.get(id) else { continue };
-        let mut update = conversation::Entity::update_many()
-            .col_expr(conversation::Column::LastSeq, Expr::value(c.last_seq))
-            .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
-            .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
-        if *reopen {
-            update = update.col_expr(conversation::Column::Status, Expr::value("open"));
-        }
-        update
-            .filter(conversation::Column::Id.eq(*id))
-            .exec(&txn)
-            .await?;
-    }
+    batch_sql::insert(&txn, fresh).await?;
+    let bumps: Vec<batch_sql::Bump> = touched
+        .iter()
+        .filter_map(|(id, reopen)| {
+            let c = convs.get(id)?;
+            Some(batch_sql::Bump {
+                id: *id,
+                last_seq: c.last_seq,
+                reopen: *reopen,
+            })
+        })
+        .collect();
+    batch_sql::bump_conversations(&txn, &bumps, now).await?;
     txn.commit().await?;
 
     Ok(results

@@ -1,0 +1,139 @@
+//! Set-based statements for the group-commit writer, so a batch costs a handful of statements
+//! whatever its size: the idempotency lookup probes the unique index once per key (filtering on
+//! `conversation_id IN (..) AND client_msg_id IN (..)` instead scanned every message of every
+//! conversation in the batch), and all touched conversations are bumped by one `UPDATE … FROM
+//! (VALUES …)` (SQLite ≥ 3.33 and PostgreSQL). Statements are chunked to stay well under one TCP
+//! segment on loopback: sqlx 0.9 leaves Nagle on for PostgreSQL, and a statement split across
+//! segments waits for a delayed ACK (~40 ms).
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Statement, Value,
+};
+use uuid::Uuid;
+
+use crate::db::entities::message;
+
+/// Keys per idempotency lookup statement and rows per INSERT / UPDATE statement.
+pub const CHUNK: usize = 200;
+
+struct Params {
+    backend: DatabaseBackend,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DatabaseBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a bound value and returns its placeholder, cast on PostgreSQL where VALUES lists
+    /// would otherwise have no type.
+    fn push(&mut self, v: impl Into<Value>, pg_type: &str) -> String {
+        self.values.push(v.into());
+        match self.backend {
+            DatabaseBackend::Postgres => format!("${}::{pg_type}", self.values.len()),
+            _ => "?".to_string(),
+        }
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+/// Stored messages matching any (conversation, sender, client_msg_id) key.
+pub async fn existing(
+    db: &impl ConnectionTrait,
+    keys: &[(Uuid, Uuid, &str)],
+) -> Result<Vec<message::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut p = Params::new(backend);
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(c, s, m)| {
+                format!(
+                    "({}, {}, {})",
+                    p.push(*c, "uuid"),
+                    p.push(*s, "uuid"),
+                    p.push(m.to_string(), "text")
+                )
+            })
+            .collect();
+        let probe = if backend == DatabaseBackend::Postgres {
+            // A plain join is planned as a hash join over the whole table; LATERAL … LIMIT 1
+            // forces one index probe per key.
+            "SELECT m.* FROM k CROSS JOIN LATERAL (SELECT * FROM message WHERE message.conversation_id = k.c \
+             AND message.client_msg_id = k.m AND message.sender_id = k.s LIMIT 1) m"
+        } else {
+            "SELECT message.* FROM k JOIN message ON message.conversation_id = k.c \
+             AND message.client_msg_id = k.m AND message.sender_id = k.s"
+        };
+        let sql = format!("WITH k(c, s, m) AS (VALUES {}) {probe}", rows.join(", "));
+        let found = message::Model::find_by_statement(p.statement(sql))
+            .all(db)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Inserts new messages in chunks.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    rows: Vec<message::ActiveModel>,
+) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        message::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// New state of one conversation after a batch.
+pub struct Bump {
+    pub id: Uuid,
+    pub last_seq: i64,
+    pub reopen: bool,
+}
+
+/// Moves `last_seq` (and the activity timestamps) of every touched conversation; reopens a
+/// resolved or snoozed conversation when a customer wrote to it.
+pub async fn bump_conversations(
+    db: &impl ConnectionTrait,
+    bumps: &[Bump],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for chunk in bumps.chunks(CHUNK) {
+        let mut p = Params::new(backend);
+        // Pushed twice: SQLite's `?` placeholders are positional.
+        let (msg_at, upd_at) = (p.push(now, "timestamptz"), p.push(now, "timestamptz"));
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|b| {
+                format!(
+                    "({}, {}, {})",
+                    p.push(b.id, "uuid"),
+                    p.push(b.last_seq, "bigint"),
+                    p.push(b.reopen, "boolean")
+                )
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE conversation SET last_seq = v.column2, last_message_at = {msg_at}, updated_at = {upd_at}, \
+             status = CASE WHEN v.column3 THEN 'open' ELSE conversation.status END \
+             FROM (VALUES {}) AS v WHERE conversation.id = v.column1",
+            rows.join(", ")
+        );
+        db.execute_raw(p.statement(sql)).await?;
+    }
+    Ok(())
+}
