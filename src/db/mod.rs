@@ -1,6 +1,7 @@
 //! Database connection for both backends. The URL decides: `sqlite://` (embedded default: WAL,
 //! `synchronous` from settings, foreign keys on, busy timeout) or `postgres://`. Also runs migrations.
 pub mod entities;
+mod nodelay;
 
 use std::time::Duration;
 
@@ -45,8 +46,34 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .pragma("cache_size", format!("-{}", cache_kib))
         });
     }
+    if let Some(port) = postgres_tcp_port(&url) {
+        opts.map_sqlx_postgres_pool_opts(move |o| {
+            o.after_connect(move |_conn, _meta| {
+                Box::pin(async move {
+                    nodelay::set_on_sockets_to(port);
+                    Ok(())
+                })
+            })
+        });
+    }
     let db = Database::connect(opts).await?;
     Ok(db)
+}
+
+/// The TCP port of a `postgres://` URL (5432 unless given); None for Unix-socket URLs.
+fn postgres_tcp_port(url: &str) -> Option<u16> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    if rest.contains("host=/") {
+        return None;
+    }
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    match host_port.rsplit_once(':') {
+        Some((_, p)) if !p.contains(']') => p.parse().ok(),
+        _ => Some(5432),
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -69,4 +96,19 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn postgres_ports() {
+        use super::postgres_tcp_port as p;
+        assert_eq!(p("postgres://u:pw@127.0.0.1:6543/db"), Some(6543));
+        assert_eq!(p("postgres://localhost/db"), Some(5432));
+        assert_eq!(
+            p("postgres://u@localhost/db?host=/var/run/postgresql"),
+            None
+        );
+        assert_eq!(p("sqlite://x.db"), None);
+    }
 }

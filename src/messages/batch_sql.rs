@@ -2,9 +2,7 @@
 //! whatever its size: the idempotency lookup probes the unique index once per key (filtering on
 //! `conversation_id IN (..) AND client_msg_id IN (..)` instead scanned every message of every
 //! conversation in the batch), and all touched conversations are bumped by one `UPDATE … FROM
-//! (VALUES …)` (SQLite ≥ 3.33 and PostgreSQL). Statements are chunked to stay well under one TCP
-//! segment on loopback: sqlx 0.9 leaves Nagle on for PostgreSQL, and a statement split across
-//! segments waits for a delayed ACK (~40 ms).
+//! (VALUES …)` (SQLite ≥ 3.33 and PostgreSQL). Statements are chunked to bound their bound values.
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Statement, Value,
@@ -13,8 +11,9 @@ use uuid::Uuid;
 
 use crate::db::entities::message;
 
-/// Keys per idempotency lookup statement and rows per INSERT / UPDATE statement.
-pub const CHUNK: usize = 200;
+/// Keys per idempotency lookup statement and rows per INSERT / UPDATE statement: 5,000 bound
+/// values at most, far below SQLite's 32,766 and PostgreSQL's 65,535.
+const CHUNK: usize = 500;
 
 struct Params {
     backend: DatabaseBackend,
