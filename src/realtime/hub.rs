@@ -371,14 +371,13 @@ impl Hub {
     fn broadcast_presence(&mut self, account_id: Uuid, agent_id: Uuid) {
         let status = self.agent_status(account_id, agent_id);
         let frame: Arc<str> = ServerFrame::Presence { agent_id, status }.to_text().into();
-        let targets: Vec<u64> = self
-            .agents_by_account
-            .get(&account_id)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let targets = self.agents_of(account_id);
         self.push_all(&targets, Outbound::Frame(frame));
+    }
+
+    fn agents_of(&self, account_id: Uuid) -> Vec<u64> {
+        let agents = self.agents_by_account.get(&account_id);
+        agents.into_iter().flatten().copied().collect()
     }
 
     fn typing(&mut self, from: u64, conversation_id: Uuid, typing: bool, private: bool) {
@@ -413,13 +412,7 @@ impl Hub {
     /// Agents of the account, plus (if `customers`) the customer sockets of the conversation —
     /// only those in the same account, so a forged conversation id reaches nobody else.
     fn audience(&self, account_id: Uuid, conversation_id: Uuid, customers: bool) -> Vec<u64> {
-        let mut out: Vec<u64> = self
-            .agents_by_account
-            .get(&account_id)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let mut out = self.agents_of(account_id);
         if customers {
             out.extend(
                 self.customers_by_conversation
