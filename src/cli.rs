@@ -99,7 +99,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let base = app.base_url();
     if accounts::service::count_agents(&app.context().db).await? == 0 {
         println!(
-            "No agent exists yet. Create the first admin with:\n  switchboard create-admin --email you@example.com --account \"Your company\"\n(then restart `serve`, or keep it running: the new admin can log in at once)"
+            "No agent exists yet. Create the first admin with:\n  switchboard create-admin --email you@example.com --account \"Your company\"\n(this server can keep running: the new admin can log in at once)"
         );
     }
     tracing::info!(url = %base, "Switchboard is listening");

@@ -97,10 +97,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     println!("  widget token: {}", inbox.widget_token);
     println!("  API         : {base}/api/v1   health: {base}/healthz");
+    println!("\nTry it as a website visitor (protocol: docs/protocol.md):");
     println!(
-        "  widget snippet: <script src=\"{base}/widget.js\" data-inbox=\"{}\" async></script>\n",
+        "  curl -s -X POST {base}/api/v1/widget/session -H 'content-type: application/json' -d '{{\"inbox_token\":\"{}\"}}'",
         inbox.widget_token
     );
+    println!("  then connect a WebSocket to {}/ws/widget?token=<visitor_token>\n", base.replacen("http", "ws", 1));
     app.run_until_stopped(true).await
 }
 
