@@ -102,7 +102,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         "  curl -s -X POST {base}/api/v1/widget/session -H 'content-type: application/json' -d '{{\"inbox_token\":\"{}\"}}'",
         inbox.widget_token
     );
-    println!("  then connect a WebSocket to {}/ws/widget?token=<visitor_token>\n", base.replacen("http", "ws", 1));
+    println!(
+        "  then connect a WebSocket to {}/ws/widget?token=<visitor_token>\n",
+        base.replacen("http", "ws", 1)
+    );
     app.run_until_stopped(true).await
 }
 

@@ -506,6 +506,13 @@ fn protocol_error(e: &actix_ws::ProtocolError) -> CloseReason {
             code: close::TOO_BIG,
             reason: "frame too large",
         },
+        // actix-ws reports fragments that add up to too much only as an I/O error with this text.
+        actix_ws::ProtocolError::Io(io) if io.to_string().contains("maximum continuation size") => {
+            CloseReason {
+                code: close::TOO_BIG,
+                reason: "message too large",
+            }
+        }
         _ => CloseReason {
             code: close::POLICY,
             reason: "protocol error",

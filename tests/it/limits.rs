@@ -63,6 +63,36 @@ async fn oversized_and_binary_frames_close_the_socket_but_not_the_server() {
     let (f, _) = big.until_closed().await;
     assert_eq!(code(f), Some(1009));
 
+    // Fragments each under the limit but over it together: the same close.
+    let (mut frag, _) = app.customer_resume(&c, 0).await;
+    {
+        use tokio_tungstenite::tungstenite::protocol::frame::{
+            Frame,
+            coding::{Data, OpCode},
+        };
+        let part = vec![b'x'; 4000];
+        frag.send_raw(WsMsg::Frame(Frame::message(
+            part.clone(),
+            OpCode::Data(Data::Text),
+            false,
+        )))
+        .await;
+        frag.send_raw(WsMsg::Frame(Frame::message(
+            part.clone(),
+            OpCode::Data(Data::Continue),
+            false,
+        )))
+        .await;
+        frag.send_raw(WsMsg::Frame(Frame::message(
+            part,
+            OpCode::Data(Data::Continue),
+            true,
+        )))
+        .await;
+    }
+    let (f, _) = frag.until_closed().await;
+    assert_eq!(code(f), Some(1009));
+
     let (mut bin, _) = app.customer_resume(&c, 0).await;
     bin.send_raw(WsMsg::binary(vec![0u8, 159, 146, 150])).await;
     let (f, _) = bin.until_closed().await;
