@@ -127,6 +127,9 @@ pub struct LoginResult {
 /// Email + password → a bearer session. Wrong email and wrong password look the same.
 pub async fn login(ctx: &AppContext, email: &str, password_plain: &str) -> AppResult<LoginResult> {
     let email = email.trim().to_lowercase();
+    if email.len() > 254 || email.chars().any(char::is_control) {
+        return Err(AppError::Unauthorized);
+    }
     let found = agent::Entity::find()
         .filter(agent::Column::Email.eq(&email))
         .one(&ctx.db)
@@ -186,6 +189,15 @@ pub async fn authenticate(ctx: &AppContext, token: &str) -> AppResult<AgentIdent
         role: Role::parse(&agent.role).unwrap_or(Role::Agent),
         session_id: Some(session.id),
     })
+}
+
+/// Whether a login session still exists and has not expired.
+pub async fn session_is_open(ctx: &AppContext, session_id: Uuid) -> AppResult<bool> {
+    let found = agent_session::Entity::find_by_id(session_id)
+        .filter(agent_session::Column::ExpiresAt.gt(Utc::now()))
+        .one(&ctx.db)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Ends one session and closes the sockets opened from it (other devices stay logged in).

@@ -247,17 +247,10 @@ pub async fn mark_read(
     if reader_type == SenderType::Bot {
         return Err(AppError::Forbidden("the bot has no read state"));
     }
-    // Only ever forward: a stale marker from another tab or transport must not win.
-    let moved = read_marker::Entity::update_many()
-        .col_expr(read_marker::Column::LastReadSeq, Expr::value(seq))
-        .col_expr(read_marker::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(read_marker::Column::ConversationId.eq(conversation_id))
-        .filter(read_marker::Column::ReaderId.eq(actor.sender_id()))
-        .filter(read_marker::Column::LastReadSeq.lt(seq))
-        .exec(&ctx.db)
-        .await?
-        .rows_affected;
-    if moved == 0 {
+    // Only ever forward: a stale marker from another tab or transport must not win. The insert
+    // covers the first marker; if a concurrent first marker won that race, move forward again.
+    let moved = advance_marker(ctx, conversation_id, actor.sender_id(), seq).await?;
+    if !moved {
         let inserted = read_marker::Entity::insert(read_marker::ActiveModel {
             conversation_id: Set(conversation_id),
             reader_id: Set(actor.sender_id()),
@@ -275,7 +268,7 @@ pub async fn mark_read(
         )
         .exec_without_returning(&ctx.db)
         .await?;
-        if inserted == 0 {
+        if inserted == 0 && !advance_marker(ctx, conversation_id, actor.sender_id(), seq).await? {
             // Already at or past `seq`: nothing changes, nobody is told.
             let current = read_marker::Entity::find_by_id((conversation_id, actor.sender_id()))
                 .one(&ctx.db)
@@ -294,6 +287,24 @@ pub async fn mark_read(
         })
         .await;
     Ok(seq)
+}
+
+/// Moves a reader's marker to `seq` if it is behind; false when there is no marker or it is not.
+async fn advance_marker(
+    ctx: &AppContext,
+    conversation_id: Uuid,
+    reader_id: Uuid,
+    seq: i64,
+) -> AppResult<bool> {
+    let res = read_marker::Entity::update_many()
+        .col_expr(read_marker::Column::LastReadSeq, Expr::value(seq))
+        .col_expr(read_marker::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(read_marker::Column::ConversationId.eq(conversation_id))
+        .filter(read_marker::Column::ReaderId.eq(reader_id))
+        .filter(read_marker::Column::LastReadSeq.lt(seq))
+        .exec(&ctx.db)
+        .await?;
+    Ok(res.rows_affected > 0)
 }
 
 /// Read markers of everyone in a conversation.

@@ -40,7 +40,13 @@ pub async fn find_by_token(
     db: &impl ConnectionTrait,
     token: &str,
 ) -> Result<Option<inbox::Model>, DbErr> {
-    if token.is_empty() || token.len() > 64 {
+    // Tokens are `wt_` + hex; anything else cannot match (and NUL bytes would upset PostgreSQL).
+    if token.is_empty()
+        || token.len() > 64
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Ok(None);
     }
     inbox::Entity::find()

@@ -67,7 +67,13 @@ async fn run(
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let outcome = write_with_retry(&db, &batch).await;
+        // Ids are chosen once: if a COMMIT reported failure but did store the batch, a retry (or
+        // the salvage below) recognises its own rows by id and still reports them as new.
+        let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
+        let outcome = match write_with_retry(&db, &batch, &ids).await {
+            Ok(r) => Ok(r),
+            Err(e) => salvage(&db, &ids).await.ok_or(e),
+        };
         match outcome {
             Ok(results) => {
                 // Publish first so that live viewers learn about a message no later than its sender.
@@ -106,13 +112,11 @@ struct Outcome {
 async fn write_with_retry(
     db: &DatabaseConnection,
     batch: &[WriteRequest],
+    ids: &[Uuid],
 ) -> Result<Vec<AppResult<Outcome>>, DbErr> {
-    // Ids are chosen once: if a COMMIT reported failure but did store the batch, the retry
-    // recognises its own rows by id and still reports them as new (and they get published).
-    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
     let mut attempt = 0;
     loop {
-        match write_batch(db, batch, &ids).await {
+        match write_batch(db, batch, ids).await {
             Ok(r) => return Ok(r),
             Err(e) if attempt < 3 => {
                 attempt += 1;
@@ -122,6 +126,38 @@ async fn write_with_retry(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Every attempt failed, but the last COMMIT may still have stored the batch (it is atomic: all
+/// or nothing). If its rows are there, they are acked and published like any new message, so a
+/// stored message is never left unannounced; the other requests of the batch get a retryable
+/// error. None when nothing was stored or the database cannot even be read.
+async fn salvage(db: &DatabaseConnection, ids: &[Uuid]) -> Option<Vec<AppResult<Outcome>>> {
+    let found = message::Entity::find()
+        .filter(message::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await
+        .ok()?;
+    if found.is_empty() {
+        return None;
+    }
+    let mut by_id: HashMap<Uuid, message::Model> = found.into_iter().map(|m| (m.id, m)).collect();
+    let results = ids
+        .iter()
+        .map(|id| match by_id.remove(id) {
+            Some(m) => Ok(Outcome {
+                account_id: m.account_id,
+                sent: Sent {
+                    message: Arc::new(Message::from(m)),
+                    duplicate: false,
+                },
+            }),
+            None => Err(AppError::Unavailable(anyhow::anyhow!(
+                "the database failed; retry"
+            ))),
+        })
+        .collect();
+    Some(results)
 }
 
 type IdemKey = (Uuid, Uuid, String);

@@ -93,8 +93,15 @@ impl HubHandle {
         rx.await.ok()
     }
 
-    pub async fn leave(&self, id: u64) {
-        let _ = self.cmd.send(Cmd::Leave(id)).await;
+    /// Forgets a connection without waiting (usable from `Drop`); if the hub's queue is full,
+    /// a task delivers the command.
+    pub fn leave_now(&self, id: u64) {
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.cmd.try_send(Cmd::Leave(id)) {
+            let tx = self.cmd.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
+        }
     }
 
     pub async fn typing(&self, from: u64, conversation_id: Uuid, typing: bool, private: bool) {
@@ -167,8 +174,8 @@ const SLOW: CloseReason = CloseReason {
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
         loop {
+            // Unbiased: a stream of commands (typing, joins) must not hold back message events.
             tokio::select! {
-                biased;
                 cmd = cmds.recv() => match cmd {
                     Some(Cmd::Shutdown) | None => break,
                     Some(cmd) => self.command(cmd),

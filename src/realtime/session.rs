@@ -4,7 +4,7 @@
 //! pages while live events wait in the queue; live events at or below what was replayed are
 //! dropped and a gap is filled from the database, so the client sees each seq once, in order.
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -18,6 +18,7 @@ use super::{
     protocol::{self, ClientFrame, PresenceStatus, ServerFrame, close},
 };
 use crate::{
+    accounts,
     actor::Actor,
     context::AppContext,
     conversations,
@@ -31,6 +32,22 @@ const MAX_IN_FLIGHT: usize = 256;
 const MAX_BAD_FRAMES: u32 = 20;
 /// A socket whose client does not take a frame within this time is closed.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Live events held back during one replay before the socket is closed as too far behind.
+const MAX_BACKLOG: usize = 100_000;
+/// The same typing state is relayed again at most this often.
+const TYPING_REPEAT: Duration = Duration::from_secs(2);
+
+/// Sends `Leave` to the hub when the session task ends, however it ends.
+struct LeaveGuard {
+    hub: super::HubHandle,
+    id: u64,
+}
+
+impl Drop for LeaveGuard {
+    fn drop(&mut self) {
+        self.hub.leave_now(self.id);
+    }
+}
 
 type AckFuture = std::pin::Pin<
     Box<dyn std::future::Future<Output = (String, Result<messages::Sent, AppError>)>>,
@@ -50,6 +67,11 @@ struct State {
     kick: oneshot::Receiver<CloseReason>,
     /// Highest seq delivered per subscribed conversation.
     delivered: HashMap<Uuid, i64>,
+    /// Live events taken off the queue during a replay, delivered (in order) right after it, so
+    /// a long replay does not make a reading client look like a slow consumer.
+    backlog: VecDeque<Outbound>,
+    /// Last typing state relayed per conversation, and when: repeats are throttled.
+    typing_sent: HashMap<Uuid, (bool, Instant)>,
     bad_frames: u32,
     last_seen: Instant,
 }
@@ -85,6 +107,26 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         let _ = session.close(Some(CloseCode::Away.into())).await;
         return;
     };
+    // Whatever way this task ends (even cancelled), the hub forgets the connection.
+    let _leave = LeaveGuard {
+        hub: ctx.hub.clone(),
+        id: conn_id,
+    };
+    // A logout between the token check and `join` found no socket to close: check again now
+    // that the socket is registered (a later logout reaches it through the hub).
+    if let Some(sid) = session_id
+        && !matches!(
+            accounts::service::session_is_open(&ctx, sid).await,
+            Ok(true)
+        )
+    {
+        let reason = actix_ws::CloseReason {
+            code: CloseCode::from(close::REVOKED),
+            description: Some("session ended".into()),
+        };
+        let _ = session.close(Some(reason)).await;
+        return;
+    }
     let mut st = State {
         ctx: ctx.clone(),
         actor,
@@ -92,6 +134,8 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         session,
         kick: kick_rx,
         delivered: HashMap::new(),
+        backlog: VecDeque::new(),
+        typing_sent: HashMap::new(),
         bad_frames: 0,
         last_seen: Instant::now(),
     };
@@ -114,7 +158,6 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         Ok(()) => st.main_loop(stream, rx).await,
         Err(e) => e,
     };
-    ctx.hub.leave(conn_id).await;
     if let End::Close(why) = end {
         let reason = actix_ws::CloseReason {
             code: CloseCode::from(why.code),
@@ -136,13 +179,20 @@ impl State {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
         loop {
+            // Events set aside during a replay go first, in their original order.
+            if let Some(out) = self.backlog.pop_front() {
+                if let Err(end) = self.on_outbound(out).await {
+                    return end;
+                }
+                continue;
+            }
             // Unbiased: a client that writes a lot must still drain its own outbound queue.
             let step = tokio::select! {
                 why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
                 Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
                 frame = stream.next(), if acks.len() < MAX_IN_FLIGHT => match frame {
                     None => Err(End::Gone),
-                    Some(Ok(msg)) => self.on_frame(msg, &mut acks).await,
+                    Some(Ok(msg)) => self.on_frame(msg, &mut acks, &mut rx).await,
                     Some(Err(e)) => Err(End::Close(protocol_error(&e))),
                 },
                 out = rx.recv() => match out {
@@ -205,6 +255,7 @@ impl State {
         &mut self,
         msg: AggregatedMessage,
         acks: &mut FuturesOrdered<AckFuture>,
+        rx: &mut mpsc::Receiver<Outbound>,
     ) -> Result<(), End> {
         self.last_seen = Instant::now();
         let text = match msg {
@@ -279,7 +330,7 @@ impl State {
                 after_seq,
             } => {
                 let conversation_id = self.conversation(conversation_id);
-                self.subscribe(conversation_id, after_seq).await
+                self.subscribe(conversation_id, after_seq, rx).await
             }
             ClientFrame::Unsubscribe { conversation_id } => {
                 self.delivered.remove(&conversation_id);
@@ -292,6 +343,19 @@ impl State {
             } => {
                 let conversation_id = self.conversation(conversation_id);
                 if self.may_touch(conversation_id) {
+                    // Repeats of the same state are relayed at most every TYPING_REPEAT: one
+                    // visitor cannot flood every agent socket of the account.
+                    let now = Instant::now();
+                    if let Some((last, at)) = self.typing_sent.get(&conversation_id)
+                        && *last == typing
+                        && now.duration_since(*at) < TYPING_REPEAT
+                    {
+                        return Ok(());
+                    }
+                    if self.typing_sent.len() > 1000 {
+                        self.typing_sent.clear();
+                    }
+                    self.typing_sent.insert(conversation_id, (typing, now));
                     // Typing a private note is shown to the other agents only.
                     let private = private && !self.actor.is_customer();
                     self.ctx
@@ -437,7 +501,12 @@ impl State {
     }
 
     /// Replays everything after `after_seq` in pages, then marks the conversation live.
-    async fn subscribe(&mut self, conversation_id: Uuid, after_seq: i64) -> Result<(), End> {
+    async fn subscribe(
+        &mut self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        rx: &mut mpsc::Receiver<Outbound>,
+    ) -> Result<(), End> {
         if after_seq < 0 {
             return self
                 .error(
@@ -483,6 +552,16 @@ impl State {
             for m in &hp.messages {
                 self.send_message(m).await?;
                 cursor = m.seq;
+            }
+            // Keep the hub's queue for this socket drained while replaying.
+            while let Ok(out) = rx.try_recv() {
+                if self.backlog.len() >= MAX_BACKLOG {
+                    return Err(End::Close(CloseReason {
+                        code: close::SLOW_CONSUMER,
+                        reason: "too far behind; resubscribe",
+                    }));
+                }
+                self.backlog.push_back(out);
             }
             if !hp.has_more {
                 break;

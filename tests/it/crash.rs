@@ -244,4 +244,8 @@ async fn sigkill_mid_burst_loses_no_acked_message() {
     let last = history(0).await["last_seq"].as_i64().expect("last_seq");
     assert_eq!(last, total as i64, "every message exactly once");
     ws.close().await;
+    drop(_restarted);
+    if let Some(url) = &db_url {
+        drop_database(url).await;
+    }
 }

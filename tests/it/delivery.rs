@@ -235,10 +235,16 @@ async fn typing_and_read_markers_reach_the_other_side() {
     let c = app.customer().await;
     let (mut cws, _) = app.customer_resume(&c, 0).await;
     let mut aws = app.agent_ws(&agent).await;
-    cws.send(json!({"type": "typing", "typing": true})).await;
+    // A burst of identical typing frames reaches the agent once (flood protection).
+    for _ in 0..20 {
+        cws.send(json!({"type": "typing", "typing": true})).await;
+    }
+    cws.send(json!({"type": "typing", "typing": false})).await;
     let t = aws.expect_type("typing").await;
     assert_eq!(t["sender_type"], "customer");
     assert_eq!(t["typing"], true);
+    let t = aws.expect_type("typing").await;
+    assert_eq!(t["typing"], false, "the repeats were not relayed");
 
     cws.send(json!({"type": "send", "client_msg_id": "x", "body": "hello"}))
         .await;

@@ -49,6 +49,21 @@ pub async fn fresh_database_url() -> Option<String> {
     Some(format!("{prefix}/{name}"))
 }
 
+/// Drops a database made by `fresh_database_url` (no-op for SQLite).
+pub async fn drop_database(url: &str) {
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
+    let Some(name) = url.rsplit('/').next().filter(|n| n.starts_with("sb_test_")) else {
+        return;
+    };
+    if let Ok(conn) = sea_orm::Database::connect(&admin_url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sea_orm::ConnectionTrait::execute_unprepared(&conn, &sql).await;
+        let _ = conn.close().await;
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -143,11 +158,16 @@ impl TestApp {
 
     pub async fn stop(self) {
         let TestApp {
-            handle, join, ctx, ..
+            handle,
+            join,
+            ctx,
+            settings,
+            ..
         } = self;
         drop(ctx); // the server drains its writer once the last handle is gone
         handle.stop().await;
         let _ = join.await;
+        drop_database(&settings.database_url).await;
     }
 
     pub fn url(&self, path: &str) -> String {
