@@ -289,3 +289,79 @@ async fn widget_is_bound_to_the_inbox_allowed_origins() {
     assert_eq!(r.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn agents_of_another_account_see_and_touch_nothing() {
+    let app = spawn_app().await;
+    let db = &app.ctx.db;
+    let other = switchboard::accounts::service::create_account(db, "Globex")
+        .await
+        .expect("account");
+    switchboard::accounts::service::create_agent(
+        db,
+        other.id,
+        "spy@globex.example",
+        "Spy",
+        PASSWORD,
+        switchboard::actor::Role::Admin,
+    )
+    .await
+    .expect("agent");
+    let spy = app.login("spy@globex.example").await;
+    let mut spy_ws = app.agent_ws(&spy).await;
+    let c = app.customer().await;
+    app.post_message(&c.token, c.conversation_id, "m1", "acme only", false)
+        .await;
+
+    let conv = c.conversation_id;
+    for path in [
+        format!("/api/v1/conversations/{conv}"),
+        format!("/api/v1/conversations/{conv}/messages"),
+    ] {
+        let r = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&spy.session)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = app
+        .post_message(&spy.session, conv, "x", "from outside", false)
+        .await;
+    assert_eq!(r.status(), 404);
+    let list: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/conversations"))
+        .bearer_auth(&spy.session)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(0));
+
+    spy_ws
+        .send(json!({"type": "send", "conversation_id": conv, "client_msg_id": "y", "body": "hi"}))
+        .await;
+    assert_eq!(spy_ws.expect_type("error").await["code"], "not_found");
+    spy_ws
+        .send(json!({"type": "subscribe", "conversation_id": conv, "after_seq": 0}))
+        .await;
+    assert_eq!(spy_ws.expect_type("error").await["code"], "not_found");
+    // Live traffic of the other account never reaches this socket.
+    app.post_message(&c.token, conv, "m2", "still acme only", false)
+        .await;
+    spy_ws
+        .assert_no_message(std::time::Duration::from_millis(400))
+        .await;
+    let stored = app.history(&c.token, conv).await;
+    assert_eq!(
+        seqs(&stored),
+        vec![1, 2],
+        "nothing from the other account was stored"
+    );
+    app.stop().await;
+}
