@@ -66,6 +66,8 @@ pub struct AgentIdentity {
     pub role: Role,
     /// The login session this identity came from (None for internal callers such as `demo`).
     pub session_id: Option<Uuid>,
+    /// When that session ends; sockets opened from it close then.
+    pub session_expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -52,7 +52,7 @@ pub struct Settings {
     /// Messages per page when replaying history to a resuming client.
     pub replay_page_size: u64,
     /// Agent login session lifetime.
-    pub session_ttl_hours: i64,
+    pub session_ttl_secs: i64,
     /// Lifetime of the short-lived token that opens an agent socket.
     pub socket_token_ttl_secs: i64,
     /// `text` or `json` log lines.
@@ -78,7 +78,7 @@ impl Default for Settings {
             ws_idle_timeout_secs: 60,
             group_commit_max_batch: 1024,
             replay_page_size: 500,
-            session_ttl_hours: 24 * 7,
+            session_ttl_secs: 7 * 24 * 3600,
             socket_token_ttl_secs: 60,
             log_format: "text".into(),
         }

@@ -119,6 +119,7 @@ async fn seed(
         account_id: admin.account_id,
         role: Role::Admin,
         session_id: None,
+        session_expires: None,
     });
     for (name, lines) in SAMPLES {
         let req = VisitorSessionRequest {

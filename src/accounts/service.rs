@@ -148,7 +148,7 @@ pub async fn login(ctx: &AppContext, email: &str, password_plain: &str) -> AppRe
     }
     let token = format!("sb_{}", tokens::random_hex(32).map_err(AppError::Internal)?);
     let now = Utc::now();
-    let expires_at = now + Duration::hours(ctx.settings.session_ttl_hours);
+    let expires_at = now + Duration::seconds(ctx.settings.session_ttl_secs);
     agent_session::Entity::insert(agent_session::ActiveModel {
         id: Set(Uuid::now_v7()),
         agent_id: Set(agent.id),
@@ -188,6 +188,7 @@ pub async fn authenticate(ctx: &AppContext, token: &str) -> AppResult<AgentIdent
         account_id: agent.account_id,
         role: Role::parse(&agent.role).unwrap_or(Role::Agent),
         session_id: Some(session.id),
+        session_expires: Some(session.expires_at),
     })
 }
 
@@ -240,7 +241,7 @@ pub async fn open_socket_token(ctx: &AppContext, token: &str) -> AppResult<Agent
         .signer
         .open_socket(token, Utc::now().timestamp())
         .ok_or(AppError::Unauthorized)?;
-    agent_session::Entity::find_by_id(claims.session_id)
+    let session = agent_session::Entity::find_by_id(claims.session_id)
         .filter(agent_session::Column::AgentId.eq(claims.agent_id))
         .filter(agent_session::Column::ExpiresAt.gt(Utc::now()))
         .one(&ctx.db)
@@ -257,5 +258,6 @@ pub async fn open_socket_token(ctx: &AppContext, token: &str) -> AppResult<Agent
         account_id: agent.account_id,
         role: Role::parse(&agent.role).unwrap_or(Role::Agent),
         session_id: Some(claims.session_id),
+        session_expires: Some(session.expires_at),
     })
 }

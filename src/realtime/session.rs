@@ -72,6 +72,8 @@ struct State {
     backlog: VecDeque<Outbound>,
     /// Last typing state relayed per conversation, and when: repeats are throttled.
     typing_sent: HashMap<Uuid, (bool, Instant)>,
+    /// End of the agent's login session: the socket closes then (checked every heartbeat).
+    session_expires: Option<chrono::DateTime<chrono::Utc>>,
     bad_frames: u32,
     last_seen: Instant,
 }
@@ -136,6 +138,10 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         delivered: HashMap::new(),
         backlog: VecDeque::new(),
         typing_sent: HashMap::new(),
+        session_expires: match actor {
+            Actor::Agent(a) => a.session_expires,
+            _ => None,
+        },
         bad_frames: 0,
         last_seen: Instant::now(),
     };
@@ -203,6 +209,8 @@ impl State {
                 _ = tick.tick() => {
                     if self.last_seen.elapsed() > idle {
                         Err(End::Close(CloseReason { code: close::IDLE_TIMEOUT, reason: "idle timeout" }))
+                    } else if self.session_expires.is_some_and(|t| chrono::Utc::now() >= t) {
+                        Err(End::Close(CloseReason { code: close::REVOKED, reason: "session expired" }))
                     } else {
                         self.ping().await
                     }

@@ -365,3 +365,30 @@ async fn agents_of_another_account_see_and_touch_nothing() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_expired_login_session_closes_its_sockets() {
+    let app = spawn_app_with(|s| {
+        s.session_ttl_secs = 3;
+        s.ws_heartbeat_secs = 1;
+    })
+    .await;
+    let agent = app.login(ADMIN).await;
+    let mut ws = app.agent_ws(&agent).await;
+    let started = std::time::Instant::now();
+    let (close, _) = ws.until_closed().await;
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(4003));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "closed soon after expiry"
+    );
+    let r = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&agent.session)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(r.status(), 401, "the session itself is over too");
+    app.stop().await;
+}
