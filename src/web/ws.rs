@@ -1,6 +1,10 @@
 //! WebSocket upgrades. Agents: a short-lived socket token and an `Origin` that is this server's
 //! own or in the configured allowlist (cross-site WebSocket hijacking). Widgets: a visitor token
 //! and an `Origin` allowed by the inbox.
+//!
+//! The token comes either as `?token=` or — preferred by browsers, since it keeps the token out of
+//! URLs and access logs — as a second entry of `Sec-WebSocket-Protocol`:
+//! `new WebSocket(url, ["switchboard.v1", token])`; the server answers `switchboard.v1`.
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
@@ -14,9 +18,27 @@ use crate::{
     inboxes, realtime,
 };
 
+/// The subprotocol the server speaks (and selects when the client offers it).
+pub const SUBPROTOCOL: &str = "switchboard.v1";
+
 #[derive(Deserialize)]
 pub struct TokenQuery {
-    token: String,
+    token: Option<String>,
+}
+
+/// The token from the query string, or the `Sec-WebSocket-Protocol` entry that looks like one.
+fn token(req: &HttpRequest, q: &TokenQuery) -> AppResult<String> {
+    if let Some(t) = &q.token {
+        return Ok(t.clone());
+    }
+    req.headers()
+        .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| p.starts_with("vt.") || p.starts_with("st."))
+        .map(str::to_string)
+        .ok_or(AppError::Unauthorized)
 }
 
 /// Browsers always send `Origin` on WebSocket upgrades; other clients (SDKs, tests) may not, and
@@ -48,7 +70,7 @@ fn upgrade(
     body: web::Payload,
     actor: Actor,
 ) -> AppResult<HttpResponse> {
-    let (resp, session, stream) = actix_ws::handle(req, body)
+    let (resp, session, stream) = actix_ws::handle_with_protocols(req, body, &[SUBPROTOCOL])
         .map_err(|e| AppError::Invalid(format!("not a WebSocket upgrade: {e}")))?;
     let stream = stream
         .max_frame_size(ctx.settings.max_frame_bytes)
@@ -67,7 +89,7 @@ pub async fn agent(
     if !agent_origin_ok(&ctx, &req) {
         return Err(AppError::Forbidden("origin not allowed"));
     }
-    let who = accounts::service::open_socket_token(&ctx, &q.token).await?;
+    let who = accounts::service::open_socket_token(&ctx, &token(&req, &q)?).await?;
     upgrade(&ctx, &req, body, Actor::Agent(who))
 }
 
@@ -79,7 +101,7 @@ pub async fn widget(
 ) -> AppResult<HttpResponse> {
     let claims = ctx
         .signer
-        .open_visitor(&q.token, Utc::now().timestamp())
+        .open_visitor(&token(&req, &q)?, Utc::now().timestamp())
         .ok_or(AppError::Unauthorized)?;
     let inbox = inboxes::find(&ctx.db, claims.inbox_id)
         .await?

@@ -392,3 +392,40 @@ async fn an_expired_login_session_closes_its_sockets() {
     assert_eq!(r.status(), 401, "the session itself is over too");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tokens_can_travel_in_the_subprotocol_header_instead_of_the_url() {
+    let app = spawn_app().await;
+    let c = app.customer().await;
+    let offered = format!("switchboard.v1, {}", c.token);
+    let mut ws = Ws::connect_with(&format!("{}/ws/widget", app.ws_base), None, Some(&offered))
+        .await
+        .expect("visitor token in Sec-WebSocket-Protocol");
+    assert_eq!(ws.expect_type("hello").await["role"], "customer");
+
+    let agent = app.login(ADMIN).await;
+    let offered = format!("switchboard.v1, {}", app.socket_token(&agent).await);
+    let mut aws = Ws::connect_with(&format!("{}/ws/agent", app.ws_base), None, Some(&offered))
+        .await
+        .expect("socket token in Sec-WebSocket-Protocol");
+    assert_eq!(aws.expect_type("hello").await["role"], "agent");
+
+    // No token anywhere, or a forged one: refused before the upgrade.
+    let bare = Ws::connect_with(
+        &format!("{}/ws/widget", app.ws_base),
+        None,
+        Some("switchboard.v1"),
+    )
+    .await;
+    assert!(
+        matches!(bare, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401)
+    );
+    let forged = Ws::connect_with(
+        &format!("{}/ws/widget", app.ws_base),
+        None,
+        Some("switchboard.v1, vt.x.y"),
+    )
+    .await;
+    assert!(forged.is_err());
+    app.stop().await;
+}

@@ -315,10 +315,26 @@ pub enum Next {
 
 impl Ws {
     pub async fn connect(url: &str, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
+        Self::connect_with(url, origin, None).await
+    }
+
+    /// Connects offering `Sec-WebSocket-Protocol: <protocols>` (as browsers do with
+    /// `new WebSocket(url, protocols)`); the handshake fails unless the server selects one.
+    pub async fn connect_with(
+        url: &str,
+        origin: Option<&str>,
+        protocols: Option<&str>,
+    ) -> Result<Ws, tungstenite::Error> {
         let mut req = url.into_client_request()?;
         if let Some(o) = origin {
             req.headers_mut()
                 .insert("Origin", o.parse().expect("origin header"));
+        }
+        if let Some(p) = protocols {
+            req.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                p.parse().expect("protocol header"),
+            );
         }
         let (inner, _) = tokio_tungstenite::connect_async(req).await?;
         Ok(Ws {
