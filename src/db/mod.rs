@@ -22,6 +22,14 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
+    // sqlx pings every connection it hands out by default: one more round trip per statement
+    // or transaction. A SQLite file does not drop connections; a PostgreSQL connection that sat
+    // idle may have been, so only those are pinged.
+    if url.starts_with("sqlite:") {
+        opts.test_before_acquire(false);
+    } else {
+        opts.test_before_acquire_if_idle_for(Duration::from_secs(10));
+    }
     if url.starts_with("sqlite:") {
         if let Some(path) = url
             .strip_prefix("sqlite://")
