@@ -274,6 +274,23 @@ impl TestApp {
             .expect("post message")
     }
 
+    /// Posts `n` public messages `"<prefix> <i>"` (ids `<prefix>-<i>`) one after the other over
+    /// HTTP, asserting each was stored as new.
+    pub async fn post_many(&self, bearer: &str, conv: Uuid, prefix: &str, n: usize) {
+        for i in 0..n {
+            let r = self
+                .post_message(
+                    bearer,
+                    conv,
+                    &format!("{prefix}-{i}"),
+                    &format!("{prefix} {i}"),
+                    false,
+                )
+                .await;
+            assert_eq!(r.status(), 201, "{prefix} {i}");
+        }
+    }
+
     /// Every message of a conversation as `bearer` sees it, via paged HTTP history.
     pub async fn history(&self, bearer: &str, conv: Uuid) -> Vec<Value> {
         let mut out = Vec::new();

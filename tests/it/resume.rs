@@ -11,33 +11,15 @@ async fn reconnect_with_after_seq_gets_exactly_the_missed_messages() {
     let agent = app.login(ADMIN).await;
     let c = app.customer().await;
     let (mut cws, _) = app.customer_resume(&c, 0).await;
-    for i in 0..3 {
-        app.post_message(
-            &agent.session,
-            c.conversation_id,
-            &format!("a{i}"),
-            &format!("before {i}"),
-            false,
-        )
+    app.post_many(&agent.session, c.conversation_id, "before", 3)
         .await;
-    }
     let seen = cws.messages(3).await;
     assert_eq!(seqs(&seen), vec![1, 2, 3]);
     cws.close().await;
 
     // While the customer is away, ten more messages (more than one replay page).
-    for i in 0..10 {
-        let r = app
-            .post_message(
-                &agent.session,
-                c.conversation_id,
-                &format!("b{i}"),
-                &format!("away {i}"),
-                false,
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-    }
+    app.post_many(&agent.session, c.conversation_id, "away", 10)
+        .await;
     let (mut cws, missed) = app.customer_resume(&c, 3).await;
     assert_eq!(seqs(&missed), (4..=13).collect::<Vec<_>>());
     assert_eq!(missed[0]["body"], "away 0");
@@ -56,16 +38,8 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     let app = spawn_app_with(|s| s.replay_page_size = 5).await;
     let agent = app.login(ADMIN).await;
     let c = app.customer().await;
-    for i in 0..30 {
-        app.post_message(
-            &agent.session,
-            c.conversation_id,
-            &format!("pre{i}"),
-            "earlier",
-            false,
-        )
+    app.post_many(&agent.session, c.conversation_id, "earlier", 30)
         .await;
-    }
     let total = 130;
     let writer = {
         let http = app.http.clone();
@@ -133,18 +107,7 @@ async fn restart_keeps_history_and_seqs_continue() {
     let app = spawn_app().await;
     let agent = app.login(ADMIN).await;
     let c = app.customer().await;
-    for i in 0..5 {
-        let r = app
-            .post_message(
-                &c.token,
-                c.conversation_id,
-                &format!("m{i}"),
-                &format!("msg {i}"),
-                false,
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-    }
+    app.post_many(&c.token, c.conversation_id, "msg", 5).await;
     let (mut live, _) = app.customer_resume(&c, 5).await;
     let app = app.restart().await;
     // Sockets were told the server is going away, so clients reconnect rather than give up.
@@ -161,7 +124,7 @@ async fn restart_keeps_history_and_seqs_continue() {
     assert_eq!(v["message"]["seq"], 6);
     // A retry of a pre-restart message is still recognised.
     let r = app
-        .post_message(&c.token, c.conversation_id, "m2", "msg 2", false)
+        .post_message(&c.token, c.conversation_id, "msg-2", "msg 2", false)
         .await;
     assert_eq!(r.status(), 200);
     let (_ws, replay) = app.customer_resume(&c, 4).await;
@@ -173,16 +136,7 @@ async fn restart_keeps_history_and_seqs_continue() {
 async fn paging_upward_through_history() {
     let app = spawn_app().await;
     let c = app.customer().await;
-    for i in 0..12 {
-        app.post_message(
-            &c.token,
-            c.conversation_id,
-            &format!("m{i}"),
-            &format!("msg {i}"),
-            false,
-        )
-        .await;
-    }
+    app.post_many(&c.token, c.conversation_id, "msg", 12).await;
     let get = |q: String| {
         let app = &app;
         let c = &c;
