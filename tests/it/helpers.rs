@@ -132,8 +132,9 @@ pub struct Agent {
 }
 
 impl TestApp {
-    /// Stops the server and starts a new one on the same database and data dir.
-    pub async fn restart(self) -> TestApp {
+    /// Stops the server (sockets first, then HTTP) and waits until it is down; returns what a
+    /// restart on the same database needs.
+    async fn shut_down(self) -> (Settings, Arc<tempfile::TempDir>, String) {
         let TestApp {
             settings,
             dir,
@@ -148,7 +149,12 @@ impl TestApp {
         join.await
             .expect("server task")
             .expect("server stopped cleanly");
-        let mut settings = settings;
+        (settings, dir, inbox_token)
+    }
+
+    /// Stops the server and starts a new one on the same database and data dir.
+    pub async fn restart(self) -> TestApp {
+        let (mut settings, dir, inbox_token) = self.shut_down().await;
         settings.bind = "127.0.0.1:0".into();
         let app = Application::build(settings.clone())
             .await
@@ -157,16 +163,7 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
-        let TestApp {
-            handle,
-            join,
-            ctx,
-            settings,
-            ..
-        } = self;
-        drop(ctx); // the server drains its writer once the last handle is gone
-        handle.stop().await;
-        let _ = join.await;
+        let (settings, _, _) = self.shut_down().await;
         drop_database(&settings.database_url).await;
     }
 
