@@ -70,6 +70,16 @@ pub struct AgentIdentity {
     pub session_expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl AgentIdentity {
+    pub fn require_admin(&self) -> crate::error::AppResult<()> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::Forbidden("admins only"))
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
     Customer(VisitorClaims),

@@ -57,6 +57,12 @@ pub struct Settings {
     pub socket_token_ttl_secs: i64,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a reverse proxy
+    /// that sets them); used by rate limits.
+    pub trust_proxy_headers: bool,
+    /// Serve `static/` files from this directory instead of the copies built into the binary
+    /// (front-end development: edits show up without a rebuild). Empty = built-in.
+    pub static_dir: String,
 }
 
 impl Default for Settings {
@@ -81,6 +87,8 @@ impl Default for Settings {
             session_ttl_secs: 7 * 24 * 3600,
             socket_token_ttl_secs: 60,
             log_format: "text".into(),
+            trust_proxy_headers: false,
+            static_dir: String::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::Signer, config::Settings, events::Events, messages::writer::WriterHandle,
-    realtime::HubHandle,
+    realtime::HubHandle, web::limits::Limits,
 };
 
 #[derive(Clone)]
@@ -17,4 +17,5 @@ pub struct AppContext {
     pub events: Events,
     pub hub: HubHandle,
     pub writer: WriterHandle,
+    pub limits: Arc<Limits>,
 }

@@ -8,7 +8,7 @@ use crate::{
     actor::{Actor, AgentIdentity, Role},
     auth::tokens,
     config::Settings,
-    conversations::service::{VisitorSessionRequest, open_visitor_session},
+    conversations::visitor::{VisitorSessionRequest, open_session},
     db::entities::{agent, inbox},
     messages::{self, SendCommand},
     startup::Application,
@@ -127,8 +127,13 @@ async fn seed(
             visitor_token: None,
             name: Some(name.to_string()),
             email: Some(format!("{}@example.com", name.to_lowercase())),
+            page: Some(crate::conversations::visitor::PageInput {
+                url: "https://shop.example/pricing".into(),
+                title: "Pricing".into(),
+            }),
+            user: None,
         };
-        let s = open_visitor_session(ctx, req, None)
+        let s = open_session(ctx, req, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let customer = Actor::Customer(

@@ -17,8 +17,9 @@ pub enum AppError {
     Conflict(String),
     #[error("payload too large")]
     TooLarge,
-    #[error("too many requests")]
-    RateLimited,
+    /// Seconds until a retry may succeed.
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
     #[error("service temporarily unavailable, retry")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -41,7 +42,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::TooLarge => "too_large",
-            AppError::RateLimited => "rate_limited",
+            AppError::RateLimited(_) => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -49,7 +50,7 @@ impl AppError {
 
     /// Whether the same request may succeed if retried unchanged.
     pub fn retryable(&self) -> bool {
-        matches!(self, AppError::Unavailable(_) | AppError::RateLimited)
+        matches!(self, AppError::Unavailable(_) | AppError::RateLimited(_))
     }
 
     pub fn body(&self) -> ErrorBody<'static> {
@@ -99,7 +100,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,8 +109,14 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         self.log();
         let mut resp = HttpResponse::build(self.status_code());
-        if self.retryable() {
-            resp.insert_header(("Retry-After", "1"));
+        match self {
+            AppError::RateLimited(secs) => {
+                resp.insert_header(("Retry-After", secs.max(&1).to_string()));
+            }
+            e if e.retryable() => {
+                resp.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
         }
         resp.json(self.body())
     }

@@ -1,5 +1,5 @@
 //! Domain events, published only after the transaction that caused them has committed. Listeners
-//! (the realtime hub today; search indexer, bot and webhooks later) each own a bounded channel:
+//! (the realtime hub and routing today; search indexer, bot and webhooks later) each own a bounded channel:
 //! a slow listener slows the publisher instead of losing events.
 use std::sync::Arc;
 
@@ -25,6 +25,33 @@ pub enum DomainEvent {
         account_id: Uuid,
         conversation_id: Uuid,
     },
+    /// Status, assignee or snooze changed (by an agent, routing, or a customer reopening it).
+    ConversationUpdated {
+        account_id: Uuid,
+        state: ConversationState,
+    },
+}
+
+/// The routing-relevant state of a conversation after a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationState {
+    pub conversation_id: Uuid,
+    pub inbox_id: Uuid,
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    pub snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<&crate::db::entities::conversation::Model> for ConversationState {
+    fn from(c: &crate::db::entities::conversation::Model) -> Self {
+        Self {
+            conversation_id: c.id,
+            inbox_id: c.inbox_id,
+            status: c.status.clone(),
+            assignee_id: c.assignee_id,
+            snoozed_until: c.snoozed_until,
+        }
+    }
 }
 
 #[derive(Clone, Default)]

@@ -21,6 +21,8 @@ pub struct Application {
     ctx: AppContext,
     server: actix_web::dev::Server,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Holds a context (and so the writer) open: stopped first on shutdown.
+    routing: tokio::task::JoinHandle<()>,
 }
 
 /// Loads the HMAC key: from settings, else from `<data_dir>/secret.key`, created on first start.
@@ -69,7 +71,8 @@ impl Application {
         let signer = Signer::new(&load_secret(&settings)?);
 
         let (hub_events_tx, hub_events_rx) = mpsc::channel(65_536);
-        let events = Events::new(vec![hub_events_tx]);
+        let (routing_tx, routing_rx) = mpsc::channel(65_536);
+        let events = Events::new(vec![hub_events_tx, routing_tx]);
         let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
         let (writer, writer_task) = messages::writer::spawn(
             conn.clone(),
@@ -83,7 +86,9 @@ impl Application {
             events,
             hub,
             writer,
+            limits: Default::default(),
         };
+        let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -105,6 +110,7 @@ impl Application {
             ctx,
             server,
             tasks: vec![hub_task, writer_task],
+            routing: routing_task,
         })
     }
 
@@ -130,7 +136,11 @@ impl Application {
     /// Serves until `handle().stop(..)` (or Ctrl-C / SIGTERM when `signals` is true).
     pub async fn run_until_stopped(self, signals: bool) -> anyhow::Result<()> {
         let Application {
-            ctx, server, tasks, ..
+            ctx,
+            server,
+            tasks,
+            routing,
+            ..
         } = self;
         let handle = server.handle();
         if signals {
@@ -145,6 +155,8 @@ impl Application {
             });
         }
         server.await?;
+        routing.abort();
+        let _ = routing.await;
         ctx.hub.shutdown().await;
         // Dropping the last writer handle lets the writer finish its queue and stop.
         drop(ctx);

@@ -23,6 +23,7 @@ pub struct AgentView {
     pub name: String,
     pub role: Role,
     pub active: bool,
+    pub max_open: i32,
 }
 
 impl From<agent::Model> for AgentView {
@@ -34,6 +35,7 @@ impl From<agent::Model> for AgentView {
             email: a.email,
             name: a.name,
             active: a.active,
+            max_open: a.max_open,
         }
     }
 }
@@ -65,6 +67,8 @@ pub fn normalize_email(email: &str) -> AppResult<String> {
 }
 
 pub const MIN_PASSWORD: usize = 10;
+/// Open conversations auto-assignment gives an agent unless an admin sets otherwise.
+pub const DEFAULT_MAX_OPEN: i32 = 10;
 
 pub async fn create_agent(
     db: &impl ConnectionTrait,
@@ -97,6 +101,7 @@ pub async fn create_agent(
         role: role.as_str().into(),
         active: true,
         created_at: Utc::now(),
+        max_open: DEFAULT_MAX_OPEN,
     };
     agent::Entity::insert(agent::ActiveModel {
         id: Set(m.id),
@@ -107,10 +112,19 @@ pub async fn create_agent(
         role: Set(m.role.clone()),
         active: Set(true),
         created_at: Set(m.created_at),
+        max_open: Set(m.max_open),
     })
     .exec_without_returning(db)
     .await?;
     Ok(m.into())
+}
+
+pub async fn get_agent(ctx: &AppContext, id: Uuid) -> AppResult<AgentView> {
+    agent::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .map(Into::into)
+        .ok_or(AppError::NotFound("agent"))
 }
 
 pub async fn count_agents(db: &impl ConnectionTrait) -> AppResult<u64> {

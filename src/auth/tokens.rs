@@ -74,6 +74,26 @@ impl Signer {
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
     }
 
+    /// The CSRF token of a login session: forms and state-changing requests made with the
+    /// session cookie must carry it.
+    pub fn csrf_token(&self, session_id: uuid::Uuid) -> String {
+        let mut mac = self.mac();
+        mac.update(b"csrf.");
+        mac.update(session_id.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// Constant-time check of a CSRF token.
+    pub fn csrf_ok(&self, session_id: uuid::Uuid, given: &str) -> bool {
+        let Some(bytes) = unhex(given) else {
+            return false;
+        };
+        let mut mac = self.mac();
+        mac.update(b"csrf.");
+        mac.update(session_id.as_bytes());
+        mac.verify_slice(&bytes).is_ok()
+    }
+
     fn sign(&self, fields: &[String], expires: i64) -> String {
         let payload = format!("{}.{}", fields.join("."), expires);
         let mut mac = self.mac();
@@ -162,4 +182,25 @@ mod tests {
         assert_eq!(s.open_visitor(&forged, 50), None, "tampered");
         assert_eq!(s.open_socket(&t, 50), None, "wrong kind");
     }
+}
+
+/// Identity verification: `user_hash` must be hex HMAC-SHA256(secret, user_id) (the scheme
+/// Intercom and Chatwoot use). Constant-time.
+pub fn user_hash_ok(secret: &str, user_id: &str, given: &str) -> bool {
+    let Some(bytes) = unhex(given.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(user_id.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// Computes a `user_hash` (for tests and the admin page's example).
+pub fn user_hash(secret: &str, user_id: &str) -> String {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(user_id.as_bytes());
+    hex(&mac.finalize().into_bytes())
 }

@@ -1,4 +1,8 @@
-//! Conversations: opening one for a website visitor, listing them for agents, read markers.
+//! Conversations: the visitor's session, the agent's inbox listing, actions (assign, status,
+//! snooze), read markers.
+pub mod actions;
+pub mod listing;
 pub mod service;
+pub mod visitor;
 
 pub use service::ConversationView;

@@ -1,5 +1,9 @@
 //! Inboxes: the channels customers write to, found by their public widget token, each with the
-//! list of website origins allowed to embed its widget.
+//! list of website origins allowed to embed its widget, and its widget settings (colour,
+//! greeting, offline message, business hours, identity verification).
+pub mod hours;
+pub mod settings;
+
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -22,6 +26,16 @@ pub async fn create(
         ),
         allowed_origins: allowed_origins.join("\n"),
         created_at: Utc::now(),
+        color: "#2563eb".into(),
+        greeting: "Hi there! How can we help?".into(),
+        offline_message:
+            "We're away right now. Leave a message and your email, and we'll get back to you."
+                .into(),
+        ask_email: false,
+        business_hours: None,
+        identity_secret: None,
+        identity_required: false,
+        auto_assign: true,
     };
     inbox::Entity::insert(inbox::ActiveModel {
         id: Set(model.id),
@@ -30,6 +44,14 @@ pub async fn create(
         widget_token: Set(model.widget_token.clone()),
         allowed_origins: Set(model.allowed_origins.clone()),
         created_at: Set(model.created_at),
+        color: Set(model.color.clone()),
+        greeting: Set(model.greeting.clone()),
+        offline_message: Set(model.offline_message.clone()),
+        ask_email: Set(false),
+        business_hours: Set(None),
+        identity_secret: Set(None),
+        identity_required: Set(false),
+        auto_assign: Set(true),
     })
     .exec_without_returning(db)
     .await?;

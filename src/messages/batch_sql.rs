@@ -101,10 +101,14 @@ pub struct Bump {
     pub id: Uuid,
     pub last_seq: i64,
     pub reopen: bool,
+    /// Some(true): a customer now waits for an answer (keeps the oldest wait); Some(false): an
+    /// agent or the bot answered; None: unchanged.
+    pub waiting: Option<bool>,
 }
 
 /// Moves `last_seq` (and the activity timestamps) of every touched conversation; reopens a
-/// resolved or snoozed conversation when a customer wrote to it.
+/// resolved or snoozed conversation when a customer wrote to it, and tracks how long a customer
+/// has been waiting for an answer.
 pub async fn bump_conversations(
     db: &impl ConnectionTrait,
     bumps: &[Bump],
@@ -114,21 +118,34 @@ pub async fn bump_conversations(
     for chunk in bumps.chunks(CHUNK) {
         let mut p = Params::new(backend);
         // Pushed twice: SQLite's `?` placeholders are positional.
-        let (msg_at, upd_at) = (p.push(now, "timestamptz"), p.push(now, "timestamptz"));
+        let (msg_at, upd_at, wait_at) = (
+            p.push(now, "timestamptz"),
+            p.push(now, "timestamptz"),
+            p.push(now, "timestamptz"),
+        );
         let rows: Vec<String> = chunk
             .iter()
             .map(|b| {
+                let waiting = match b.waiting {
+                    None => 0,
+                    Some(true) => 1,
+                    Some(false) => 2,
+                };
                 format!(
-                    "({}, {}, {})",
+                    "({}, {}, {}, {})",
                     p.push(b.id, "uuid"),
                     p.push(b.last_seq, "bigint"),
-                    p.push(b.reopen, "boolean")
+                    p.push(b.reopen, "boolean"),
+                    p.push(waiting, "integer")
                 )
             })
             .collect();
         let sql = format!(
             "UPDATE conversation SET last_seq = v.column2, last_message_at = {msg_at}, updated_at = {upd_at}, \
-             status = CASE WHEN v.column3 THEN 'open' ELSE conversation.status END \
+             status = CASE WHEN v.column3 THEN 'open' ELSE conversation.status END, \
+             snoozed_until = CASE WHEN v.column3 THEN NULL ELSE conversation.snoozed_until END, \
+             waiting_since = CASE v.column4 WHEN 1 THEN COALESCE(conversation.waiting_since, {wait_at}) \
+             WHEN 2 THEN NULL ELSE conversation.waiting_since END \
              FROM (VALUES {}) AS v WHERE conversation.id = v.column1",
             rows.join(", ")
         );

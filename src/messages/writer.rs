@@ -20,7 +20,7 @@ use crate::{
     actor::{Actor, SenderType},
     db::{self, entities::conversation, entities::message},
     error::{AppError, AppResult},
-    events::{DomainEvent, Events},
+    events::{ConversationState, DomainEvent, Events},
 };
 
 pub struct WriteRequest {
@@ -71,11 +71,17 @@ async fn run(
         // the salvage below) recognises its own rows by id and still reports them as new.
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
         let outcome = match write_with_retry(&db, &batch, &ids).await {
-            Ok(r) => Ok(r),
-            Err(e) => salvage(&db, &ids).await.ok_or(e),
+            Ok(w) => Ok(w),
+            Err(e) => salvage(&db, &ids)
+                .await
+                .map(|results| Written {
+                    results,
+                    reopened: Vec::new(),
+                })
+                .ok_or(e),
         };
         match outcome {
-            Ok(results) => {
+            Ok(Written { results, reopened }) => {
                 // Publish first so that live viewers learn about a message no later than its sender.
                 for r in results.iter().flatten().filter(|s| !s.sent.duplicate) {
                     events
@@ -83,6 +89,11 @@ async fn run(
                             account_id: r.account_id,
                             message: r.sent.message.clone(),
                         })
+                        .await;
+                }
+                for (account_id, state) in reopened {
+                    events
+                        .publish(DomainEvent::ConversationUpdated { account_id, state })
                         .await;
                 }
                 for (req, res) in batch.drain(..).zip(results) {
@@ -113,7 +124,7 @@ async fn write_with_retry(
     db: &DatabaseConnection,
     batch: &[WriteRequest],
     ids: &[Uuid],
-) -> Result<Vec<AppResult<Outcome>>, DbErr> {
+) -> Result<Written, DbErr> {
     let mut attempt = 0;
     loop {
         match write_batch(db, batch, ids).await {
@@ -166,7 +177,7 @@ async fn write_batch(
     db: &DatabaseConnection,
     batch: &[WriteRequest],
     ids: &[Uuid],
-) -> Result<Vec<AppResult<Outcome>>, DbErr> {
+) -> Result<Written, DbErr> {
     let mut conv_ids: Vec<Uuid> = batch.iter().map(|r| r.cmd.conversation_id).collect();
     conv_ids.sort_unstable();
     conv_ids.dedup();
@@ -227,7 +238,7 @@ async fn write_batch(
     let now = Utc::now();
     let mut fresh: Vec<message::ActiveModel> = Vec::new();
     let mut in_batch: HashMap<IdemKey, Arc<Message>> = HashMap::new();
-    let mut touched: HashMap<Uuid, bool> = HashMap::new(); // conversation -> reopen?
+    let mut touched: HashMap<Uuid, Touch> = HashMap::new();
     for &i in &wanted {
         let req = &batch[i];
         let key = (
@@ -273,9 +284,17 @@ async fn write_batch(
             body: req.cmd.body.clone(),
             created_at: now,
         });
-        let reopen = msg.sender_type == SenderType::Customer
-            && matches!(conv.status.as_str(), "resolved" | "snoozed");
-        *touched.entry(conv.id).or_default() |= reopen;
+        let t = touched.entry(conv.id).or_default();
+        if !msg.private {
+            let from_customer = msg.sender_type == SenderType::Customer;
+            // A customer writing to a resolved or snoozed conversation reopens it.
+            if from_customer && matches!(conv.status.as_str(), "resolved" | "snoozed") {
+                conv.status = "open".into();
+                conv.snoozed_until = None;
+                t.reopened = true;
+            }
+            t.waiting = Some(from_customer);
+        }
         fresh.push(to_active(&msg, account_id));
         in_batch.insert(key, msg.clone());
         results[i] = Some(Ok(Outcome {
@@ -290,22 +309,44 @@ async fn write_batch(
     batch_sql::insert(&txn, fresh).await?;
     let bumps: Vec<batch_sql::Bump> = touched
         .iter()
-        .filter_map(|(id, reopen)| {
+        .filter_map(|(id, t)| {
             let c = convs.get(id)?;
             Some(batch_sql::Bump {
                 id: *id,
                 last_seq: c.last_seq,
-                reopen: *reopen,
+                reopen: t.reopened,
+                waiting: t.waiting,
             })
         })
         .collect();
     batch_sql::bump_conversations(&txn, &bumps, now).await?;
     txn.commit().await?;
 
-    Ok(results
+    let reopened = touched
+        .iter()
+        .filter(|(_, t)| t.reopened)
+        .filter_map(|(id, _)| convs.get(id))
+        .map(|c| (c.account_id, ConversationState::from(c)))
+        .collect();
+    let results = results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("unanswered send")))))
-        .collect())
+        .collect();
+    Ok(Written { results, reopened })
+}
+
+/// What a batch did to one conversation.
+#[derive(Default)]
+struct Touch {
+    reopened: bool,
+    /// Whether, after the batch, a customer waits for an answer (None: no public message).
+    waiting: Option<bool>,
+}
+
+struct Written {
+    results: Vec<AppResult<Outcome>>,
+    /// Conversations a customer reopened, to announce after the messages.
+    reopened: Vec<(Uuid, ConversationState)>,
 }
 
 fn to_active(m: &Message, account_id: Uuid) -> message::ActiveModel {

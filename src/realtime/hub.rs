@@ -72,6 +72,14 @@ enum Cmd {
     },
     KickAgent(Uuid),
     KickSession(Uuid),
+    Online(Uuid, oneshot::Sender<Vec<PresenceEntry>>),
+    /// Typing reported over HTTP (SSE clients): relayed to the account's agents.
+    CustomerTyping {
+        account_id: Uuid,
+        conversation_id: Uuid,
+        contact_id: Uuid,
+        typing: bool,
+    },
     Shutdown,
 }
 
@@ -118,6 +126,34 @@ impl HubHandle {
 
     pub async fn presence(&self, from: u64, status: PresenceStatus) {
         let _ = self.cmd.send(Cmd::Presence { from, status }).await;
+    }
+
+    /// A customer without a socket (SSE + HTTP) is typing, or stopped.
+    pub async fn customer_typing(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        contact_id: Uuid,
+        typing: bool,
+    ) {
+        let _ = self
+            .cmd
+            .send(Cmd::CustomerTyping {
+                account_id,
+                conversation_id,
+                contact_id,
+                typing,
+            })
+            .await;
+    }
+
+    /// Agents of an account with at least one socket, and their status.
+    pub async fn agents_present(&self, account_id: Uuid) -> Vec<PresenceEntry> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Online(account_id, tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Closes every socket of an agent (logout, deactivation).
@@ -227,6 +263,26 @@ impl Hub {
                 |e| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent),
             ),
             Cmd::KickSession(session) => self.kick_where(|e| e.session == Some(session)),
+            Cmd::Online(account_id, reply) => {
+                let _ = reply.send(self.presence_of(account_id));
+            }
+            Cmd::CustomerTyping {
+                account_id,
+                conversation_id,
+                contact_id,
+                typing,
+            } => {
+                let frame: Arc<str> = ServerFrame::Typing {
+                    conversation_id,
+                    sender_type: SenderType::Customer,
+                    sender_id: contact_id,
+                    typing,
+                }
+                .to_text()
+                .into();
+                let targets = self.agents_of(account_id);
+                self.push_all(&targets, Outbound::Frame(frame));
+            }
             Cmd::Shutdown => {}
         }
     }
@@ -480,6 +536,18 @@ impl Hub {
                     .to_text()
                     .into();
                 let targets = self.audience(account_id, conversation_id, false);
+                self.push_all(&targets, Outbound::Frame(frame));
+            }
+            DomainEvent::ConversationUpdated { account_id, state } => {
+                let frame: Arc<str> = ServerFrame::ConversationUpdated {
+                    conversation_id: state.conversation_id,
+                    status: &state.status,
+                    assignee_id: state.assignee_id,
+                    snoozed_until: state.snoozed_until,
+                }
+                .to_text()
+                .into();
+                let targets = self.audience(account_id, state.conversation_id, true);
                 self.push_all(&targets, Outbound::Frame(frame));
             }
         }

@@ -143,7 +143,7 @@ pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct PresenceEntry {
     pub agent_id: Uuid,
     pub status: PresenceStatus,
@@ -197,6 +197,12 @@ pub enum ServerFrame<'a> {
     },
     ConversationCreated {
         conversation_id: Uuid,
+    },
+    ConversationUpdated {
+        conversation_id: Uuid,
+        status: &'a str,
+        assignee_id: Option<Uuid>,
+        snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
     },
     Error {
         code: &'a str,

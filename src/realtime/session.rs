@@ -38,9 +38,9 @@ const MAX_BACKLOG: usize = 100_000;
 const TYPING_REPEAT: Duration = Duration::from_secs(2);
 
 /// Sends `Leave` to the hub when the session task ends, however it ends.
-struct LeaveGuard {
-    hub: super::HubHandle,
-    id: u64,
+pub(crate) struct LeaveGuard {
+    pub(crate) hub: super::HubHandle,
+    pub(crate) id: u64,
 }
 
 impl Drop for LeaveGuard {

@@ -3,15 +3,25 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{CurrentActor, CurrentAgent, origin};
+use super::{
+    extract::{CurrentActor, CurrentAgent},
+    limits::client_ip,
+};
 use crate::{
-    accounts,
+    accounts::{
+        self,
+        admin::{AgentPatch, Invite},
+    },
+    actor::Actor,
+    canned::{self, CannedInput},
     context::AppContext,
     conversations::{
         self,
-        service::{ListQuery, VisitorSessionRequest},
+        actions::{self, AssignBody, StatusBody},
+        listing::{self, ListQuery},
     },
     error::AppResult,
+    inboxes::settings::{self as inbox_settings, InboxPatch, NewInbox},
     messages::{self, SendCommand, service::HistoryQuery},
 };
 
@@ -23,7 +33,15 @@ pub struct LoginBody {
     password: String,
 }
 
-pub async fn login(ctx: Ctx, body: web::Json<LoginBody>) -> AppResult<HttpResponse> {
+pub async fn login(
+    ctx: Ctx,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> AppResult<HttpResponse> {
+    ctx.limits.login(
+        client_ip(&req, ctx.settings.trust_proxy_headers),
+        &body.email,
+    )?;
     let r = accounts::service::login(&ctx, &body.email, &body.password).await?;
     Ok(HttpResponse::Ok().json(r))
 }
@@ -37,25 +55,13 @@ pub async fn socket_token(ctx: Ctx, agent: CurrentAgent) -> AppResult<HttpRespon
     Ok(HttpResponse::Ok().json(accounts::service::socket_token(&ctx, &agent.0)?))
 }
 
-pub async fn me(agent: CurrentAgent) -> AppResult<HttpResponse> {
+pub async fn me(ctx: Ctx, agent: CurrentAgent) -> AppResult<HttpResponse> {
     let a = agent.0;
+    let view = accounts::service::get_agent(&ctx, a.agent_id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "agent_id": a.agent_id, "account_id": a.account_id, "role": a.role,
+        "name": view.name, "email": view.email,
     })))
-}
-
-pub async fn widget_session(
-    ctx: Ctx,
-    req: HttpRequest,
-    body: web::Json<VisitorSessionRequest>,
-) -> AppResult<HttpResponse> {
-    let s = conversations::service::open_visitor_session(
-        &ctx,
-        body.into_inner(),
-        origin(&req).as_deref(),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(s))
 }
 
 pub async fn list_conversations(
@@ -63,15 +69,19 @@ pub async fn list_conversations(
     who: CurrentActor,
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let rows = conversations::service::list(&ctx, &who.0, q.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "conversations": rows })))
+    Ok(HttpResponse::Ok().json(listing::list(&ctx, &who.0, q.into_inner()).await?))
 }
 
+/// Agents get the full detail (contact panel, past conversations); a customer gets its own
+/// conversation and the read markers.
 pub async fn get_conversation(
     ctx: Ctx,
     who: CurrentActor,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
+    if let Actor::Agent(a) = &who.0 {
+        return Ok(HttpResponse::Ok().json(listing::detail(&ctx, a, *id).await?));
+    }
     let c = conversations::service::get_for(&ctx, &who.0, *id).await?;
     let markers = conversations::service::read_markers(&ctx, &who.0, c.id).await?;
     let reads: Vec<_> = markers
@@ -136,4 +146,136 @@ pub async fn mark_read(
 ) -> AppResult<HttpResponse> {
     let seq = conversations::service::mark_read(&ctx, &who.0, *id, body.seq).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "seq": seq })))
+}
+
+async fn summary_json(
+    ctx: &AppContext,
+    who: &crate::actor::AgentIdentity,
+    c: crate::db::entities::conversation::Model,
+) -> AppResult<HttpResponse> {
+    let s = listing::summary(ctx, who, c).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "conversation": s })))
+}
+
+pub async fn assign(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<AssignBody>,
+) -> AppResult<HttpResponse> {
+    let c = actions::assign(&ctx, &who.0, *id, body.into_inner()).await?;
+    summary_json(&ctx, &who.0, c).await
+}
+
+pub async fn set_status(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<StatusBody>,
+) -> AppResult<HttpResponse> {
+    let c = actions::set_status(&ctx, &who.0, *id, body.into_inner()).await?;
+    summary_json(&ctx, &who.0, c).await
+}
+
+pub async fn list_agents(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
+    let agents = accounts::admin::list(&ctx, &who.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "agents": agents })))
+}
+
+pub async fn invite_agent(
+    ctx: Ctx,
+    who: CurrentAgent,
+    body: web::Json<Invite>,
+) -> AppResult<HttpResponse> {
+    let invited = accounts::admin::invite(&ctx, &who.0, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(invited))
+}
+
+pub async fn update_agent(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<AgentPatch>,
+) -> AppResult<HttpResponse> {
+    let agent = accounts::admin::update(&ctx, &who.0, *id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "agent": agent })))
+}
+
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+pub async fn list_inboxes(
+    ctx: Ctx,
+    req: HttpRequest,
+    who: CurrentAgent,
+) -> AppResult<HttpResponse> {
+    let inboxes = inbox_settings::list(&ctx, &who.0, &base_url(&req)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "inboxes": inboxes })))
+}
+
+pub async fn create_inbox(
+    ctx: Ctx,
+    req: HttpRequest,
+    who: CurrentAgent,
+    body: web::Json<NewInbox>,
+) -> AppResult<HttpResponse> {
+    let inbox = inbox_settings::create(&ctx, &who.0, &base_url(&req), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "inbox": inbox })))
+}
+
+pub async fn update_inbox(
+    ctx: Ctx,
+    req: HttpRequest,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<InboxPatch>,
+) -> AppResult<HttpResponse> {
+    let inbox =
+        inbox_settings::update(&ctx, &who.0, &base_url(&req), *id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "inbox": inbox })))
+}
+
+pub async fn rotate_identity_secret(
+    ctx: Ctx,
+    req: HttpRequest,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let inbox = inbox_settings::rotate_identity_secret(&ctx, &who.0, &base_url(&req), *id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "inbox": inbox })))
+}
+
+pub async fn list_canned(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
+    let canned = canned::list(&ctx, &who.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "canned": canned })))
+}
+
+pub async fn create_canned(
+    ctx: Ctx,
+    who: CurrentAgent,
+    body: web::Json<CannedInput>,
+) -> AppResult<HttpResponse> {
+    let c = canned::create(&ctx, &who.0, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "canned": c })))
+}
+
+pub async fn update_canned(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<CannedInput>,
+) -> AppResult<HttpResponse> {
+    let c = canned::update(&ctx, &who.0, *id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "canned": c })))
+}
+
+pub async fn delete_canned(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    canned::delete(&ctx, &who.0, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,10 @@
 //! Auth extractors. `Authorization: Bearer <token>`: an agent session token (`sb_…`) or a
-//! visitor token (`vt.…`). `CurrentAgent` accepts only the former, `CurrentActor` either.
+//! visitor token (`vt.…`); or, for the dashboard, the `sb_session` cookie holding the same agent
+//! session token. `CurrentAgent` accepts only agents, `CurrentActor` either.
+//!
+//! CSRF: a request authenticated by the cookie that changes state (any method but GET/HEAD/
+//! OPTIONS) must carry the session's CSRF token in `X-CSRF-Token` (the dashboard page embeds
+//! it). Bearer tokens are never sent by browsers on their own, so they need none.
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -30,6 +35,64 @@ fn ctx(req: &HttpRequest) -> Result<AppContext, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppContext missing")))
 }
 
+pub const SESSION_COOKIE: &str = "sb_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The agent session token from the cookie.
+pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
+}
+
+fn changes_state(req: &HttpRequest) -> bool {
+    !matches!(
+        *req.method(),
+        actix_web::http::Method::GET
+            | actix_web::http::Method::HEAD
+            | actix_web::http::Method::OPTIONS
+    )
+}
+
+/// How the request authenticated, and whether it must prove it is not forged.
+enum Credential {
+    Bearer(String),
+    /// From the cookie; `Some(token)` is the `X-CSRF-Token` a state change must match.
+    Cookie(String, Option<String>),
+}
+
+fn credential(req: &HttpRequest) -> Option<Credential> {
+    if let Some(t) = bearer(req) {
+        return Some(Credential::Bearer(t));
+    }
+    let t = session_cookie(req)?;
+    let csrf = changes_state(req).then(|| {
+        req.headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    });
+    Some(Credential::Cookie(t, csrf))
+}
+
+async fn agent_from(
+    ctx: &AppContext,
+    cred: Credential,
+) -> Result<(AgentIdentity, String), AppError> {
+    match cred {
+        Credential::Bearer(t) => Ok((accounts::service::authenticate(ctx, &t).await?, t)),
+        Credential::Cookie(t, csrf) => {
+            let who = accounts::service::authenticate(ctx, &t).await?;
+            if let Some(given) = csrf {
+                let session = who.session_id.ok_or(AppError::Unauthorized)?;
+                if !ctx.signer.csrf_ok(session, &given) {
+                    return Err(AppError::Forbidden("CSRF token missing or invalid"));
+                }
+            }
+            Ok((who, t))
+        }
+    }
+}
+
 pub struct CurrentAgent(pub AgentIdentity, pub String);
 
 impl FromRequest for CurrentAgent {
@@ -37,14 +100,35 @@ impl FromRequest for CurrentAgent {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
+        let cred = credential(req);
         let ctx = ctx(req);
         Box::pin(async move {
             let ctx = ctx?;
-            let token = token.ok_or(AppError::Unauthorized)?;
-            let who = accounts::service::authenticate(&ctx, &token).await?;
+            let cred = cred.ok_or(AppError::Unauthorized)?;
+            let (who, token) = agent_from(&ctx, cred).await?;
             Ok(CurrentAgent(who, token))
         })
+    }
+}
+
+/// A visitor (widget) request: `Authorization: Bearer vt.…`.
+pub struct CurrentVisitor(pub crate::auth::VisitorClaims);
+
+impl FromRequest for CurrentVisitor {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let res = (|| {
+            let ctx = ctx(req)?;
+            let token = bearer(req).ok_or(AppError::Unauthorized)?;
+            let claims = ctx
+                .signer
+                .open_visitor(&token, Utc::now().timestamp())
+                .ok_or(AppError::Unauthorized)?;
+            Ok(CurrentVisitor(claims))
+        })();
+        std::future::ready(res)
     }
 }
 
@@ -55,19 +139,21 @@ impl FromRequest for CurrentActor {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
+        let cred = credential(req);
         let ctx = ctx(req);
         Box::pin(async move {
             let ctx = ctx?;
-            let token = token.ok_or(AppError::Unauthorized)?;
-            if token.starts_with("vt.") {
+            let cred = cred.ok_or(AppError::Unauthorized)?;
+            if let Credential::Bearer(t) = &cred
+                && t.starts_with("vt.")
+            {
                 let claims = ctx
                     .signer
-                    .open_visitor(&token, Utc::now().timestamp())
+                    .open_visitor(t, Utc::now().timestamp())
                     .ok_or(AppError::Unauthorized)?;
                 return Ok(CurrentActor(Actor::Customer(claims)));
             }
-            let who = accounts::service::authenticate(&ctx, &token).await?;
+            let (who, _) = agent_from(&ctx, cred).await?;
             Ok(CurrentActor(Actor::Agent(who)))
         })
     }

@@ -411,7 +411,13 @@ impl Ws {
             assert!(
                 matches!(
                     t,
-                    "presence" | "typing" | "read" | "conversation_created" | "message" | "ack"
+                    "presence"
+                        | "typing"
+                        | "read"
+                        | "conversation_created"
+                        | "conversation_updated"
+                        | "message"
+                        | "ack"
                 ),
                 "expected {ty}, got {v}"
             );
@@ -426,7 +432,13 @@ impl Ws {
             match v["type"].as_str() {
                 Some("message") => out.push(v),
                 Some("replay_done") => return out,
-                Some("presence" | "typing" | "read" | "conversation_created") => {}
+                Some(
+                    "presence"
+                    | "typing"
+                    | "read"
+                    | "conversation_created"
+                    | "conversation_updated",
+                ) => {}
                 _ => panic!("unexpected frame during replay: {v}"),
             }
         }

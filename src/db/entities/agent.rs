@@ -13,6 +13,8 @@ pub struct Model {
     pub role: String,
     pub active: bool,
     pub created_at: DateTimeUtc,
+    /// Most open conversations auto-assignment gives this agent.
+    pub max_open: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,11 @@ pub struct Model {
     pub name: Option<String>,
     pub email: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The host site's user id, set by a verified (or, when not enforced, plain) `identify`.
+    pub external_id: Option<String>,
+    pub last_seen_at: Option<DateTimeUtc>,
+    /// JSON array of the last pages visited: `[{"url", "title", "at"}]`, newest last.
+    pub pages: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_message_at: Option<DateTimeUtc>,
+    pub snoozed_until: Option<DateTimeUtc>,
+    /// Oldest customer message not yet answered by an agent or the bot.
+    pub waiting_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,21 @@ pub struct Model {
     /// Newline-separated list of origins allowed to embed the widget; empty = any origin.
     pub allowed_origins: String,
     pub created_at: DateTimeUtc,
+    /// Widget accent colour, `#rrggbb`.
+    pub color: String,
+    pub greeting: String,
+    /// Shown when nobody is online or outside business hours.
+    pub offline_message: String,
+    /// The widget asks for an email before the first message.
+    pub ask_email: bool,
+    /// JSON `{"utc_offset_minutes": i32, "days": {"mon": ["09:00", "17:00"], …}}`; None = always open.
+    pub business_hours: Option<String>,
+    /// HMAC key for identity verification (`user_hash`).
+    pub identity_secret: Option<String>,
+    /// Refuse `identify` without a valid `user_hash`.
+    pub identity_required: bool,
+    /// New conversations are assigned round-robin to online agents.
+    pub auto_assign: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,140 @@
+//! What agents do to a conversation besides writing: assign / transfer / unassign, and move it
+//! between open, pending, snoozed (until a time) and resolved. Every change is announced to the
+//! agents and the customer (`conversation_updated`).
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::service::{STATUSES, get_for};
+use crate::{
+    actor::{Actor, AgentIdentity},
+    context::AppContext,
+    db::entities::{agent, conversation},
+    error::{AppError, AppResult},
+    events::{ConversationState, DomainEvent},
+};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    pub agent_id: Option<Uuid>,
+}
+
+async fn save(ctx: &AppContext, am: conversation::ActiveModel) -> AppResult<conversation::Model> {
+    let saved = conversation::Entity::update(am).exec(&ctx.db).await?;
+    ctx.events
+        .publish(DomainEvent::ConversationUpdated {
+            account_id: saved.account_id,
+            state: ConversationState::from(&saved),
+        })
+        .await;
+    Ok(saved)
+}
+
+/// Assigns to an active agent of the same account, or unassigns (back to the queue).
+pub async fn assign(
+    ctx: &AppContext,
+    who: &AgentIdentity,
+    id: Uuid,
+    body: AssignBody,
+) -> AppResult<conversation::Model> {
+    let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
+    if let Some(target) = body.agent_id {
+        agent::Entity::find_by_id(target)
+            .filter(agent::Column::AccountId.eq(who.account_id))
+            .filter(agent::Column::Active.eq(true))
+            .one(&ctx.db)
+            .await?
+            .ok_or(AppError::NotFound("agent"))?;
+    }
+    if conv.assignee_id == body.agent_id {
+        return Ok(conv);
+    }
+    let mut am: conversation::ActiveModel = conv.into();
+    am.assignee_id = Set(body.agent_id);
+    am.updated_at = Set(Utc::now());
+    save(ctx, am).await
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: String,
+    pub snoozed_until: Option<DateTime<Utc>>,
+}
+
+pub async fn set_status(
+    ctx: &AppContext,
+    who: &AgentIdentity,
+    id: Uuid,
+    body: StatusBody,
+) -> AppResult<conversation::Model> {
+    if !STATUSES.contains(&body.status.as_str()) {
+        return Err(AppError::Invalid(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let snooze = match (body.status.as_str(), body.snoozed_until) {
+        ("snoozed", Some(t)) if t > Utc::now() => Some(t),
+        ("snoozed", _) => {
+            return Err(AppError::Invalid(
+                "snoozing needs a snoozed_until in the future".into(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::Invalid(
+                "snoozed_until only goes with status snoozed".into(),
+            ));
+        }
+        _ => None,
+    };
+    let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
+    if conv.status == body.status && conv.snoozed_until == snooze {
+        return Ok(conv);
+    }
+    let mut am: conversation::ActiveModel = conv.into();
+    am.status = Set(body.status);
+    am.snoozed_until = Set(snooze);
+    am.updated_at = Set(Utc::now());
+    save(ctx, am).await
+}
+
+/// Reopens conversations whose snooze has ended; returns how many woke up.
+pub async fn wake_snoozed(ctx: &AppContext, now: DateTime<Utc>) -> AppResult<usize> {
+    let due = conversation::Entity::find()
+        .filter(conversation::Column::Status.eq("snoozed"))
+        .filter(conversation::Column::SnoozedUntil.lte(now))
+        .all(&ctx.db)
+        .await?;
+    let mut woke = 0;
+    for c in due {
+        // Only if still snoozed with the same deadline: an agent may have acted meanwhile.
+        let res = conversation::Entity::update_many()
+            .col_expr(conversation::Column::Status, "open".into())
+            .col_expr(
+                conversation::Column::SnoozedUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .col_expr(conversation::Column::UpdatedAt, now.into())
+            .filter(conversation::Column::Id.eq(c.id))
+            .filter(conversation::Column::Status.eq("snoozed"))
+            .filter(conversation::Column::SnoozedUntil.eq(c.snoozed_until))
+            .exec(&ctx.db)
+            .await?;
+        if res.rows_affected == 1 {
+            woke += 1;
+            let mut state = ConversationState::from(&c);
+            state.status = "open".into();
+            state.snoozed_until = None;
+            ctx.events
+                .publish(DomainEvent::ConversationUpdated {
+                    account_id: c.account_id,
+                    state,
+                })
+                .await;
+        }
+    }
+    Ok(woke)
+}

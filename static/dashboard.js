@@ -1,0 +1,1886 @@
+/* Switchboard agent dashboard. Plain JS, no build step.
+ * Contract: docs/ui-contract.md, protocol: docs/protocol.md.
+ * Security rule: user data (bodies, names, emails, URLs…) is only ever put in the DOM with
+ * textContent / createElement / setAttribute — never innerHTML. */
+(() => {
+  "use strict";
+
+  // ───────────────────────────── constants & utilities ─────────────────────────────
+  const API = "/api/v1";
+  const LS = {
+    presence: "switchboard:presence",
+    notify: "switchboard:notify",
+    filter: "switchboard:filter",
+    contact: "switchboard:contact-panel",
+    outbox: "switchboard:outbox:",
+  };
+  const VIEWS = ["mine", "unassigned", "all"];
+  const VIEW_LABELS = { mine: "Mine", unassigned: "Unassigned", all: "All" };
+  const STATUSES = ["open", "pending", "snoozed", "resolved"];
+  const STATUS_LABELS = { open: "Open", pending: "Pending", snoozed: "Snoozed", resolved: "Resolved" };
+  const DAYS = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"],
+    ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"]];
+  const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const MAX_BODY_BYTES = 16384;
+  const PROPS = new Set(["value", "checked", "disabled", "selected", "hidden", "readOnly", "required", "multiple"]);
+
+  const root = document.body;
+  const CSRF = root.dataset.csrf || "";
+  const ME = parseJSON(root.dataset.agent) || {};
+
+  function parseJSON(s) { try { return s ? JSON.parse(s) : null; } catch (_) { return null; } }
+  function lsGet(k) { try { return localStorage.getItem(k); } catch (_) { return null; } }
+  function lsSet(k, v) {
+    try { if (v == null) localStorage.removeItem(k); else localStorage.setItem(k, v); } catch (_) { /* private mode */ }
+  }
+  const $ = (sel, el) => (el || document).querySelector(sel);
+  const $$ = (sel, el) => Array.from((el || document).querySelectorAll(sel));
+  const enc = encodeURIComponent;
+
+  /** Element factory. props: class, text, dataset, on<event>, a few DOM properties, else attributes. */
+  function h(tag, props, ...kids) {
+    const n = document.createElement(tag);
+    if (props) {
+      for (const k of Object.keys(props)) {
+        const v = props[k];
+        if (v == null || v === false) continue;
+        if (k === "class") n.className = v;
+        else if (k === "text") n.textContent = v;
+        else if (k === "dataset") Object.assign(n.dataset, v);
+        else if (k === "style") for (const p of Object.keys(v)) n.style.setProperty(p, v[p]);
+        else if (k.startsWith("on") && typeof v === "function") n.addEventListener(k.slice(2), v);
+        else if (PROPS.has(k)) n[k] = v;
+        else n.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    append(n, kids);
+    return n;
+  }
+  function append(n, kids) {
+    for (const c of kids) {
+      if (c == null || c === false) continue;
+      if (Array.isArray(c)) append(n, c);
+      else n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+  }
+  function clear(n) { while (n.firstChild) n.firstChild.remove(); return n; }
+  let uidN = 0;
+  const uid = (p) => `${p}-${++uidN}`;
+
+  function uuid() {
+    if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  }
+  const byteLen = (s) => new TextEncoder().encode(s).length;
+  const tms = (v) => { const t = Date.parse(v || ""); return Number.isNaN(t) ? 0 : t; };
+  function relTime(v) {
+    const t = tms(v); if (!t) return "";
+    const d = (Date.now() - t) / 1000;
+    if (d < 45) return "now";
+    if (d < 3600) return `${Math.max(1, Math.round(d / 60))} min`;
+    if (d < 86400) return `${Math.floor(d / 3600)} h`;
+    if (d < 7 * 86400) return `${Math.floor(d / 86400)} d`;
+    return new Date(t).toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+  function duration(v) {
+    const m = Math.max(1, Math.floor((Date.now() - tms(v)) / 60000));
+    if (m < 60) return `${m} min`;
+    const hr = Math.floor(m / 60);
+    if (hr < 24) return `${hr} h${m % 60 ? ` ${m % 60} min` : ""}`;
+    return `${Math.floor(hr / 24)} d`;
+  }
+  function clock(v) {
+    const t = tms(v); if (!t) return "";
+    const d = new Date(t);
+    return d.toDateString() === new Date().toDateString()
+      ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+  const fullTime = (v) => (tms(v) ? new Date(tms(v)).toLocaleString() : "—");
+  function safeHttpUrl(u) {
+    try { const x = new URL(u); return x.protocol === "http:" || x.protocol === "https:" ? x.href : null; } catch (_) { return null; }
+  }
+  function isTextField(t) {
+    if (!t || !t.tagName) return false;
+    if (t.isContentEditable || t.tagName === "TEXTAREA" || t.tagName === "SELECT") return true;
+    return t.tagName === "INPUT" && !/^(checkbox|radio|button|submit|reset|color|range)$/.test(t.type);
+  }
+  function contactName(c) { return (c && (c.name || c.email)) || "Visitor"; }
+  function initial(s) { return (s || "?").trim().charAt(0).toUpperCase() || "?"; }
+  function hue(s) { let x = 0; for (const ch of String(s)) x = (x * 31 + ch.charCodeAt(0)) % 360; return x; }
+
+  // ───────────────────────────── feedback: toasts & live region ─────────────────────────────
+  function toast(msg, kind = "error", ms = 7000) {
+    const box = $("#toasts"); if (!box) return;
+    const t = h("div", { class: `toast toast--${kind}`, role: kind === "error" ? "alert" : "status" },
+      h("span", { class: "toast__msg", text: msg }),
+      h("button", { type: "button", class: "toast__close", "aria-label": "Dismiss", text: "×", onclick: () => t.remove() }));
+    box.append(t);
+    while (box.children.length > 4) box.firstChild.remove();
+    if (ms) setTimeout(() => t.remove(), ms);
+  }
+  function fail(e) {
+    if (!e || e.status === 401) return;
+    let msg = e.message || "Something went wrong";
+    if (e.retryAfter) msg += ` (try again in ${e.retryAfter} s)`;
+    toast(msg);
+  }
+  function announce(msg) {
+    const a = $("#announcer"); if (!a) return;
+    a.append(h("p", { text: msg }));
+    while (a.children.length > 5) a.firstChild.remove();
+  }
+
+  // ───────────────────────────── HTTP API ─────────────────────────────
+  class ApiError extends Error {
+    constructor(status, code, message, retryAfter) {
+      super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+    }
+  }
+  let leaving = false;
+  function toLogin() {
+    if (leaving) return;
+    leaving = true;
+    location.href = "/login?next=/app";
+  }
+  async function api(path, opts = {}) {
+    const method = opts.method || "GET";
+    const headers = { Accept: "application/json" };
+    const init = { method, headers, credentials: "same-origin" };
+    if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(opts.body); }
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = CSRF;
+    let res;
+    try { res = await fetch(API + path, init); } catch (_) {
+      throw new ApiError(0, "network", "Network error — check your connection.");
+    }
+    if (res.status === 401) { toLogin(); throw new ApiError(401, "unauthorized", "Session ended"); }
+    if (res.status === 204) return null;
+    let data = null;
+    try { data = await res.json(); } catch (_) { /* empty or not JSON */ }
+    if (!res.ok) {
+      throw new ApiError(res.status, (data && data.code) || `http_${res.status}`,
+        (data && data.message) || `Request failed (${res.status})`, res.headers.get("Retry-After"));
+    }
+    return data;
+  }
+
+  // ───────────────────────────── store ─────────────────────────────
+  const savedFilter = parseJSON(lsGet(LS.filter)) || {};
+  const S = {
+    route: { name: "inbox" },
+    filter: {
+      view: VIEWS.includes(savedFilter.view) ? savedFilter.view : "all",
+      status: STATUSES.includes(savedFilter.status) ? savedFilter.status : "open",
+    },
+    list: { ids: [], cursor: null, counts: null, loading: false, loaded: false, gen: 0, error: null },
+    sums: new Map(),        // conversation id → Summary (everything we have seen)
+    agents: new Map(),      // agent id → agent
+    presence: new Map(),    // agent id → online|away|offline (from the socket)
+    presenceLive: false,    // true once a hello roster arrived
+    conv: null,             // the open conversation (see openConversation)
+    canned: null, cannedPromise: null, cannedOff: false,
+    outbox: new Map(),      // client_msg_id → {cmid, convId, body, private, status, error, createdAt, tries}
+    drafts: new Map(),
+    myPresence: lsGet(LS.presence) === "away" ? "away" : "online",
+    notify: lsGet(LS.notify) === "1",
+    contactPanel: lsGet(LS.contact) !== "0",
+  };
+  const dom = {};          // persistent shell nodes
+  const rowNodes = new Map();
+
+  function agentName(id) {
+    if (!id) return "Unassigned";
+    if (id === ME.id) return "You";
+    const a = S.agents.get(id);
+    return (a && (a.name || a.email)) || "Agent";
+  }
+  function presenceOf(id) {
+    if (S.presenceLive) return S.presence.get(id) || "offline";
+    const a = S.agents.get(id);
+    return (a && a.status) || "offline";
+  }
+  const listable = (s) => !!(s && (s.last_message || (s.last_seq || 0) > 0));
+  function matchesFilter(s) {
+    const f = S.filter;
+    if (!s || s.status !== f.status) return false;
+    if (f.view === "mine") return s.assignee_id === ME.id;
+    if (f.view === "unassigned") return !s.assignee_id;
+    return true;
+  }
+  const activity = (s) => tms(s.last_message_at) || tms(s.created_at);
+
+  function storeSummary(s) {
+    if (!s || !s.id) return null;
+    const old = S.sums.get(s.id);
+    const merged = old ? Object.assign(old, s) : s;
+    S.sums.set(s.id, merged);
+    return merged;
+  }
+
+  // ───────────────────────────── outbox (un-acked sends) ─────────────────────────────
+  function saveOutbox() {
+    const items = [...S.outbox.values()].map((o) => ({ ...o, status: o.status === "failed" ? "failed" : "queued" }));
+    lsSet(LS.outbox + (ME.id || "me"), items.length ? JSON.stringify(items) : null);
+  }
+  function loadOutbox() {
+    const items = parseJSON(lsGet(LS.outbox + (ME.id || "me")));
+    if (Array.isArray(items)) for (const o of items) if (o && o.cmid && o.convId) S.outbox.set(o.cmid, o);
+  }
+  function queueSend(convId, text, priv) {
+    const o = { cmid: uuid(), convId, body: text, private: !!priv, status: "queued", error: null,
+      createdAt: new Date().toISOString(), tries: 0 };
+    S.outbox.set(o.cmid, o);
+    saveOutbox();
+    transmit(o);
+  }
+  function transmit(o) {
+    o.error = null;
+    o.status = Sock.send({ type: "send", conversation_id: o.convId, client_msg_id: o.cmid, body: o.body, private: o.private })
+      ? "sending" : "queued";
+    if (S.conv && S.conv.id === o.convId) renderMessages();
+  }
+  function flushOutbox() {
+    for (const o of S.outbox.values()) if (o.status !== "failed") transmit(o);
+  }
+  function onAck(f) {
+    const o = S.outbox.get(f.client_msg_id);
+    if (!o) return;
+    S.outbox.delete(o.cmid);
+    saveOutbox();
+    // A duplicate ack has no message frame, and the frame may race the ack: record the message now.
+    ingestMessage({ id: f.id, conversation_id: f.conversation_id || o.convId, seq: f.seq, client_msg_id: o.cmid,
+      sender_type: "agent", sender_id: ME.id, private: o.private, body: o.body, created_at: o.createdAt, _synthetic: true });
+  }
+  function onSendError(f) {
+    const o = S.outbox.get(f.ref);
+    if (!o) return;
+    o.tries = (o.tries || 0) + 1;
+    if (f.retryable && o.tries < 6) {
+      o.status = "retrying"; o.error = f.message;
+      setTimeout(() => { if (S.outbox.get(o.cmid) === o && o.status === "retrying") transmit(o); }, Math.min(15000, 1000 * 2 ** o.tries));
+    } else {
+      o.status = "failed"; o.error = f.message || "Not sent";
+      saveOutbox();
+    }
+    if (S.conv && S.conv.id === o.convId) renderMessages();
+  }
+
+  // ───────────────────────────── socket manager ─────────────────────────────
+  const Sock = {
+    ws: null, ready: false, state: "connecting", attempt: 0, timer: 0, retryAt: 0, openedAt: 0,
+    lastRx: 0, pingAt: 0, nonce: 0, everReady: false, connecting: false,
+
+    url() { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent"; },
+    async connect() {
+      clearTimeout(this.timer); this.timer = 0;
+      if (this.ws || this.connecting || leaving) return;
+      this.connecting = true;
+      this.setState("connecting");
+      let token;
+      try {
+        token = (await api("/auth/socket-token", { method: "POST" })).token;
+      } catch (e) {
+        this.connecting = false;
+        if (e.status !== 401) this.retry();
+        return;
+      }
+      let ws;
+      try { ws = new WebSocket(this.url(), ["switchboard.v1", token]); } catch (_) {
+        this.connecting = false; this.retry(); return;
+      }
+      this.connecting = false;
+      this.ws = ws; this.ready = false;
+      ws.onopen = () => { this.openedAt = Date.now(); this.lastRx = Date.now(); };
+      ws.onmessage = (ev) => {
+        this.lastRx = Date.now(); this.pingAt = 0;
+        const f = typeof ev.data === "string" ? parseJSON(ev.data) : null;
+        if (f && typeof f.type === "string") {
+          try { onFrame(f); } catch (err) { console.error("switchboard: frame handler failed", f.type, err); }
+        }
+      };
+      ws.onclose = (ev) => { if (this.ws === ws) this.down(ev.code); };
+      ws.onerror = () => { /* onclose follows */ };
+    },
+    down(code) {
+      const ws = this.ws;
+      this.ws = null; this.ready = false;
+      if (ws) { ws.onclose = ws.onmessage = ws.onerror = null; try { ws.close(); } catch (_) { /* ignore */ } }
+      onSocketDown();
+      if (code === 4003) { toLogin(); return; }
+      if (this.openedAt && Date.now() - this.openedAt > 10000) this.attempt = 0;
+      this.openedAt = 0;
+      this.retry(code);
+    },
+    retry(code) {
+      const base = Math.min(15000, 500 * 2 ** this.attempt);
+      this.attempt = Math.min(this.attempt + 1, 10);
+      // 1003/1008/1009 mean a client bug: do not hammer the server.
+      const delay = [1003, 1008, 1009].includes(code) ? 15000 : base / 2 + Math.random() * base / 2;
+      this.retryAt = Date.now() + delay;
+      this.setState("offline");
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.connect(), delay);
+    },
+    /** Reconnect now (user click, browser back online, tab visible). */
+    kick() { if (!this.ws && !this.connecting) { this.attempt = 0; this.connect(); } },
+    send(frame) {
+      if (!this.ws || !this.ready || this.ws.readyState !== 1) return false;
+      try { this.ws.send(JSON.stringify(frame)); return true; } catch (_) { return false; }
+    },
+    /** Browsers cannot see server pings: detect a dead link with an app-level ping when idle. */
+    watchdog() {
+      if (!this.ws || !this.ready) return;
+      const now = Date.now();
+      if (this.pingAt && now - this.pingAt > 10000) { this.down(1006); return; }
+      if (!this.pingAt && now - this.lastRx > 30000) {
+        this.pingAt = now;
+        this.send({ type: "ping", nonce: ++this.nonce });
+      }
+    },
+    setState(st) {
+      this.state = st;
+      const b = dom.conn; if (!b) return;
+      b.dataset.state = st;
+      const label = st === "online" ? "Live" : st === "connecting" ? "Connecting…" : "Offline — reconnecting";
+      $(".conn__label", b).textContent = label;
+      b.title = st === "offline" ? "Disconnected. Click to reconnect now." : st === "online" ? "Connected" : "Connecting";
+    },
+  };
+
+  function onSocketDown() {
+    const c = S.conv;
+    if (c) {
+      c.sub = "none";
+      if (c.customerTyping) setCustomerTyping(c, false);
+      c.agentTyping.clear(); renderAgentTyping(c);
+    }
+    for (const o of S.outbox.values()) if (o.status === "sending" || o.status === "retrying") o.status = "queued";
+    if (c) renderMessages();
+    Typing.active = false;
+  }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case "hello": return onHello(f);
+      case "message": return ingestMessage(f);
+      case "ack": return onAck(f);
+      case "error":
+        if (f.ref) return onSendError(f);
+        console.warn("switchboard: server error", f.code, f.message);
+        return undefined;
+      case "replay_done": return onReplayDone(f);
+      case "resync": return onResync(f);
+      case "typing": return onTyping(f);
+      case "read": return onRead(f);
+      case "presence":
+        S.presence.set(f.agent_id, f.status);
+        return renderPresence();
+      case "conversation_created": return onConversationCreated(f);
+      case "conversation_updated": return onConversationUpdated(f);
+      default: return undefined; // pong and unknown frames are ignored
+    }
+  }
+
+  function onHello(f) {
+    Sock.ready = true;
+    Sock.setState("online");
+    if (Array.isArray(f.presence)) {
+      S.presence.clear();
+      for (const p of f.presence) S.presence.set(p.agent_id, p.status);
+      S.presenceLive = true;
+      renderPresence();
+    }
+    if (S.myPresence === "away") Sock.send({ type: "presence", status: "away" });
+    if (S.conv && S.conv.loaded) subscribeConv(S.conv);
+    flushOutbox();
+    if (S.list.loaded) loadList({ reset: true });
+    if (Sock.everReady) toast("Reconnected", "info", 2500);
+    Sock.everReady = true;
+  }
+
+  // ───────────────────────────── live message handling ─────────────────────────────
+  const isMine = (m) => m.sender_type === "agent" && m.sender_id === ME.id;
+
+  function ingestMessage(m) {
+    if (!m || !m.conversation_id || typeof m.seq !== "number") return;
+    const mine = isMine(m);
+    if (mine && m.client_msg_id && S.outbox.has(m.client_msg_id) && !m._synthetic) {
+      S.outbox.delete(m.client_msg_id); saveOutbox();
+    }
+    const c = S.conv;
+    const isOpen = c && c.id === m.conversation_id;
+    let isNew = true;
+    if (isOpen) isNew = addToConversation(c, m);
+
+    // Conversation list / summaries.
+    const s = S.sums.get(m.conversation_id);
+    if (s) {
+      if (!applyToSummary(s, m)) isNew = false;
+    } else if (!m._synthetic) {
+      // Unknown conversation: fetch its summary; messages arriving meanwhile are applied after.
+      if (!lateMsgs.has(m.conversation_id)) lateMsgs.set(m.conversation_id, []);
+      lateMsgs.get(m.conversation_id).push(m);
+      fetchSummary(m.conversation_id, { reason: "message" });
+    }
+
+    if (isNew && m.sender_type === "customer" && !m._synthetic) {
+      const who = contactName(s && s.contact);
+      if (isOpen) announce(`New message from ${who}: ${m.body.slice(0, 140)}`);
+      if (!s || !s.assignee_id || s.assignee_id === ME.id) notify(`New message from ${who}`, m.body, m.conversation_id);
+    }
+  }
+
+  /** Updates a cached summary with a message; false if the summary already had it. */
+  function applyToSummary(s, m) {
+    if (!(m.seq > (s.last_seq || 0) || !s.last_message)) return false;
+    const wasListable = listable(s);
+    s.last_seq = Math.max(s.last_seq || 0, m.seq);
+    s.last_message = { seq: m.seq, body: m.body, sender_type: m.sender_type, sender_id: m.sender_id, private: m.private, created_at: m.created_at };
+    s.last_message_at = m.created_at || new Date().toISOString();
+    if (m.sender_type === "customer") {
+      if (!s.waiting_since) s.waiting_since = m.created_at;
+      if (!(S.conv && S.conv.id === s.id && viewingConversation())) s.unread = (s.unread || 0) + 1;
+      if (s.status === "resolved" || s.status === "snoozed") scheduleCounts();
+    } else if (!m.private && m.sender_type !== "system") {
+      s.waiting_since = null;
+    }
+    placeInList(s, { top: true });
+    if (!wasListable) scheduleCounts();
+    return true;
+  }
+
+  function viewingConversation() {
+    return document.visibilityState === "visible" && S.route.name === "conv";
+  }
+
+  const pendingSummaries = new Map();
+  const lateMsgs = new Map(); // conversation id → messages that arrived while its summary was loading
+  function fetchSummary(id, opts = {}) {
+    if (pendingSummaries.has(id)) return pendingSummaries.get(id);
+    const p = api(`/conversations/${enc(id)}`).then((d) => {
+      const s = storeSummary(d.conversation);
+      if (!s) return null;
+      if (d.contact && !s.contact) s.contact = d.contact;
+      const late = lateMsgs.get(id) || [];
+      lateMsgs.delete(id);
+      for (const m of late.sort((x, y) => x.seq - y.seq)) applyToSummary(s, m);
+      placeInList(s, {});
+      if (listable(s)) scheduleCounts();
+      if (opts.reason === "created" && listable(s)) {
+        const who = contactName(s.contact);
+        announce(`New conversation from ${who}`);
+        notify("New conversation", `${who}${s.last_message ? `: ${s.last_message.body}` : ""}`, s.id);
+      }
+      return s;
+    }).catch((e) => { lateMsgs.delete(id); if (e.status !== 404) console.warn("switchboard: summary", e.message); return null; })
+      .finally(() => pendingSummaries.delete(id));
+    pendingSummaries.set(id, p);
+    return p;
+  }
+
+  function onConversationCreated(f) { if (f.conversation_id) fetchSummary(f.conversation_id, { reason: "created" }); }
+
+  function onConversationUpdated(f) {
+    const s = S.sums.get(f.conversation_id);
+    if (!s) {
+      fetchSummary(f.conversation_id, {}).then((x) => { if (x && x.assignee_id === ME.id) assignedToMe(x); });
+      scheduleCounts();
+      return;
+    }
+    const prevAssignee = s.assignee_id;
+    s.status = f.status || s.status;
+    s.assignee_id = f.assignee_id || null;
+    s.snoozed_until = f.snoozed_until || null;
+    placeInList(s, {});
+    scheduleCounts();
+    if (S.conv && S.conv.id === s.id) patchHead();
+    if (s.assignee_id === ME.id && prevAssignee !== ME.id) assignedToMe(s);
+  }
+  function assignedToMe(s) {
+    const who = contactName(s.contact);
+    announce(`Conversation with ${who} was assigned to you`);
+    notify("Assigned to you", `Conversation with ${who}`, s.id);
+  }
+
+  function onTyping(f) {
+    const c = S.conv;
+    if (!c || c.id !== f.conversation_id) return;
+    if (f.sender_type === "customer") setCustomerTyping(c, !!f.typing);
+    else if (f.sender_type === "agent" && f.sender_id !== ME.id) {
+      clearTimeout(c.agentTyping.get(f.sender_id));
+      if (f.typing) {
+        c.agentTyping.set(f.sender_id, setTimeout(() => { c.agentTyping.delete(f.sender_id); renderAgentTyping(c); }, 7000));
+      } else c.agentTyping.delete(f.sender_id);
+      renderAgentTyping(c);
+    }
+  }
+
+  function onRead(f) {
+    const c = S.conv;
+    if (f.reader_type === "customer" && c && c.id === f.conversation_id && f.seq > c.customerRead) {
+      c.customerRead = f.seq;
+      renderMessages();
+    }
+    if (f.reader_type === "agent" && f.reader_id === ME.id) {
+      if (c && c.id === f.conversation_id) c.myRead = Math.max(c.myRead, f.seq);
+      const s = S.sums.get(f.conversation_id);
+      if (s && s.unread && f.seq >= (s.last_seq || 0)) { s.unread = 0; renderList(); }
+    }
+  }
+
+  // ───────────────────────────── notifications & sound ─────────────────────────────
+  let audioCtx = null;
+  let lastBeep = 0;
+  function ensureAudio() {
+    if (audioCtx) { if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {}); return; }
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (AC) { try { audioCtx = new AC(); } catch (_) { audioCtx = null; } }
+  }
+  function beep() {
+    if (!audioCtx || Date.now() - lastBeep < 1500) return;
+    lastBeep = Date.now();
+    try {
+      const t = audioCtx.currentTime;
+      [[880, 0], [1320, 0.13]].forEach(([freq, at]) => {
+        const o = audioCtx.createOscillator();
+        const g = audioCtx.createGain();
+        o.type = "sine"; o.frequency.value = freq;
+        g.gain.setValueAtTime(0.0001, t + at);
+        g.gain.exponentialRampToValueAtTime(0.18, t + at + 0.015);
+        g.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.16);
+        o.connect(g); g.connect(audioCtx.destination);
+        o.start(t + at); o.stop(t + at + 0.18);
+      });
+    } catch (_) { /* audio unavailable */ }
+  }
+  function notify(title, text, convId) {
+    if (!S.notify || !document.hidden) return;
+    if ("Notification" in window && Notification.permission === "granted") {
+      try {
+        const n = new Notification(title, { body: String(text || "").slice(0, 160), tag: `switchboard-${convId}` });
+        n.onclick = () => { window.focus(); location.hash = `#/c/${convId}`; n.close(); };
+      } catch (_) { /* some mobile browsers only allow service-worker notifications */ }
+    }
+    beep();
+  }
+  async function toggleNotify() {
+    if (S.notify) { S.notify = false; lsSet(LS.notify, null); renderNotifyToggle(); return; }
+    if (!("Notification" in window)) { toast("This browser does not support desktop notifications."); return; }
+    ensureAudio();
+    let perm = Notification.permission;
+    if (perm === "default") { try { perm = await Notification.requestPermission(); } catch (_) { perm = "denied"; } }
+    if (perm !== "granted") { toast("Notifications are blocked — allow them in the browser's site settings."); return; }
+    S.notify = true; lsSet(LS.notify, "1"); renderNotifyToggle();
+    toast("Desktop notifications on (when this tab is in the background)", "info", 3000);
+  }
+  function renderNotifyToggle() {
+    const b = dom.notify; if (!b) return;
+    b.setAttribute("aria-pressed", String(S.notify));
+    $(".notify__label", b).textContent = S.notify ? "Notifications on" : "Notifications off";
+  }
+
+  // ───────────────────────────── presence ─────────────────────────────
+  function setMyPresence(st) {
+    S.myPresence = st;
+    lsSet(LS.presence, st === "away" ? "away" : null);
+    Sock.send({ type: "presence", status: st });
+    renderMyPresence();
+  }
+  function renderMyPresence() {
+    const b = dom.presence; if (!b) return;
+    b.dataset.status = S.myPresence;
+    b.setAttribute("aria-pressed", String(S.myPresence === "away"));
+    $(".presence__label", b).textContent = S.myPresence === "away" ? "Away" : "Online";
+    b.setAttribute("aria-label", `Your status: ${S.myPresence}. Switch to ${S.myPresence === "away" ? "online" : "away"}`);
+  }
+  function presenceDot(id) {
+    const st = presenceOf(id);
+    return h("span", { class: `pdot pdot--${st}`, dataset: { presenceFor: id }, title: st, role: "img", "aria-label": st });
+  }
+  function renderPresence() {
+    for (const n of $$("[data-presence-for]")) {
+      const st = presenceOf(n.dataset.presenceFor);
+      n.className = `pdot pdot--${st}`; n.title = st; n.setAttribute("aria-label", st);
+    }
+    for (const n of $$("[data-presence-text]")) n.textContent = presenceOf(n.dataset.presenceText);
+    if (S.conv && S.conv.dom && document.activeElement !== S.conv.dom.assign) fillAssignOptions(S.conv);
+  }
+  const PRES_GLYPH = { online: "●", away: "◐", offline: "○" };
+
+  async function loadAgents() {
+    try {
+      const r = await api("/agents");
+      S.agents.clear();
+      for (const a of r.agents || []) S.agents.set(a.id, a);
+    } catch (e) { console.warn("switchboard: agents", e.message); }
+    if (!S.agents.has(ME.id) && ME.id) S.agents.set(ME.id, { id: ME.id, name: ME.name, email: ME.email, role: ME.role, active: true });
+    renderList();
+    if (S.conv && S.conv.dom) { fillAssignOptions(S.conv); renderMessages(); }
+  }
+
+  // ───────────────────────────── conversation list ─────────────────────────────
+  function inboxHash() { return `#/inbox?view=${S.filter.view}&status=${S.filter.status}`; }
+
+  function setFilter(view, status) {
+    const v = VIEWS.includes(view) ? view : S.filter.view;
+    const st = STATUSES.includes(status) ? status : S.filter.status;
+    const changed = v !== S.filter.view || st !== S.filter.status;
+    S.filter = { view: v, status: st };
+    lsSet(LS.filter, JSON.stringify(S.filter));
+    renderFilters();
+    if (changed || !S.list.loaded) loadList({ reset: true, clear: changed });
+  }
+  function changeFilter(view, status) {
+    if (S.route.name === "inbox") location.hash = `#/inbox?view=${view}&status=${status}`;
+    else setFilter(view, status);
+  }
+
+  async function loadList({ reset = false, clear: wipe = false } = {}) {
+    const L = S.list;
+    if (!reset && (L.loading || !L.cursor)) return;
+    const gen = reset ? ++L.gen : L.gen;
+    L.loading = true;
+    if (wipe) { L.ids = []; L.cursor = null; L.counts = null; L.loaded = false; }
+    renderList();
+    const q = new URLSearchParams({ view: S.filter.view, status: S.filter.status, limit: "50" });
+    if (!reset && L.cursor) q.set("before", L.cursor);
+    try {
+      const r = await api(`/conversations?${q}`);
+      if (gen !== L.gen) return;
+      const ids = [];
+      for (const s of r.conversations || []) { const m = storeSummary(s); if (m) ids.push(m.id); }
+      L.ids = reset ? ids : L.ids.concat(ids.filter((id) => !L.ids.includes(id)));
+      L.cursor = r.next_cursor || null;
+      if (r.counts) L.counts = r.counts;
+      L.loaded = true; L.error = null;
+    } catch (e) {
+      if (gen !== L.gen) return;
+      L.error = e.message;
+      if (e.status !== 401) fail(e);
+    } finally {
+      if (gen === L.gen) { L.loading = false; renderList(); renderFilters(); }
+    }
+  }
+
+  let countsTimer = 0;
+  function scheduleCounts() {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(async () => {
+      const q = new URLSearchParams({ view: S.filter.view, status: S.filter.status, limit: "1" });
+      const gen = S.list.gen;
+      try {
+        const r = await api(`/conversations?${q}`);
+        if (gen === S.list.gen && r.counts) { S.list.counts = r.counts; renderFilters(); }
+      } catch (_) { /* counts are cosmetic */ }
+    }, 1200);
+  }
+
+  /** Insert, move or remove a summary in the visible list according to the filter. */
+  function placeInList(s, { top = false } = {}) {
+    const L = S.list;
+    const idx = L.ids.indexOf(s.id);
+    const ok = listable(s) && matchesFilter(s);
+    if (!ok) {
+      if (idx >= 0) { L.ids.splice(idx, 1); renderList(); }
+      return;
+    }
+    if (idx >= 0 && !top) { renderList(); return; }
+    if (idx >= 0) L.ids.splice(idx, 1);
+    let at = 0;
+    if (!top) {
+      const a = activity(s);
+      at = L.ids.findIndex((id) => { const o = S.sums.get(id); return !o || activity(o) <= a; });
+      if (at < 0) {
+        if (L.cursor) { renderList(); return; } // older than what is loaded: paging will bring it
+        at = L.ids.length;
+      }
+    }
+    L.ids.splice(at, 0, s.id);
+    renderList();
+  }
+
+  function buildListPane() {
+    const tabs = h("div", { class: "tabs", role: "group", "aria-label": "Conversation view" });
+    for (const v of VIEWS) {
+      tabs.append(h("button", {
+        type: "button", class: "tab", dataset: { view: v, testid: `view-${v}` }, "aria-pressed": "false",
+        onclick: () => changeFilter(v, S.filter.status),
+      }, h("span", { text: VIEW_LABELS[v] }), " ", h("span", { class: "tab__count", "aria-label": "conversations" })));
+    }
+    const sel = h("select", { id: "status-filter", class: "select", dataset: { testid: "status-filter" },
+      onchange: () => changeFilter(S.filter.view, sel.value) },
+    STATUSES.map((st) => h("option", { value: st, text: STATUS_LABELS[st] })));
+    dom.tabs = tabs; dom.statusFilter = sel;
+    dom.list = h("ul", { class: "convlist", id: "convlist", "aria-label": "Conversations", dataset: { testid: "conv-list" } });
+    dom.listEmpty = h("p", { class: "empty", hidden: true });
+    dom.loadMore = h("button", { type: "button", class: "btn btn--ghost btn--block load-more", hidden: true, text: "Load more",
+      onclick: () => loadList() });
+    dom.listScroll = h("div", { class: "pane-list__scroll" }, dom.list, dom.listEmpty, dom.loadMore);
+    dom.listScroll.addEventListener("scroll", () => {
+      const el = dom.listScroll;
+      if (S.list.cursor && !S.list.loading && el.scrollHeight - el.scrollTop - el.clientHeight < 200) loadList();
+    }, { passive: true });
+    return h("section", { class: "pane pane-list", "aria-label": "Conversation list" },
+      h("div", { class: "pane-list__head" },
+        h("h1", { class: "pane-title", text: "Inbox" }),
+        h("div", { class: "filters" }, tabs,
+          h("label", { class: "sr-only", for: "status-filter", text: "Status" }), sel)),
+      dom.listScroll);
+  }
+
+  function renderFilters() {
+    if (!dom.tabs) return;
+    for (const b of $$(".tab", dom.tabs)) {
+      const v = b.dataset.view;
+      b.setAttribute("aria-pressed", String(v === S.filter.view));
+      const n = S.list.counts && S.list.counts[v];
+      $(".tab__count", b).textContent = typeof n === "number" ? String(n) : "";
+    }
+    dom.statusFilter.value = S.filter.status;
+  }
+
+  function renderList() {
+    if (!dom.list) return;
+    const L = S.list;
+    const ul = dom.list;
+    const keep = new Set();
+    let prev = null;
+    for (const id of L.ids) {
+      const s = S.sums.get(id); if (!s) continue;
+      let li = rowNodes.get(id);
+      if (!li) { li = buildRow(id); rowNodes.set(id, li); }
+      patchRow(li, s);
+      keep.add(id);
+      const want = prev ? prev.nextSibling : ul.firstChild;
+      if (li !== want) ul.insertBefore(li, want);
+      prev = li;
+    }
+    for (const [id, li] of rowNodes) if (!keep.has(id)) { li.remove(); rowNodes.delete(id); }
+    const empty = !keep.size;
+    dom.listEmpty.hidden = !empty;
+    dom.listEmpty.textContent = L.loading ? "Loading…" : L.error ? `Could not load conversations: ${L.error}`
+      : `No ${STATUS_LABELS[S.filter.status].toLowerCase()} conversations${S.filter.view === "mine" ? " assigned to you" : S.filter.view === "unassigned" ? " waiting for an agent" : ""}.`;
+    dom.loadMore.hidden = !L.cursor;
+    dom.loadMore.disabled = L.loading;
+    dom.loadMore.textContent = L.loading && L.cursor ? "Loading…" : "Load more";
+    renderListSelection();
+    renderTitle();
+  }
+
+  function buildRow(id) {
+    const a = h("a", { class: "conv", href: `#/c/${id}` });
+    return h("li", { class: "convlist__item", dataset: { testid: "conv-item", id } }, a);
+  }
+
+  function patchRow(li, s) {
+    const lm = s.last_message;
+    const who = contactName(s.contact);
+    const waiting = s.waiting_since && s.status !== "resolved" ? `waiting ${duration(s.waiting_since)}` : "";
+    const when = relTime(s.last_message_at || s.created_at);
+    const sig = JSON.stringify([who, lm && lm.seq, s.unread, waiting, when, s.assignee_id, s.status, s.snoozed_until,
+      s.inbox_name, S.agents.size]);
+    if (li._sig === sig) return;
+    li._sig = sig;
+    const a = li.firstChild;
+    clear(a);
+    let prefix = "";
+    if (lm) {
+      if (lm.private) prefix = "Note: ";
+      else if (lm.sender_type === "agent") prefix = lm.sender_id ? `${agentName(lm.sender_id)}: ` : "Agent: ";
+      else if (lm.sender_type === "bot") prefix = "Bot: ";
+    }
+    const unread = s.unread || 0;
+    append(a, [
+      h("span", { class: "avatar", style: { "--h": String(hue(s.contact ? s.contact.id : s.id)) }, "aria-hidden": "true", text: initial(who) }),
+      h("span", { class: "conv__main" },
+        h("span", { class: "conv__top" },
+          h("span", { class: "conv__name", text: who }),
+          h("time", { class: "conv__time", datetime: s.last_message_at || s.created_at || "", title: fullTime(s.last_message_at || s.created_at), text: when })),
+        h("span", { class: "conv__line" },
+          prefix ? h("span", { class: "conv__who", text: prefix }) : null,
+          h("span", { class: "conv__preview", dataset: { testid: "preview" }, text: lm ? lm.body.replace(/\s+/g, " ").slice(0, 160) : "" })),
+        h("span", { class: "conv__meta" },
+          s.inbox_name ? h("span", { class: "chip", text: s.inbox_name }) : null,
+          waiting ? h("span", { class: "chip chip--warn", dataset: { testid: "waiting" }, text: waiting }) : null,
+          s.status === "snoozed" && s.snoozed_until ? h("span", { class: "chip", text: `until ${clock(s.snoozed_until)}` }) : null,
+          h("span", { class: "conv__assignee", dataset: { testid: "assignee" } },
+            s.assignee_id ? presenceDot(s.assignee_id) : null, agentName(s.assignee_id)))),
+      h("span", { class: "badge", dataset: { testid: "unread" }, hidden: unread === 0, text: String(unread) }),
+      unread ? h("span", { class: "sr-only", text: ` ${unread} unread` }) : null]);
+    li.classList.toggle("is-unread", unread > 0);
+  }
+
+  function renderListSelection() {
+    const id = S.conv && S.conv.id;
+    for (const [rid, li] of rowNodes) {
+      const on = rid === id;
+      li.classList.toggle("is-active", on);
+      if (on) li.firstChild.setAttribute("aria-current", "true"); else li.firstChild.removeAttribute("aria-current");
+    }
+  }
+
+  function renderTitle() {
+    let n = 0;
+    for (const id of S.list.ids) { const s = S.sums.get(id); if (s && s.unread) n += s.unread; }
+    document.title = n ? `(${n}) Switchboard` : "Switchboard";
+  }
+
+  function stepConversation(dir) {
+    const ids = S.list.ids; if (!ids.length) return;
+    const cur = S.conv ? ids.indexOf(S.conv.id) : -1;
+    const next = cur < 0 ? (dir > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, cur + dir));
+    if (ids[next] && (!S.conv || ids[next] !== S.conv.id)) {
+      location.hash = `#/c/${ids[next]}`;
+      const li = rowNodes.get(ids[next]);
+      if (li) { li.firstChild.focus({ preventScroll: true }); li.scrollIntoView({ block: "nearest" }); }
+    }
+  }
+
+  // ───────────────────────────── open conversation ─────────────────────────────
+  let convGen = 0;
+
+  function newConvState(id) {
+    return {
+      id, gen: ++convGen, msgs: new Map(), nodes: new Map(), hasMore: false, loadingOlder: false,
+      resume: 0, sub: "none", loaded: false, myRead: 0, customerRead: 0, readTimer: 0,
+      customerTyping: false, customerTypingTimer: 0, agentTyping: new Map(), note: false, detail: null, dom: null,
+    };
+  }
+
+  async function openConversation(id, force) {
+    if (!force && S.conv && S.conv.id === id) return;
+    closeConversation();
+    const c = newConvState(id);
+    S.conv = c;
+    buildConvPane(c);
+    renderListSelection();
+    if (!UUID_RE.test(id)) { showConvError(c, "Conversation not found."); return; }
+    try {
+      const [detail, page] = await Promise.all([
+        api(`/conversations/${enc(id)}`),
+        api(`/conversations/${enc(id)}/messages?limit=50`),
+      ]);
+      if (S.conv !== c) return;
+      c.detail = detail;
+      const s = storeSummary(detail.conversation);
+      if (s && detail.contact && !s.contact) s.contact = { id: detail.contact.id, name: detail.contact.name, email: detail.contact.email };
+      for (const r of detail.read || []) {
+        if (r.reader_type === "customer") c.customerRead = Math.max(c.customerRead, r.seq);
+        if (r.reader_type === "agent" && r.reader_id === ME.id) c.myRead = Math.max(c.myRead, r.seq);
+      }
+      const msgs = page.messages || [];
+      for (const m of msgs) addToConversation(c, m);
+      c.hasMore = !!page.has_more;
+      c.resume = msgs.reduce((mx, m) => Math.max(mx, m.seq), 0);
+      c.loaded = true;
+      $(".conv-loading", c.dom.pane)?.remove();
+      patchHead();
+      renderContact(c);
+      renderMessages({ toBottom: true });
+      subscribeConv(c);
+      markRead();
+    } catch (e) {
+      if (S.conv !== c) return;
+      showConvError(c, e.status === 404 ? "Conversation not found." : `Could not open the conversation: ${e.message}`);
+    }
+  }
+
+  function closeConversation() {
+    const c = S.conv;
+    if (!c) return;
+    closePopups();
+    if (c.dom) {
+      const v = c.dom.composer.value;
+      if (v.trim()) S.drafts.set(c.id, v); else S.drafts.delete(c.id);
+    }
+    Typing.stop();
+    if (c.sub !== "none") Sock.send({ type: "unsubscribe", conversation_id: c.id });
+    clearTimeout(c.readTimer); clearTimeout(c.customerTypingTimer);
+    for (const t of c.agentTyping.values()) clearTimeout(t);
+    S.conv = null;
+    renderEmptyConvPane();
+    renderListSelection();
+  }
+
+  function subscribeConv(c) {
+    if (!c || !c.loaded) return;
+    if (Sock.send({ type: "subscribe", conversation_id: c.id, after_seq: c.resume })) c.sub = "replaying";
+  }
+  function onReplayDone(f) {
+    const c = S.conv;
+    if (!c || c.id !== f.conversation_id) return;
+    c.sub = "live";
+    c.resume = Math.max(c.resume, f.last_seq || 0);
+    markRead();
+  }
+  function onResync(f) {
+    const c = S.conv;
+    if (!c || c.id !== f.conversation_id) return;
+    c.sub = "none";
+    if (/beyond/i.test(f.reason || "")) { openConversation(c.id, true); return; }
+    c.resume = Math.min(c.resume, f.last_seq || 0);
+    setTimeout(() => { if (S.conv === c) subscribeConv(c); }, 500);
+  }
+
+  /** Returns true when the message was new for this conversation. */
+  function addToConversation(c, m) {
+    const old = c.msgs.get(m.seq);
+    if (old && !old._synthetic) return false;
+    c.msgs.set(m.seq, old ? Object.assign({}, m, { _synthetic: false }) : m);
+    if (c.sub !== "none" && !m._synthetic) c.resume = Math.max(c.resume, m.seq);
+    if (m.sender_type === "customer" && c.customerTyping) setCustomerTyping(c, false);
+    if (c.loaded) {
+      renderMessages({ incoming: !isMine(m) });
+      markRead();
+    }
+    return !old;
+  }
+
+  function maxSeq(c) { let mx = 0; for (const k of c.msgs.keys()) if (k > mx) mx = k; return mx; }
+  function minSeq(c) { let mn = Infinity; for (const k of c.msgs.keys()) if (k < mn) mn = k; return mn === Infinity ? 0 : mn; }
+
+  async function loadOlder() {
+    const c = S.conv;
+    if (!c || !c.loaded || c.loadingOlder || !c.hasMore) return;
+    c.loadingOlder = true; renderOlderButton(c);
+    try {
+      const r = await api(`/conversations/${enc(c.id)}/messages?before_seq=${minSeq(c)}&limit=50`);
+      if (S.conv !== c) return;
+      for (const m of r.messages || []) if (!c.msgs.has(m.seq)) c.msgs.set(m.seq, m);
+      c.hasMore = !!r.has_more;
+      renderMessages({ prepend: true });
+    } catch (e) { fail(e); } finally { c.loadingOlder = false; renderOlderButton(c); }
+  }
+
+  function markRead() {
+    const c = S.conv;
+    if (!c || !c.loaded || !viewingConversation()) return;
+    const top = maxSeq(c);
+    const s = S.sums.get(c.id);
+    if (s && s.unread && top >= (s.last_seq || 0)) { s.unread = 0; renderList(); }
+    if (!top || top <= c.myRead) return;
+    clearTimeout(c.readTimer);
+    c.readTimer = setTimeout(() => {
+      if (S.conv !== c || !viewingConversation()) return;
+      const seq = maxSeq(c);
+      if (seq <= c.myRead) return;
+      c.myRead = seq;
+      if (!Sock.send({ type: "read", conversation_id: c.id, seq })) {
+        api(`/conversations/${enc(c.id)}/read`, { method: "POST", body: { seq } }).catch(() => { c.myRead = 0; });
+      }
+    }, 300);
+  }
+
+  // ── typing (outgoing) ──
+  const Typing = {
+    convId: null, priv: false, active: false, sentAt: 0, idle: 0,
+    ping(convId, priv) {
+      if (this.active && (convId !== this.convId || priv !== this.priv)) this.stop();
+      const now = Date.now();
+      if (!this.active || now - this.sentAt > 2500) {
+        if (Sock.send({ type: "typing", conversation_id: convId, typing: true, private: priv })) {
+          this.active = true; this.sentAt = now; this.convId = convId; this.priv = priv;
+        }
+      }
+      clearTimeout(this.idle);
+      this.idle = setTimeout(() => this.stop(), 3000);
+    },
+    stop() {
+      clearTimeout(this.idle);
+      if (!this.active) return;
+      this.active = false;
+      Sock.send({ type: "typing", conversation_id: this.convId, typing: false, private: this.priv });
+    },
+  };
+
+  // ── typing (incoming) ──
+  function setCustomerTyping(c, on) {
+    clearTimeout(c.customerTypingTimer);
+    c.customerTyping = on;
+    if (on) c.customerTypingTimer = setTimeout(() => setCustomerTyping(c, false), 7000);
+    if (!c.dom) return;
+    const slot = c.dom.typingSlot;
+    const cur = $("[data-testid=typing]", slot);
+    if (on && !cur) {
+      const who = contactName(S.sums.get(c.id) && S.sums.get(c.id).contact);
+      slot.prepend(h("div", { class: "typing", dataset: { testid: "typing" } },
+        h("span", { class: "typing__dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+        h("span", { text: `${who} is typing…` })));
+    } else if (!on && cur) cur.remove();
+  }
+  function renderAgentTyping(c) {
+    if (!c.dom) return;
+    const slot = c.dom.typingSlot;
+    $(".typing--agent", slot)?.remove();
+    if (!c.agentTyping.size) return;
+    const names = [...c.agentTyping.keys()].map(agentName).join(", ");
+    slot.append(h("div", { class: "typing typing--agent", dataset: { testid: "agent-typing" } },
+      h("span", { text: `${names} ${c.agentTyping.size > 1 ? "are" : "is"} also typing…` })));
+  }
+
+  // ── conversation pane DOM ──
+  function renderEmptyConvPane() {
+    if (!dom.convPane) return;
+    clear(dom.convPane).append(h("div", { class: "placeholder" },
+      h("p", { class: "placeholder__title", text: "No conversation selected" }),
+      h("p", { text: "Pick a conversation from the list. Shortcuts: j / k next / previous, c focus the reply box, Esc closes popups." })));
+    clear(dom.contactPane);
+    dom.layout.classList.remove("show-contact-sm");
+  }
+
+  function showConvError(c, msg) {
+    if (!c.dom) return;
+    $(".conv-loading", c.dom.pane)?.remove();
+    clear(c.dom.body).append(h("div", { class: "placeholder" }, h("p", { class: "placeholder__title", text: msg }),
+      h("a", { href: inboxHash(), class: "btn btn--ghost", text: "Back to the inbox" })));
+  }
+
+  function buildConvPane(c) {
+    const d = {};
+    c.dom = d;
+    const titleId = uid("convtitle");
+    d.title = h("h2", { class: "conv-head__name", id: titleId, tabindex: "-1", text: "Loading…" });
+    d.sub = h("p", { class: "conv-head__sub" });
+    d.assign = h("select", { class: "select", id: uid("assign"), dataset: { testid: "assign" }, onchange: () => assignTo(d.assign.value || null) });
+    d.assignMe = h("button", { type: "button", class: "btn btn--ghost assign-me", text: "Assign to me", onclick: () => assignTo(ME.id) });
+    d.status = h("select", { class: "select", id: uid("status"), dataset: { testid: "status-select" }, onchange: onStatusSelect },
+      STATUSES.map((st) => h("option", { value: st, text: STATUS_LABELS[st] })));
+    d.resolve = h("button", { type: "button", class: "btn btn--primary", dataset: { testid: "resolve" }, text: "Resolve", onclick: () => setStatus("resolved") });
+    d.reopen = h("button", { type: "button", class: "btn btn--primary", dataset: { testid: "reopen" }, text: "Reopen", hidden: true, onclick: () => setStatus("open") });
+    d.pending = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "pending" }, text: "Mark pending", onclick: () => setStatus("pending") });
+    d.snooze = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "snooze" }, "aria-haspopup": "dialog", "aria-expanded": "false", text: "Snooze…", onclick: () => openSnooze(d.snooze) });
+    d.contactBtn = h("button", { type: "button", class: "btn btn--ghost contact-toggle", "aria-controls": "pane-contact", "aria-expanded": "false", text: "Contact", onclick: toggleContact });
+    const head = h("header", { class: "conv-head" },
+      h("a", { class: "btn btn--ghost back", href: inboxHash(), "aria-label": "Back to conversations", text: "‹ Back" }),
+      h("div", { class: "conv-head__title" }, d.title, d.sub),
+      d.contactBtn,
+      h("div", { class: "conv-head__actions" },
+        h("label", { class: "sr-only", for: d.assign.id, text: "Assignee" }), d.assign, d.assignMe,
+        h("label", { class: "sr-only", for: d.status.id, text: "Status" }), d.status,
+        d.resolve, d.reopen, d.pending, d.snooze));
+
+    d.older = h("button", { type: "button", class: "btn btn--ghost btn--small load-older", hidden: true, text: "Load older messages", onclick: loadOlder });
+    d.list = h("ol", { class: "msgs", dataset: { testid: "messages" }, "aria-label": "Messages" });
+    d.scroller = h("div", { class: "msgs-scroll", tabindex: "0", role: "region", "aria-labelledby": titleId }, d.older, d.list);
+    d.scroller.addEventListener("scroll", () => {
+      if (d.scroller.scrollTop < 60 && c.hasMore && !c.loadingOlder) loadOlder();
+      if (d.scroller.scrollHeight - d.scroller.scrollTop - d.scroller.clientHeight < 80) d.jump.hidden = true;
+    }, { passive: true });
+    d.jump = h("button", { type: "button", class: "btn btn--primary btn--small jump", hidden: true, text: "New messages ↓",
+      onclick: () => { d.scroller.scrollTop = d.scroller.scrollHeight; d.jump.hidden = true; } });
+    d.typingSlot = h("div", { class: "typing-slot", "aria-hidden": "false" });
+
+    // Composer
+    const taId = uid("composer");
+    d.canned = h("ul", { class: "canned", id: uid("canned"), role: "listbox", "aria-label": "Canned responses", hidden: true, dataset: { testid: "canned-popup" } });
+    d.composer = h("textarea", {
+      id: taId, class: "composer__input", rows: "2", dataset: { testid: "composer" },
+      placeholder: "Reply… (Enter to send, Shift+Enter for a new line, / for canned responses)",
+      "aria-autocomplete": "list", "aria-controls": d.canned.id, "aria-describedby": `${taId}-mode`,
+    });
+    d.composer.value = S.drafts.get(c.id) || "";
+    d.composer.addEventListener("keydown", onComposerKey);
+    d.composer.addEventListener("input", onComposerInput);
+    d.composer.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== d.composer) closeCanned(); }, 150));
+    d.modeLabel = h("span", { class: "composer__mode", id: `${taId}-mode`, text: "Reply to the customer" });
+    d.noteToggle = h("button", { type: "button", class: "btn btn--ghost note-toggle", dataset: { testid: "note-toggle" }, "aria-pressed": "false", text: "Private note",
+      onclick: () => setNoteMode(c, !c.note) });
+    d.sendBtn = h("button", { type: "submit", class: "btn btn--primary", dataset: { testid: "send" }, text: "Send" });
+    d.form = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); submitComposer(); } },
+      d.canned,
+      h("div", { class: "composer__top" }, h("label", { for: taId, class: "composer__label" }, d.modeLabel)),
+      d.composer,
+      h("div", { class: "composer__bar" }, d.noteToggle, h("span", { class: "composer__hint", text: "Enter sends · Shift+Enter new line · / canned" }), d.sendBtn));
+
+    d.body = h("div", { class: "conv-body" }, d.scroller, d.jump, d.typingSlot, d.form);
+    d.pane = dom.convPane;
+    clear(d.pane).append(head, h("p", { class: "conv-loading", text: "Loading conversation…" }), d.body);
+    clear(dom.contactPane).append(h("p", { class: "muted pad", text: "Loading…" }));
+    fillAssignOptions(c);
+    patchHead();
+    autosize(d.composer);
+    applyContactVisibility();
+  }
+
+  function fillAssignOptions(c) {
+    const sel = c.dom.assign;
+    const s = S.sums.get(c.id);
+    const cur = (s && s.assignee_id) || "";
+    clear(sel).append(h("option", { value: "", text: "Unassigned" }));
+    const agents = [...S.agents.values()].filter((a) => a.active !== false || a.id === cur)
+      .sort((a, b) => (a.id === ME.id ? -1 : b.id === ME.id ? 1 : String(a.name).localeCompare(String(b.name))));
+    for (const a of agents) {
+      const st = presenceOf(a.id);
+      sel.append(h("option", { value: a.id, text: `${PRES_GLYPH[st]} ${a.name || a.email}${a.id === ME.id ? " (you)" : ""} — ${st}` }));
+    }
+    if (cur && !S.agents.has(cur)) sel.append(h("option", { value: cur, text: "Other agent" }));
+    sel.value = cur;
+  }
+
+  function patchHead() {
+    const c = S.conv; if (!c || !c.dom) return;
+    const d = c.dom;
+    const s = S.sums.get(c.id);
+    const contact = (c.detail && c.detail.contact) || (s && s.contact);
+    d.title.textContent = c.loaded || s ? contactName(contact) : "Loading…";
+    if (!s) return;
+    const bits = [s.inbox_name, STATUS_LABELS[s.status] || s.status];
+    if (s.status === "snoozed" && s.snoozed_until) bits.push(`until ${clock(s.snoozed_until)}`);
+    d.sub.textContent = bits.filter(Boolean).join(" · ");
+    d.status.value = s.status;
+    const resolved = s.status === "resolved";
+    d.resolve.hidden = resolved;
+    d.reopen.hidden = !(resolved || s.status === "snoozed" || s.status === "pending");
+    d.pending.hidden = s.status === "pending";
+    d.assignMe.hidden = s.assignee_id === ME.id;
+    if (document.activeElement !== d.assign) fillAssignOptions(c);
+  }
+
+  async function assignTo(agentId) {
+    const c = S.conv; if (!c) return;
+    try {
+      const r = await api(`/conversations/${enc(c.id)}/assign`, { method: "POST", body: { agent_id: agentId } });
+      applySummary(r.conversation);
+      toast(agentId ? `Assigned to ${agentName(agentId) === "You" ? "you" : agentName(agentId)}` : "Unassigned", "info", 2500);
+    } catch (e) { fail(e); patchHead(); }
+  }
+
+  async function setStatus(status, until) {
+    const c = S.conv; if (!c) return;
+    const payload = { status };
+    if (until) payload.snoozed_until = until;
+    try {
+      const r = await api(`/conversations/${enc(c.id)}/status`, { method: "POST", body: payload });
+      applySummary(r.conversation);
+      toast(status === "snoozed" ? `Snoozed until ${clock(until)}` : `Marked ${STATUS_LABELS[status].toLowerCase()}`, "info", 2500);
+      announce(`Conversation ${status}`);
+    } catch (e) { fail(e); patchHead(); }
+  }
+
+  function applySummary(sum) {
+    const s = storeSummary(sum);
+    if (!s) return;
+    placeInList(s, {});
+    scheduleCounts();
+    if (S.conv && S.conv.id === s.id) patchHead();
+  }
+
+  function onStatusSelect() {
+    const c = S.conv; if (!c) return;
+    const v = c.dom.status.value;
+    const s = S.sums.get(c.id);
+    if (v === "snoozed") { c.dom.status.value = s ? s.status : "open"; openSnooze(c.dom.snooze); return; }
+    if (!s || s.status !== v) setStatus(v);
+  }
+
+  // ── snooze popover ──
+  let popover = null;
+  function closeSnooze() {
+    if (!popover) return false;
+    const { el, trigger } = popover;
+    popover = null;
+    el.remove();
+    trigger.setAttribute("aria-expanded", "false");
+    if (document.activeElement === document.body || el.contains(document.activeElement)) trigger.focus();
+    return true;
+  }
+  function openSnooze(trigger) {
+    if (popover) { closeSnooze(); return; }
+    const now = new Date();
+    const inHour = new Date(now.getTime() + 3600e3);
+    const tomorrow = new Date(now); tomorrow.setDate(now.getDate() + 1); tomorrow.setHours(9, 0, 0, 0);
+    const nextWeek = new Date(now); nextWeek.setDate(now.getDate() + (((8 - now.getDay()) % 7) || 7)); nextWeek.setHours(9, 0, 0, 0);
+    const pick = (d) => { closeSnooze(); setStatus("snoozed", d.toISOString()); };
+    const inputId = uid("snooze-at");
+    const input = h("input", { type: "datetime-local", id: inputId, class: "input", min: toLocalInput(new Date(now.getTime() + 60e3)) });
+    const el = h("div", { class: "popover", role: "dialog", "aria-label": "Snooze until", dataset: { testid: "snooze-menu" } },
+      h("p", { class: "popover__title", text: "Snooze until" }),
+      h("button", { type: "button", class: "menu-item", text: `In 1 hour (${clock(inHour.toISOString())})`, onclick: () => pick(inHour) }),
+      h("button", { type: "button", class: "menu-item", text: `Tomorrow, ${clock(tomorrow.toISOString())}`, onclick: () => pick(tomorrow) }),
+      h("button", { type: "button", class: "menu-item", text: `Next week, ${clock(nextWeek.toISOString())}`, onclick: () => pick(nextWeek) }),
+      h("form", { class: "popover__custom", onsubmit: (e) => {
+        e.preventDefault();
+        const d = new Date(input.value);
+        if (!input.value || Number.isNaN(d.getTime()) || d.getTime() <= Date.now()) { toast("Pick a date and time in the future."); input.focus(); return; }
+        pick(d);
+      } },
+      h("label", { for: inputId, text: "Custom" }), input, h("button", { type: "submit", class: "btn btn--primary btn--small", text: "Snooze" })));
+    trigger.after(el);
+    trigger.setAttribute("aria-expanded", "true");
+    popover = { el, trigger };
+    $("button", el).focus();
+  }
+  function toLocalInput(d) {
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  // ── contact panel ──
+  function toggleContact() {
+    const narrow = window.matchMedia("(max-width: 1199px)").matches;
+    if (narrow) dom.layout.classList.toggle("show-contact-sm");
+    else { S.contactPanel = !S.contactPanel; lsSet(LS.contact, S.contactPanel ? null : "0"); }
+    applyContactVisibility();
+    if (dom.layout.classList.contains("show-contact-sm")) dom.contactPane.focus();
+  }
+  function applyContactVisibility() {
+    dom.layout.classList.toggle("hide-contact", !S.contactPanel);
+    const narrow = window.matchMedia("(max-width: 1199px)").matches;
+    const shown = narrow ? dom.layout.classList.contains("show-contact-sm") : S.contactPanel;
+    if (S.conv && S.conv.dom) S.conv.dom.contactBtn.setAttribute("aria-expanded", String(shown));
+  }
+
+  function renderContact(c) {
+    const p = clear(dom.contactPane);
+    const det = c.detail || {};
+    const k = det.contact || {};
+    const s = S.sums.get(c.id) || {};
+    const row = (label, value) => [h("dt", { text: label }), h("dd", { text: value == null || value === "" ? "—" : String(value) })];
+    p.append(
+      h("div", { class: "contact__head" },
+        h("span", { class: "avatar avatar--lg", style: { "--h": String(hue(k.id || c.id)) }, "aria-hidden": "true", text: initial(contactName(k)) }),
+        h("div", {}, h("h2", { class: "contact__name", text: contactName(k) }), k.email ? h("p", { class: "muted", text: k.email }) : null),
+        h("button", { type: "button", class: "btn btn--ghost contact__close", "aria-label": "Close contact details", text: "×",
+          onclick: () => { dom.layout.classList.remove("show-contact-sm"); applyContactVisibility(); c.dom.contactBtn.focus(); } })),
+      h("dl", { class: "props" },
+        row("Name", k.name), row("Email", k.email), row("External ID", k.external_id),
+        row("First seen", k.created_at ? fullTime(k.created_at) : null), row("Last seen", k.last_seen_at ? fullTime(k.last_seen_at) : null),
+        row("Inbox", s.inbox_name), row("Started", s.created_at ? fullTime(s.created_at) : null)));
+
+    const pages = Array.isArray(k.pages) ? k.pages : [];
+    const pl = h("ul", { class: "pages" });
+    for (const pg of pages.slice(0, 50)) {
+      const href = safeHttpUrl(pg.url);
+      const label = pg.title || pg.url || "(untitled)";
+      const link = href
+        ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: label, title: pg.url })
+        : h("span", { text: label, title: pg.url || "" });
+      pl.append(h("li", {}, link, pg.at ? h("time", { class: "muted", datetime: pg.at, text: ` ${relTime(pg.at)}` }) : null));
+    }
+    p.append(h("h3", { class: "section-title", text: "Pages visited" }), pages.length ? pl : h("p", { class: "muted", text: "No pages recorded." }));
+
+    const past = Array.isArray(det.past_conversations) ? det.past_conversations : [];
+    const ul = h("ul", { class: "past" });
+    for (const pc of past) {
+      ul.append(h("li", {}, h("a", { href: `#/c/${enc(pc.id)}`, class: "past__link", dataset: { testid: "past-conversation" } },
+        h("span", { class: `status status--${pc.status}`, text: STATUS_LABELS[pc.status] || pc.status }),
+        h("span", { text: ` ${fullTime(pc.last_message_at || pc.created_at)}` }),
+        h("span", { class: "muted", text: ` · ${pc.last_seq || 0} messages` }))));
+    }
+    p.append(h("h3", { class: "section-title", text: "Past conversations" }), past.length ? ul : h("p", { class: "muted", text: "None." }));
+  }
+
+  // ── messages ──
+  function orderedItems(c) {
+    const arr = [...c.msgs.values()].sort((a, b) => a.seq - b.seq);
+    const pend = [...S.outbox.values()].filter((o) => o.convId === c.id).sort((a, b) => tms(a.createdAt) - tms(b.createdAt));
+    for (const o of pend) {
+      arr.push({ pending: true, client_msg_id: o.cmid, body: o.body, private: o.private, sender_type: "agent", sender_id: ME.id,
+        created_at: o.createdAt, status: o.status, error: o.error });
+    }
+    return arr;
+  }
+
+  function renderMessages(opts = {}) {
+    const c = S.conv;
+    if (!c || !c.dom || !c.loaded) return;
+    const { list, scroller } = c.dom;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    const atBottom = fromBottom < 80;
+    const keep = new Set();
+    let prev = null;
+    for (const m of orderedItems(c)) {
+      const key = m.pending ? `p:${m.client_msg_id}` : `s:${m.seq}`;
+      let node = c.nodes.get(key);
+      if (!node && !m.pending && m.client_msg_id && isMine(m)) {
+        const pk = `p:${m.client_msg_id}`;
+        node = c.nodes.get(pk);
+        if (node) { c.nodes.delete(pk); c.nodes.set(key, node); }
+      }
+      if (!node) { node = buildMsg(m); c.nodes.set(key, node); }
+      patchMsg(node, m, c);
+      keep.add(key);
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (node !== want) list.insertBefore(node, want);
+      prev = node;
+    }
+    for (const [k, n] of c.nodes) if (!keep.has(k)) { n.remove(); c.nodes.delete(k); }
+    renderOlderButton(c);
+    if (opts.prepend) scroller.scrollTop = scroller.scrollHeight - scroller.clientHeight - fromBottom;
+    else if (atBottom || opts.toBottom) scroller.scrollTop = scroller.scrollHeight;
+    else if (opts.incoming) c.dom.jump.hidden = false;
+  }
+
+  function renderOlderButton(c) {
+    if (!c.dom) return;
+    c.dom.older.hidden = !c.hasMore;
+    c.dom.older.disabled = c.loadingOlder;
+    c.dom.older.textContent = c.loadingOlder ? "Loading…" : "Load older messages";
+  }
+
+  function authorOf(m, c) {
+    if (m.sender_type === "customer") {
+      const k = (c.detail && c.detail.contact) || (S.sums.get(c.id) || {}).contact;
+      return contactName(k);
+    }
+    if (m.sender_type === "agent") return m.sender_id === ME.id ? `${ME.name || "You"} (you)` : agentName(m.sender_id);
+    if (m.sender_type === "bot") return "Bot";
+    return "System";
+  }
+
+  function buildMsg(m) {
+    const li = h("li", { class: "msg", dataset: { testid: "message" } },
+      h("div", { class: "msg__meta" }, h("span", { class: "msg__author" }), h("time", { class: "msg__time" })),
+      h("div", { class: "msg__body", dataset: { testid: "body" }, text: m.body }),
+      h("div", { class: "msg__status" }));
+    return li;
+  }
+
+  function patchMsg(li, m, c) {
+    const own = m.sender_type === "agent";
+    let status = "";
+    if (m.pending) status = m.status === "failed" ? "failed" : m.status === "queued" ? "queued" : m.status === "retrying" ? "retrying" : "sending";
+    else if (own) status = !m.private && m.seq <= c.customerRead ? "seen" : "sent";
+    const author = authorOf(m, c);
+    const sig = [m.seq, status, author, m.created_at, m.error].join("|");
+    if (li._sig === sig) return;
+    li._sig = sig;
+    li.dataset.seq = m.pending ? "" : String(m.seq);
+    li.dataset.sender = m.sender_type;
+    li.dataset.private = String(!!m.private);
+    if (status) li.dataset.status = status; else delete li.dataset.status;
+    li.className = `msg msg--${m.sender_type}${m.private ? " msg--note" : ""}${m.pending ? " msg--pending" : ""}${status === "failed" ? " msg--failed" : ""}`;
+    $(".msg__author", li).textContent = m.private ? `Note · ${author}` : author;
+    const t = $(".msg__time", li);
+    t.textContent = clock(m.created_at); t.dateTime = m.created_at || ""; t.title = fullTime(m.created_at);
+    const st = clear($(".msg__status", li));
+    if (status === "failed") {
+      st.append(h("span", { class: "msg__err", text: `Not sent${m.error ? `: ${m.error}` : ""}` }),
+        h("button", { type: "button", class: "link-btn", dataset: { testid: "retry" }, text: "Retry", onclick: () => retrySend(m.client_msg_id) }),
+        h("button", { type: "button", class: "link-btn", text: "Discard", onclick: () => discardSend(m.client_msg_id) }));
+    } else if (status === "queued") st.textContent = "Waiting for connection…";
+    else if (status === "retrying") st.textContent = "Failed, retrying…";
+    else if (status === "sending") st.textContent = "Sending…";
+    else if (status === "seen") st.textContent = "✓✓ Seen";
+    else if (status === "sent") st.textContent = m.private ? "" : "✓ Sent";
+  }
+
+  function retrySend(cmid) {
+    const o = S.outbox.get(cmid);
+    if (!o) return;
+    o.tries = 0;
+    transmit(o);
+    saveOutbox();
+  }
+  function discardSend(cmid) {
+    S.outbox.delete(cmid); saveOutbox();
+    if (S.conv) renderMessages();
+  }
+
+  // ── composer ──
+  function setNoteMode(c, on) {
+    c.note = on;
+    const d = c.dom;
+    d.form.classList.toggle("composer--note", on);
+    d.noteToggle.setAttribute("aria-pressed", String(on));
+    d.modeLabel.textContent = on ? "Note — not visible to the customer" : "Reply to the customer";
+    d.composer.placeholder = on ? "Write a private note for your team…" : "Reply… (Enter to send, Shift+Enter for a new line, / for canned responses)";
+    d.sendBtn.textContent = on ? "Add note" : "Send";
+    if (Typing.active) Typing.stop();
+    d.composer.focus();
+  }
+
+  function autosize(ta) {
+    ta.style.height = "auto";
+    ta.style.height = `${Math.min(ta.scrollHeight + 2, Math.round(window.innerHeight * 0.4))}px`;
+  }
+
+  function submitComposer() {
+    const c = S.conv;
+    if (!c || !c.dom) return;
+    const ta = c.dom.composer;
+    const text = ta.value.trim();
+    if (!text) return;
+    if (byteLen(text) > MAX_BODY_BYTES) { toast("This message is too long (16 KB max). Split it into several messages."); return; }
+    Typing.stop();
+    queueSend(c.id, text, c.note);
+    ta.value = "";
+    S.drafts.delete(c.id);
+    autosize(ta);
+    closeCanned();
+    renderMessages({ toBottom: true });
+  }
+
+  function onComposerKey(e) {
+    if (Canned.open) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        Canned.idx = (Canned.idx + (e.key === "ArrowDown" ? 1 : -1) + Canned.items.length) % Canned.items.length;
+        renderCanned(); return;
+      }
+      if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") { e.preventDefault(); insertCanned(Canned.items[Canned.idx]); return; }
+      if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); closeCanned(); return; }
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      submitComposer();
+    }
+  }
+
+  function onComposerInput() {
+    const c = S.conv; if (!c) return;
+    const ta = c.dom.composer;
+    autosize(ta);
+    if (ta.value.trim()) Typing.ping(c.id, c.note); else Typing.stop();
+    updateCanned();
+  }
+
+  // ── canned responses ──
+  const Canned = { open: false, items: [], idx: 0 };
+  function getCanned() {
+    if (S.canned) return Promise.resolve(S.canned);
+    if (S.cannedOff) return Promise.resolve([]);
+    if (!S.cannedPromise) {
+      S.cannedPromise = api("/canned").then((r) => {
+        S.canned = (r.canned || []).slice().sort((a, b) => a.shortcut.localeCompare(b.shortcut));
+        return S.canned;
+      }).catch((e) => {
+        if (e.status === 404) S.cannedOff = true;
+        return [];
+      }).finally(() => { S.cannedPromise = null; });
+    }
+    return S.cannedPromise;
+  }
+  async function updateCanned() {
+    const c = S.conv; if (!c) return;
+    const ta = c.dom.composer;
+    const m = ta.selectionStart === ta.selectionEnd ? /^\/([a-z0-9_-]{0,32})$/i.exec(ta.value.slice(0, ta.selectionStart)) : null;
+    if (!m) { closeCanned(); return; }
+    const before = ta.value;
+    const all = await getCanned();
+    if (S.conv !== c || ta.value !== before) return;
+    const q = m[1].toLowerCase();
+    const items = all.filter((x) => x.shortcut.startsWith(q)).slice(0, 8);
+    if (!items.length) { closeCanned(); return; }
+    Canned.items = items; Canned.idx = 0; Canned.open = true;
+    renderCanned();
+  }
+  function renderCanned() {
+    const c = S.conv; if (!c) return;
+    const ul = clear(c.dom.canned);
+    Canned.items.forEach((it, i) => {
+      const id = `${ul.id}-opt-${i}`;
+      ul.append(h("li", { id, role: "option", class: "canned__item", "aria-selected": String(i === Canned.idx), dataset: { testid: "canned-item" },
+        onmousedown: (e) => { e.preventDefault(); insertCanned(it); } },
+      h("span", { class: "canned__key", text: `/${it.shortcut}` }), h("span", { class: "canned__body", text: it.body.slice(0, 120) })));
+    });
+    ul.hidden = false;
+    c.dom.composer.setAttribute("aria-activedescendant", `${ul.id}-opt-${Canned.idx}`);
+    const sel = ul.children[Canned.idx]; if (sel) sel.scrollIntoView({ block: "nearest" });
+  }
+  function closeCanned() {
+    const was = Canned.open;
+    Canned.open = false; Canned.items = [];
+    const c = S.conv;
+    if (c && c.dom) { c.dom.canned.hidden = true; clear(c.dom.canned); c.dom.composer.removeAttribute("aria-activedescendant"); }
+    return was;
+  }
+  function insertCanned(it) {
+    const c = S.conv; if (!c || !it) return;
+    const ta = c.dom.composer;
+    const rest = ta.value.slice(ta.selectionStart);
+    ta.value = it.body + rest;
+    ta.setSelectionRange(it.body.length, it.body.length);
+    closeCanned();
+    autosize(ta);
+    ta.focus();
+    Typing.ping(c.id, c.note);
+  }
+
+  // ───────────────────────────── admin: shared helpers ─────────────────────────────
+  function field(label, input, hint) {
+    if (!input.id) input.id = uid("f");
+    const kids = [h("label", { for: input.id, text: label }), input];
+    if (hint) { const hid = `${input.id}-hint`; input.setAttribute("aria-describedby", hid); kids.push(h("p", { class: "hint", id: hid, text: hint })); }
+    return h("div", { class: "field" }, kids);
+  }
+  function checkField(label, input) {
+    if (!input.id) input.id = uid("f");
+    return h("div", { class: "field field--check" }, input, h("label", { for: input.id, text: label }));
+  }
+  async function copyText(text, el) {
+    try { await navigator.clipboard.writeText(text); toast("Copied to the clipboard", "info", 2000); } catch (_) {
+      if (el && el.select) { el.focus(); el.select(); }
+      let ok = false;
+      try { ok = document.execCommand("copy"); } catch (__) { ok = false; }
+      toast(ok ? "Copied to the clipboard" : "Press Ctrl+C (⌘C) to copy the selected text", ok ? "info" : "error", 3000);
+    }
+  }
+  function adminShell(title, ...kids) {
+    return clear(dom.adminView).append(h("div", { class: "admin" }, h("h1", { class: "admin__title", text: title }), kids));
+  }
+  function adminUnavailable(title, e) {
+    adminShell(title, h("p", { class: "card", text: e.status === 404 ? "This server does not provide this page yet." : e.status === 403 ? "Only admins can open this page." : `Could not load: ${e.message}` }));
+  }
+  function submitting(form, on) { for (const b of $$("button, input, select, textarea", form)) if (on) { b.dataset.wasDisabled = b.disabled ? "1" : ""; b.disabled = true; } else b.disabled = b.dataset.wasDisabled === "1"; }
+
+  // ── admin: agents ──
+  async function renderAdminAgents() {
+    adminShell("Agents", h("p", { class: "muted", text: "Loading…" }));
+    let agents;
+    try { agents = (await api("/agents")).agents || []; } catch (e) { adminUnavailable("Agents", e); return; }
+    if (S.route.name !== "admin" || S.route.section !== "agents") return;
+    for (const a of agents) S.agents.set(a.id, a);
+    const tbody = h("tbody");
+    const table = h("table", { class: "table" },
+      h("caption", { class: "sr-only", text: "Agents" }),
+      h("thead", {}, h("tr", {}, ["Agent", "Status", "Role", "Max open", "Active", ""].map((t) => h("th", { scope: "col", text: t })))),
+      tbody);
+    const sorted = agents.slice().sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    for (const a of sorted) tbody.append(agentRow(a));
+    adminShell("Agents", inviteForm(), h("div", { class: "card card--flush table-wrap" }, table));
+  }
+
+  function agentRow(a) {
+    const self = a.id === ME.id;
+    const patch = async (body, ctl) => {
+      try {
+        const r = await api(`/agents/${enc(a.id)}`, { method: "PATCH", body });
+        Object.assign(a, r.agent || body); S.agents.set(a.id, a);
+        toast("Saved", "info", 1500);
+        return true;
+      } catch (e) { fail(e); if (ctl) ctl(); return false; }
+    };
+    const role = h("select", { class: "select", "aria-label": `Role of ${a.name}`, disabled: self },
+      h("option", { value: "agent", text: "Agent" }), h("option", { value: "admin", text: "Admin" }));
+    role.value = a.role;
+    role.addEventListener("change", () => patch({ role: role.value }, () => { role.value = a.role; }));
+    const max = h("input", { type: "number", class: "input input--num", min: "0", max: "999", value: a.max_open == null ? "" : String(a.max_open), "aria-label": `Maximum open conversations for ${a.name}`, placeholder: "∞" });
+    max.addEventListener("change", () => {
+      const v = max.value.trim() === "" ? null : Math.max(0, parseInt(max.value, 10) || 0);
+      patch({ max_open: v }, () => { max.value = a.max_open == null ? "" : String(a.max_open); });
+    });
+    const activeLabel = h("span", { class: a.active ? "status status--open" : "status status--resolved", text: a.active ? "Active" : "Deactivated" });
+    const toggle = h("button", { type: "button", class: a.active ? "btn btn--danger btn--small" : "btn btn--ghost btn--small", disabled: self,
+      text: a.active ? "Deactivate" : "Reactivate", title: self ? "You cannot deactivate yourself" : null,
+      onclick: async () => {
+        if (a.active && !window.confirm(`Deactivate ${a.name}? They are signed out immediately and cannot log in.`)) return;
+        if (await patch({ active: !a.active })) renderAdminAgents();
+      } });
+    return h("tr", { dataset: { testid: "agent-row", id: a.id } },
+      h("td", {}, h("div", { class: "who" }, h("strong", { text: a.name || "—" }), h("span", { class: "muted", text: a.email }))),
+      h("td", {}, presenceDot(a.id), " ", h("span", { class: "muted", dataset: { presenceText: a.id }, text: presenceOf(a.id) })),
+      h("td", {}, role), h("td", {}, max), h("td", {}, activeLabel), h("td", {}, toggle));
+  }
+
+  function inviteForm() {
+    const email = h("input", { type: "email", class: "input", name: "email", required: true, autocomplete: "off" });
+    const name = h("input", { type: "text", class: "input", name: "name", required: true, maxlength: "120", autocomplete: "off" });
+    const role = h("select", { class: "select", name: "role" }, h("option", { value: "agent", text: "Agent" }), h("option", { value: "admin", text: "Admin" }));
+    const pw = h("input", { type: "text", class: "input", name: "password", autocomplete: "new-password" });
+    const result = h("div", { class: "result", "aria-live": "polite" });
+    const form = h("form", { class: "card form", "aria-label": "Invite agent", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { email: email.value.trim(), name: name.value.trim(), role: role.value };
+      if (pw.value) body.password = pw.value;
+      submitting(form, true);
+      try {
+        const r = await api("/agents", { method: "POST", body });
+        if (r.agent) S.agents.set(r.agent.id, r.agent);
+        form.reset();
+        const out = h("input", { class: "input mono", readOnly: true, value: r.password || body.password || "", "aria-label": "Password for the new agent" });
+        clear(result).append(h("div", { class: "callout", dataset: { testid: "invite-result" } },
+          h("p", {}, h("strong", { text: `${body.name} can now sign in as ${body.email}.` })),
+          r.password ? h("p", { text: "Their password is shown only once — copy it and share it securely:" }) : null,
+          r.password ? h("div", { class: "row" }, out, h("button", { type: "button", class: "btn btn--ghost", text: "Copy", onclick: () => copyText(out.value, out) })) : null));
+        const tbody = $(".table tbody", dom.adminView);
+        if (tbody && r.agent) tbody.append(agentRow(r.agent));
+      } catch (err) { fail(err); } finally { submitting(form, false); }
+    } },
+    h("h2", { class: "card__title", text: "Invite agent" }),
+    h("div", { class: "grid" }, field("Email", email), field("Name", name), field("Role", role),
+      field("Password (optional)", pw, "Leave empty to generate one.")),
+    h("button", { type: "submit", class: "btn btn--primary", text: "Create agent" }), result);
+    return form;
+  }
+
+  // ── admin: inboxes ──
+  async function renderAdminInboxes(selectId) {
+    adminShell("Inboxes", h("p", { class: "muted", text: "Loading…" }));
+    let inboxes;
+    try { inboxes = (await api("/inboxes")).inboxes || []; } catch (e) { adminUnavailable("Inboxes", e); return; }
+    if (S.route.name !== "admin" || S.route.section !== "inboxes") return;
+    const editor = h("div", { class: "inbox-editor" });
+    const list = h("ul", { class: "inbox-list", "aria-label": "Inboxes" });
+    const select = (ib) => {
+      for (const b of $$("button", list)) b.setAttribute("aria-current", String(b.dataset.id === ib.id));
+      clear(editor).append(inboxForm(ib, (saved) => { Object.assign(ib, saved); renderAdminInboxes(ib.id); }));
+    };
+    for (const ib of inboxes) {
+      list.append(h("li", {}, h("button", { type: "button", class: "inbox-list__btn", dataset: { id: ib.id }, "aria-current": "false", onclick: () => select(ib) },
+        h("span", { class: "swatch", style: { background: /^#[0-9a-f]{6}$/i.test(ib.color) ? ib.color : "#888888" }, "aria-hidden": "true" }),
+        h("span", { text: ib.name }))));
+    }
+    const newName = h("input", { type: "text", class: "input", required: true, maxlength: "80", placeholder: "e.g. Website" });
+    const create = h("form", { class: "form form--inline", "aria-label": "New inbox", onsubmit: async (e) => {
+      e.preventDefault();
+      submitting(create, true);
+      try { const r = await api("/inboxes", { method: "POST", body: { name: newName.value.trim() } }); toast("Inbox created", "info", 2000); renderAdminInboxes(r.inbox && r.inbox.id); } catch (err) { fail(err); submitting(create, false); }
+    } }, field("New inbox name", newName), h("button", { type: "submit", class: "btn btn--primary", text: "Add inbox" }));
+    adminShell("Inboxes", h("div", { class: "split" }, h("div", { class: "card" }, list, create), editor));
+    const first = inboxes.find((i) => i.id === selectId) || inboxes[0];
+    if (first) select(first); else editor.append(h("p", { class: "card muted", text: "No inbox yet. Create one to get a widget snippet." }));
+  }
+
+  function inboxForm(ib, onSaved) {
+    const name = h("input", { type: "text", class: "input", required: true, maxlength: "80", value: ib.name || "" });
+    const color = h("input", { type: "color", class: "input input--color", value: /^#[0-9a-f]{6}$/i.test(ib.color) ? ib.color.toLowerCase() : "#2f5fd0" });
+    const greeting = h("textarea", { class: "input", rows: "2", value: ib.greeting || "" });
+    const offline = h("textarea", { class: "input", rows: "2", value: ib.offline_message || "" });
+    const askEmail = h("input", { type: "checkbox", checked: !!ib.ask_email });
+    const origins = h("textarea", { class: "input mono", rows: "3", value: (ib.allowed_origins || []).join("\n"), placeholder: "https://www.example.com" });
+    const bh = ib.business_hours;
+    const bhOn = h("input", { type: "checkbox", checked: !!bh });
+    const offset = h("input", { type: "number", class: "input input--num", step: "15", min: "-840", max: "840", value: String(bh ? bh.utc_offset_minutes || 0 : -new Date().getTimezoneOffset()) });
+    const dayRows = DAYS.map(([key, label]) => {
+      const span = bh && bh.days && bh.days[key];
+      const on = h("input", { type: "checkbox", id: uid("day"), checked: !!span });
+      const open = h("input", { type: "time", class: "input", id: uid("open"), value: span ? span[0] : "09:00" });
+      const close = h("input", { type: "time", class: "input", id: uid("close"), value: span ? span[1] : "17:00" });
+      const tr = h("tr", {},
+        h("th", { scope: "row" }, h("span", { class: "check" }, on, h("label", { for: on.id, text: label }))),
+        h("td", {}, h("label", { class: "sr-only", for: open.id, text: `${label} opens at` }), open),
+        h("td", {}, h("label", { class: "sr-only", for: close.id, text: `${label} closes at` }), close));
+      return { key, on, open, close, tr };
+    });
+    const bhTable = h("table", { class: "table table--compact" }, h("caption", { class: "sr-only", text: "Opening hours per weekday" }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Day" }), h("th", { scope: "col", text: "Opens" }), h("th", { scope: "col", text: "Closes" }))),
+      h("tbody", {}, dayRows.map((r) => r.tr)));
+    const bhBox = h("fieldset", { class: "fieldset", disabled: !bh }, h("legend", { text: "Opening hours" }),
+      field("UTC offset in minutes", offset, `Your browser is at ${-new Date().getTimezoneOffset()} (e.g. 60 = UTC+1). Days left unchecked are closed.`), bhTable);
+    bhOn.addEventListener("change", () => { bhBox.disabled = !bhOn.checked; });
+    const idReq = h("input", { type: "checkbox", checked: !!ib.identity_required });
+    const secret = h("input", { type: "text", class: "input mono", readOnly: true, value: ib.identity_secret || "", placeholder: "none", "aria-label": "Identity secret" });
+    const rotate = h("button", { type: "button", class: "btn btn--ghost", text: ib.identity_secret ? "Rotate" : "Generate", onclick: async () => {
+      if (ib.identity_secret && !window.confirm("Rotate the identity secret? User hashes made with the old secret stop working.")) return;
+      try { const r = await api(`/inboxes/${enc(ib.id)}/rotate-identity-secret`, { method: "POST" }); ib.identity_secret = r.inbox.identity_secret; secret.value = ib.identity_secret || ""; rotate.textContent = "Rotate"; toast("Identity secret rotated", "info", 2500); } catch (e) { fail(e); }
+    } });
+    const snippet = h("textarea", { class: "input mono", rows: "3", readOnly: true, value: ib.snippet || "", "aria-label": "Install snippet" });
+    const form = h("form", { class: "card form", "aria-label": `Edit inbox ${ib.name}`, dataset: { testid: "inbox-form" }, onsubmit: async (e) => {
+      e.preventDefault();
+      const days = {};
+      for (const r of dayRows) if (r.on.checked) {
+        if (!r.open.value || !r.close.value) { toast(`Set opening and closing times for ${r.key}.`); r.open.focus(); return; }
+        days[r.key] = [r.open.value, r.close.value];
+      }
+      const body = {
+        name: name.value.trim(), color: color.value, greeting: greeting.value, offline_message: offline.value,
+        ask_email: askEmail.checked,
+        allowed_origins: origins.value.split("\n").map((s) => s.trim().replace(/\/+$/, "")).filter(Boolean),
+        business_hours: bhOn.checked ? { utc_offset_minutes: parseInt(offset.value, 10) || 0, days } : null,
+        identity_required: idReq.checked,
+      };
+      submitting(form, true);
+      try { const r = await api(`/inboxes/${enc(ib.id)}`, { method: "PATCH", body }); toast("Inbox saved", "info", 2000); onSaved(r.inbox || body); } catch (err) { fail(err); submitting(form, false); }
+    } },
+    h("h2", { class: "card__title", text: ib.name }),
+    h("div", { class: "grid" }, field("Name", name), field("Color", color)),
+    field("Greeting", greeting, "Shown when a visitor opens the chat."),
+    field("Offline message", offline, "Shown outside business hours or when nobody is online."),
+    checkField("Ask for the visitor's email before chatting", askEmail),
+    field("Allowed websites (origins), one per line", origins, "Leave empty to allow any website."),
+    checkField("Limit to business hours", bhOn), bhBox,
+    h("fieldset", { class: "fieldset" }, h("legend", { text: "Identity verification" }),
+      checkField("Require a valid user hash for identified users", idReq),
+      h("div", { class: "field" }, h("span", { class: "label", text: "Identity secret" }), h("div", { class: "row" }, secret, rotate,
+        h("button", { type: "button", class: "btn btn--ghost", text: "Copy", onclick: () => copyText(secret.value, secret) })),
+      h("p", { class: "hint", text: "user_hash = hex HMAC-SHA256(secret, user_id), computed on your server." }))),
+    h("div", { class: "field" }, h("span", { class: "label", text: "Install snippet" }), snippet,
+      h("div", { class: "row" }, h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "copy-snippet" }, text: "Copy snippet", onclick: () => copyText(snippet.value, snippet) }),
+        h("span", { class: "hint", text: "Paste before </body> on your website." }))),
+    h("div", { class: "row" }, h("button", { type: "submit", class: "btn btn--primary", text: "Save inbox" })));
+    return form;
+  }
+
+  // ── admin: canned responses ──
+  async function renderAdminCanned() {
+    adminShell("Canned responses", h("p", { class: "muted", text: "Loading…" }));
+    let items;
+    try { items = (await api("/canned")).canned || []; } catch (e) { adminUnavailable("Canned responses", e); return; }
+    if (S.route.name !== "admin" || S.route.section !== "canned") return;
+    items.sort((a, b) => a.shortcut.localeCompare(b.shortcut));
+    S.canned = items.slice();
+    let editing = null;
+    const shortcut = h("input", { type: "text", class: "input mono", required: true, pattern: "[a-z0-9_\\-]{1,32}", maxlength: "32", placeholder: "shipping", autocomplete: "off" });
+    const text = h("textarea", { class: "input", rows: "4", required: true });
+    const title = h("h2", { class: "card__title", text: "Add a canned response" });
+    const submit = h("button", { type: "submit", class: "btn btn--primary", text: "Add" });
+    const cancel = h("button", { type: "button", class: "btn btn--ghost", hidden: true, text: "Cancel", onclick: () => edit(null) });
+    const edit = (it) => {
+      editing = it;
+      shortcut.value = it ? it.shortcut : ""; text.value = it ? it.body : "";
+      title.textContent = it ? `Edit /${it.shortcut}` : "Add a canned response";
+      submit.textContent = it ? "Save" : "Add"; cancel.hidden = !it;
+      if (it) shortcut.focus();
+    };
+    const form = h("form", { class: "card form", "aria-label": "Canned response", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { shortcut: shortcut.value.trim().toLowerCase().replace(/^\//, ""), body: text.value };
+      if (!/^[a-z0-9_-]{1,32}$/.test(body.shortcut)) { toast("Shortcuts use a–z, 0–9, _ and - (up to 32)."); shortcut.focus(); return; }
+      if (!body.body.trim()) { toast("The response text is empty."); text.focus(); return; }
+      submitting(form, true);
+      try {
+        if (editing) await api(`/canned/${enc(editing.id)}`, { method: "PATCH", body });
+        else await api("/canned", { method: "POST", body });
+        S.canned = null;
+        toast("Saved", "info", 1500);
+        renderAdminCanned();
+      } catch (err) { fail(err); submitting(form, false); }
+    } }, title,
+    field("Shortcut", shortcut, "Agents type /shortcut in the reply box. Lowercase letters, digits, _ and -."),
+    field("Response", text), h("div", { class: "row" }, submit, cancel));
+    const tbody = h("tbody");
+    for (const it of items) {
+      tbody.append(h("tr", { dataset: { testid: "canned-row", id: it.id } },
+        h("td", { class: "mono", text: `/${it.shortcut}` }),
+        h("td", { class: "prewrap", text: it.body }),
+        h("td", { class: "nowrap" },
+          h("button", { type: "button", class: "btn btn--ghost btn--small", text: "Edit", "aria-label": `Edit /${it.shortcut}`, onclick: () => edit(it) }), " ",
+          h("button", { type: "button", class: "btn btn--danger btn--small", text: "Delete", "aria-label": `Delete /${it.shortcut}`, onclick: async () => {
+            if (!window.confirm(`Delete /${it.shortcut}?`)) return;
+            try { await api(`/canned/${enc(it.id)}`, { method: "DELETE" }); S.canned = null; renderAdminCanned(); } catch (e) { fail(e); }
+          } }))));
+    }
+    const table = items.length
+      ? h("div", { class: "card card--flush table-wrap" }, h("table", { class: "table" }, h("caption", { class: "sr-only", text: "Canned responses" }),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Shortcut" }), h("th", { scope: "col", text: "Response" }), h("th", { scope: "col", text: "Actions" }))), tbody))
+      : h("p", { class: "card muted", text: "No canned responses yet." });
+    adminShell("Canned responses", form, table);
+  }
+
+  function renderAdmin(section) {
+    if (ME.role !== "admin") { adminShell("Admin", h("p", { class: "card", text: "Only admins can open this page." })); return; }
+    if (section === "inboxes") renderAdminInboxes();
+    else if (section === "canned") renderAdminCanned();
+    else renderAdminAgents();
+  }
+
+  // ───────────────────────────── shell, routing, keyboard ─────────────────────────────
+  function parseRoute() {
+    const raw = location.hash.replace(/^#/, "") || "/inbox";
+    const [path, qs] = raw.split("?");
+    const parts = path.split("/").filter(Boolean);
+    const q = new URLSearchParams(qs || "");
+    if (parts[0] === "c" && parts[1]) return { name: "conv", id: decodeURIComponent(parts[1]).toLowerCase() };
+    if (parts[0] === "admin") return { name: "admin", section: ["agents", "inboxes", "canned"].includes(parts[1]) ? parts[1] : "agents" };
+    return { name: "inbox", view: q.get("view"), status: q.get("status") };
+  }
+
+  function route() {
+    const r = parseRoute();
+    S.route = r;
+    for (const a of $$("[data-nav]")) {
+      const on = r.name === "admin" ? a.dataset.nav === r.section : a.dataset.nav === "inbox";
+      if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
+    if (r.name === "admin") {
+      closeConversation();
+      dom.inboxView.hidden = true; dom.adminView.hidden = false;
+      root.classList.remove("has-conv");
+      renderAdmin(r.section);
+      dom.adminView.focus({ preventScroll: true });
+      return;
+    }
+    dom.inboxView.hidden = false; dom.adminView.hidden = true;
+    if (r.name === "inbox") {
+      setFilter(r.view || S.filter.view, r.status || S.filter.status);
+      closeConversation();
+      root.classList.remove("has-conv");
+    } else {
+      if (!S.list.loaded && !S.list.loading) loadList({ reset: true });
+      root.classList.add("has-conv");
+      const wasOpen = S.conv && S.conv.id === r.id;
+      openConversation(r.id);
+      if (!wasOpen && window.matchMedia("(max-width: 760px)").matches && S.conv && S.conv.dom) S.conv.dom.title.focus({ preventScroll: true });
+    }
+    $$(".back").forEach((b) => b.setAttribute("href", inboxHash()));
+  }
+
+  function closePopups() {
+    let closed = closeCanned();
+    closed = closeSnooze() || closed;
+    if (dom.layout && dom.layout.classList.contains("show-contact-sm")) {
+      dom.layout.classList.remove("show-contact-sm"); applyContactVisibility(); closed = true;
+    }
+    return closed;
+  }
+
+  function onGlobalKey(e) {
+    if (e.key === "Escape") { if (closePopups()) e.preventDefault(); return; }
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || S.route.name === "admin") return;
+    const t = e.target;
+    if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+      if (t && t.tagName === "SELECT") return;
+      e.preventDefault(); stepConversation(e.key === "ArrowDown" ? 1 : -1); return;
+    }
+    if (e.altKey || e.shiftKey || isTextField(t)) return;
+    if (e.key === "j") { e.preventDefault(); stepConversation(1); }
+    else if (e.key === "k") { e.preventDefault(); stepConversation(-1); }
+    else if (e.key === "c" && S.conv && S.conv.dom) { e.preventDefault(); S.conv.dom.composer.focus(); }
+  }
+
+  function buildShell() {
+    dom.main = $("#main");
+    dom.conn = $("#conn");
+    dom.presence = $("#presence-toggle");
+    dom.notify = $("#notify-toggle");
+    if (ME.role === "admin") for (const a of $$("[data-admin-only]")) a.hidden = false;
+    if (dom.conn) dom.conn.addEventListener("click", () => Sock.kick());
+    if (dom.presence) dom.presence.addEventListener("click", () => setMyPresence(S.myPresence === "away" ? "online" : "away"));
+    if (dom.notify) dom.notify.addEventListener("click", toggleNotify);
+    const logout = $("form.logout");
+    if (logout) logout.addEventListener("submit", () => { leaving = true; Typing.stop(); });
+
+    dom.convPane = h("section", { class: "pane pane-conv", "aria-label": "Conversation" });
+    dom.contactPane = h("aside", { class: "pane pane-contact", id: "pane-contact", tabindex: "-1", "aria-label": "Contact details" });
+    dom.layout = h("div", { class: "layout" }, buildListPane(), dom.convPane, dom.contactPane);
+    dom.inboxView = h("div", { class: "view view-inbox" }, dom.layout);
+    dom.adminView = h("div", { class: "view view-admin", hidden: true, tabindex: "-1" });
+    clear(dom.main).append(dom.inboxView, dom.adminView);
+    renderEmptyConvPane();
+    renderFilters();
+    renderMyPresence();
+    renderNotifyToggle();
+    Sock.setState("connecting");
+  }
+
+  function start() {
+    if (!ME.id) { api("/me").then((m) => { Object.assign(ME, { id: m.agent_id, account_id: m.account_id, role: m.role, name: m.name, email: m.email }); }).catch(() => {}); }
+    loadOutbox();
+    buildShell();
+    window.addEventListener("hashchange", route);
+    document.addEventListener("keydown", onGlobalKey);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") { markRead(); if (Sock.state === "offline") Sock.kick(); }
+    });
+    window.addEventListener("focus", markRead);
+    window.addEventListener("online", () => Sock.kick());
+    window.addEventListener("resize", applyContactVisibility);
+    document.addEventListener("pointerdown", (e) => {
+      if (popover && !popover.el.contains(e.target) && e.target !== popover.trigger) closeSnooze();
+      if (S.notify) ensureAudio();
+    }, true);
+    document.addEventListener("keydown", () => { if (S.notify) ensureAudio(); }, { once: true, capture: true });
+    setInterval(() => { for (const li of rowNodes.values()) li._sig = null; renderList(); }, 30000);
+    setInterval(() => Sock.watchdog(), 5000);
+    route();
+    loadAgents();
+    Sock.connect();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
