@@ -81,11 +81,40 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         None => {
             let i = crate::inboxes::create(&ctx.db, admin.account_id, "Website", &[]).await?;
             seed(&ctx, &admin, &i.widget_token).await?;
+            let who = crate::actor::AgentIdentity {
+                agent_id: admin.id,
+                account_id: admin.account_id,
+                role: Role::Admin,
+                session_id: None,
+                session_expires: None,
+            };
+            for (shortcut, body) in [
+                (
+                    "hello",
+                    "Hi! Thanks for reaching out — how can I help you today?",
+                ),
+                (
+                    "refund",
+                    "Refunds go back to the original payment method within 5–10 business days.",
+                ),
+                ("bye", "Glad I could help. Have a great day!"),
+            ] {
+                let input = crate::canned::CannedInput {
+                    shortcut: Some(shortcut.into()),
+                    body: Some(body.into()),
+                };
+                crate::canned::create(&ctx, &who, input)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
             i
         }
     };
     let base = app.base_url();
+    let site = demo_site(&base, &inbox.widget_token)?;
     println!("\nSwitchboard demo is running at {base}");
+    println!("  dashboard   : {base}/login");
+    println!("  demo website with the chat widget (another origin): {site}");
     println!("  admin login : {DEMO_EMAIL}");
     match password {
         Some(p) => println!(
@@ -155,4 +184,42 @@ async fn seed(
         }
     }
     Ok(())
+}
+
+/// A small "customer website" on another port (so another origin), with the install snippet:
+/// what a company's own site looks like with Switchboard's widget on it.
+fn demo_site(base: &str, widget_token: &str) -> anyhow::Result<String> {
+    let page = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Acme Shop</title>
+<style>body{{font-family:Georgia,serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.6}}
+header{{border-bottom:2px solid #222;margin-bottom:1rem}}</style></head>
+<body><header><h1>Acme Shop</h1></header>
+<p>This page stands for your own website. It is served from another origin than Switchboard and
+includes the widget with one line:</p>
+<pre>&lt;script src="{base}/widget.js" data-inbox="{widget_token}" async&gt;&lt;/script&gt;</pre>
+<p>Open the chat bubble at the bottom right and write; answer from the dashboard.</p>
+<script src="{base}/widget.js" data-inbox="{widget_token}" async></script>
+</body></html>"#
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = actix_web::HttpServer::new(move || {
+        let page = page.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move || {
+            let page = page.clone();
+            async move {
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page)
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    actix_web::rt::spawn(server);
+    Ok(url)
 }

@@ -161,6 +161,27 @@ impl Signer {
     }
 }
 
+/// Identity verification: `user_hash` must be hex HMAC-SHA256(secret, user_id) (the scheme
+/// Intercom and Chatwoot use). Constant-time.
+pub fn user_hash_ok(secret: &str, user_id: &str, given: &str) -> bool {
+    let Some(bytes) = unhex(given.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(user_id.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// Computes a `user_hash` (for tests and the admin page's example).
+pub fn user_hash(secret: &str, user_id: &str) -> String {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(user_id.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,25 +203,4 @@ mod tests {
         assert_eq!(s.open_visitor(&forged, 50), None, "tampered");
         assert_eq!(s.open_socket(&t, 50), None, "wrong kind");
     }
-}
-
-/// Identity verification: `user_hash` must be hex HMAC-SHA256(secret, user_id) (the scheme
-/// Intercom and Chatwoot use). Constant-time.
-pub fn user_hash_ok(secret: &str, user_id: &str, given: &str) -> bool {
-    let Some(bytes) = unhex(given.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(user_id.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
-}
-
-/// Computes a `user_hash` (for tests and the admin page's example).
-pub fn user_hash(secret: &str, user_id: &str) -> String {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(user_id.as_bytes());
-    hex(&mac.finalize().into_bytes())
 }

@@ -1,4 +1,5 @@
 //! `switchboard bench …`: load generators that print figures (never assertions).
+mod assets;
 mod cpu;
 mod fsync;
 pub mod messages;
@@ -11,11 +12,14 @@ use crate::config::Settings;
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Durable message throughput and latency over real WebSockets; see docs/benchmarks.md.
-    Messages(messages::Args),
+    Messages(Box<messages::Args>),
+    /// Bytes the browser downloads for the widget and the dashboard (raw and gzipped).
+    Assets(assets::Args),
 }
 
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Messages(a) => messages::run(a, settings).await,
+        BenchCommand::Messages(a) => messages::run(*a, settings).await,
+        BenchCommand::Assets(a) => assets::run(a),
     }
 }
