@@ -39,6 +39,7 @@ pub fn spawn(ctx: AppContext, rx: mpsc::Receiver<DomainEvent>) -> tokio::task::J
             last_pick: HashMap::new(),
             assigned: HashSet::new(),
             tried: HashMap::new(),
+            full: HashMap::new(),
         }
         .run(rx),
     )
@@ -51,6 +52,9 @@ struct Router {
     /// Conversations known to have an assignee: their messages need no routing.
     assigned: HashSet<Uuid>,
     tried: HashMap<Uuid, Instant>,
+    /// Accounts where the last attempt found nobody online with room: messages do not retry
+    /// there until a conversation changes or the next tick (a busy queue costs no queries).
+    full: HashMap<Uuid, Instant>,
 }
 
 #[derive(FromQueryResult)]
@@ -76,12 +80,22 @@ impl Router {
 
     async fn on_event(&mut self, ev: DomainEvent) {
         let conv_id = match ev {
-            DomainEvent::MessageCreated { message, .. }
-                if message.sender_type == SenderType::Customer && !message.private =>
-            {
+            DomainEvent::MessageCreated {
+                message,
+                account_id,
+            } if message.sender_type == SenderType::Customer && !message.private => {
+                if self
+                    .full
+                    .get(&account_id)
+                    .is_some_and(|t| t.elapsed() < RETRY_EVERY)
+                {
+                    return;
+                }
                 message.conversation_id
             }
-            DomainEvent::ConversationUpdated { state, .. } => {
+            DomainEvent::ConversationUpdated { state, account_id } => {
+                // Capacity may have changed (resolved, reassigned, unassigned).
+                self.full.remove(&account_id);
                 if state.assignee_id.is_some() {
                     self.remember(state.conversation_id);
                     return;
@@ -125,6 +139,7 @@ impl Router {
             }
         });
         self.tried.retain(|_, t| t.elapsed() < RETRY_EVERY * 4);
+        self.full.clear();
         self.ctx.limits.prune();
         let queued = conversation::Entity::find()
             .filter(conversation::Column::Status.eq("open"))
@@ -137,6 +152,9 @@ impl Router {
         match queued {
             Ok(rows) => {
                 for c in rows {
+                    if self.full.contains_key(&c.account_id) {
+                        continue;
+                    }
                     if let Err(e) = self.assign(c).await {
                         tracing::warn!(error = %e, "routing failed; will retry");
                         break;
@@ -177,6 +195,7 @@ impl Router {
             .map(|p| p.agent_id)
             .collect();
         if online.is_empty() {
+            self.full.insert(conv.account_id, Instant::now());
             return Ok(());
         }
         let Some(inbox) = inboxes::find(&self.ctx.db, conv.inbox_id).await? else {
@@ -218,7 +237,9 @@ impl Router {
             })
             .collect();
         let Some(pick) = next_in_turn(&with_room, self.last_pick.get(&conv.account_id)) else {
-            return Ok(()); // everyone is full: the conversation waits in the queue
+            // Everyone is full: the conversation waits in the queue.
+            self.full.insert(conv.account_id, Instant::now());
+            return Ok(());
         };
         let now = Utc::now();
         let res = conversation::Entity::update_many()
