@@ -220,6 +220,6 @@ includes the widget with one line:</p>
     .disable_signals()
     .listen(listener)?
     .run();
-    actix_web::rt::spawn(server);
+    tokio::spawn(server);
     Ok(url)
 }
