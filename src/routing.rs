@@ -11,7 +11,10 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
+};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -19,7 +22,7 @@ use crate::{
     actor::SenderType,
     context::AppContext,
     conversations::actions,
-    db::entities::{agent, conversation},
+    db::entities::{agent, conversation, inbox},
     error::AppResult,
     events::{ConversationState, DomainEvent},
     inboxes,
@@ -141,7 +144,18 @@ impl Router {
         self.tried.retain(|_, t| t.elapsed() < RETRY_EVERY * 4);
         self.full.clear();
         self.ctx.limits.prune();
+        let accounts = self.ctx.hub.accounts_with_agents().await;
+        if accounts.is_empty() {
+            return;
+        }
+        let auto_inboxes = Query::select()
+            .column(inbox::Column::Id)
+            .from(inbox::Entity)
+            .and_where(inbox::Column::AutoAssign.eq(true))
+            .to_owned();
         let queued = conversation::Entity::find()
+            .filter(conversation::Column::AccountId.is_in(accounts))
+            .filter(conversation::Column::InboxId.in_subquery(auto_inboxes))
             .filter(conversation::Column::Status.eq("open"))
             .filter(conversation::Column::AssigneeId.is_null())
             .filter(conversation::Column::WaitingSince.is_not_null())

@@ -1,5 +1,6 @@
 //! Agent management for admins: list (with presence), invite, change role/name/capacity,
-//! deactivate. Deactivation and demotion end the agent's sessions and close its sockets at once.
+//! deactivate. Deactivation and demotion end the agent's sessions and close its sockets at once;
+//! a deactivated agent's unresolved conversations go back to the queue.
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -9,8 +10,9 @@ use crate::{
     actor::{AgentIdentity, Role},
     auth::tokens,
     context::AppContext,
-    db::entities::{agent, agent_session},
+    db::entities::{agent, agent_session, conversation},
     error::{AppError, AppResult},
+    events::{ConversationState, DomainEvent},
     realtime::protocol::PresenceStatus,
 };
 
@@ -146,5 +148,40 @@ pub async fn update(
             .await?;
         ctx.hub.kick_agent(id).await;
     }
+    if deactivated {
+        requeue(ctx, id).await?;
+    }
     Ok(updated.into())
+}
+
+/// A deactivated agent's unresolved conversations go back to the queue (routing hands them on).
+async fn requeue(ctx: &AppContext, agent_id: Uuid) -> AppResult<()> {
+    let held = conversation::Entity::find()
+        .filter(conversation::Column::AssigneeId.eq(agent_id))
+        .filter(conversation::Column::Status.ne("resolved"))
+        .all(&ctx.db)
+        .await?;
+    for c in held {
+        let res = conversation::Entity::update_many()
+            .col_expr(
+                conversation::Column::AssigneeId,
+                Option::<Uuid>::None.into(),
+            )
+            .col_expr(conversation::Column::UpdatedAt, chrono::Utc::now().into())
+            .filter(conversation::Column::Id.eq(c.id))
+            .filter(conversation::Column::AssigneeId.eq(agent_id))
+            .exec(&ctx.db)
+            .await?;
+        if res.rows_affected == 1 {
+            let mut state = ConversationState::from(&c);
+            state.assignee_id = None;
+            ctx.events
+                .publish(DomainEvent::ConversationUpdated {
+                    account_id: c.account_id,
+                    state,
+                })
+                .await;
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub struct LastMessage {
     pub seq: i64,
     pub body: String,
     pub sender_type: String,
+    pub sender_id: Uuid,
     pub private: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -256,6 +257,7 @@ pub async fn summaries(
                     seq: m.seq,
                     body: m.body.chars().take(200).collect(),
                     sender_type: m.sender_type.clone(),
+                    sender_id: m.sender_id,
                     private: m.private,
                     created_at: m.created_at,
                 }),

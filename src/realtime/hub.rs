@@ -73,6 +73,7 @@ enum Cmd {
     KickAgent(Uuid),
     KickSession(Uuid),
     Online(Uuid, oneshot::Sender<Vec<PresenceEntry>>),
+    OnlineAccounts(oneshot::Sender<Vec<Uuid>>),
     /// Typing reported over HTTP (SSE clients): relayed to the account's agents.
     CustomerTyping {
         account_id: Uuid,
@@ -145,6 +146,15 @@ impl HubHandle {
                 typing,
             })
             .await;
+    }
+
+    /// Accounts with at least one agent socket (routing only looks at their queues).
+    pub async fn accounts_with_agents(&self) -> Vec<Uuid> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::OnlineAccounts(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Agents of an account with at least one socket, and their status.
@@ -265,6 +275,9 @@ impl Hub {
             Cmd::KickSession(session) => self.kick_where(|e| e.session == Some(session)),
             Cmd::Online(account_id, reply) => {
                 let _ = reply.send(self.presence_of(account_id));
+            }
+            Cmd::OnlineAccounts(reply) => {
+                let _ = reply.send(self.agents_by_account.keys().copied().collect());
             }
             Cmd::CustomerTyping {
                 account_id,

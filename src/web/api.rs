@@ -201,7 +201,11 @@ pub async fn update_agent(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "agent": agent })))
 }
 
-fn base_url(req: &HttpRequest) -> String {
+/// The server's URL for install snippets: `public_url` when configured, else as requested.
+fn base_url(ctx: &AppContext, req: &HttpRequest) -> String {
+    if !ctx.settings.public_url.is_empty() {
+        return ctx.settings.public_url.trim_end_matches('/').to_string();
+    }
     let info = req.connection_info();
     format!("{}://{}", info.scheme(), info.host())
 }
@@ -211,7 +215,7 @@ pub async fn list_inboxes(
     req: HttpRequest,
     who: CurrentAgent,
 ) -> AppResult<HttpResponse> {
-    let inboxes = inbox_settings::list(&ctx, &who.0, &base_url(&req)).await?;
+    let inboxes = inbox_settings::list(&ctx, &who.0, &base_url(&ctx, &req)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "inboxes": inboxes })))
 }
 
@@ -221,7 +225,8 @@ pub async fn create_inbox(
     who: CurrentAgent,
     body: web::Json<NewInbox>,
 ) -> AppResult<HttpResponse> {
-    let inbox = inbox_settings::create(&ctx, &who.0, &base_url(&req), body.into_inner()).await?;
+    let inbox =
+        inbox_settings::create(&ctx, &who.0, &base_url(&ctx, &req), body.into_inner()).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "inbox": inbox })))
 }
 
@@ -233,7 +238,7 @@ pub async fn update_inbox(
     body: web::Json<InboxPatch>,
 ) -> AppResult<HttpResponse> {
     let inbox =
-        inbox_settings::update(&ctx, &who.0, &base_url(&req), *id, body.into_inner()).await?;
+        inbox_settings::update(&ctx, &who.0, &base_url(&ctx, &req), *id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "inbox": inbox })))
 }
 
@@ -243,7 +248,8 @@ pub async fn rotate_identity_secret(
     who: CurrentAgent,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    let inbox = inbox_settings::rotate_identity_secret(&ctx, &who.0, &base_url(&req), *id).await?;
+    let inbox =
+        inbox_settings::rotate_identity_secret(&ctx, &who.0, &base_url(&ctx, &req), *id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "inbox": inbox })))
 }
 

@@ -111,24 +111,57 @@ impl FromRequest for CurrentAgent {
     }
 }
 
-/// A visitor (widget) request: `Authorization: Bearer vt.…`.
+/// A visitor (widget) request: `Authorization: Bearer vt.…`, from a website the inbox allows
+/// (`Origin`), within the per-IP widget rate limit.
 pub struct CurrentVisitor(pub crate::auth::VisitorClaims);
+
+/// What a visitor check needs from the request, taken before the handler's future runs.
+struct VisitorRequest {
+    origin: Option<String>,
+    ip: std::net::IpAddr,
+}
+
+impl VisitorRequest {
+    fn of(req: &HttpRequest, ctx: &AppContext) -> Self {
+        Self {
+            origin: origin(req),
+            ip: super::limits::client_ip(req, ctx.settings.trust_proxy_headers),
+        }
+    }
+
+    async fn open(
+        &self,
+        ctx: &AppContext,
+        token: &str,
+    ) -> Result<crate::auth::VisitorClaims, AppError> {
+        ctx.limits.widget(self.ip)?;
+        let claims = ctx
+            .signer
+            .open_visitor(token, Utc::now().timestamp())
+            .ok_or(AppError::Unauthorized)?;
+        let inbox = crate::inboxes::find(&ctx.db, claims.inbox_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        if !crate::inboxes::origin_allowed(&inbox, self.origin.as_deref()) {
+            return Err(AppError::Forbidden("this website may not use this inbox"));
+        }
+        Ok(claims)
+    }
+}
 
 impl FromRequest for CurrentVisitor {
     type Error = AppError;
-    type Future = std::future::Ready<Result<Self, AppError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let res = (|| {
-            let ctx = ctx(req)?;
-            let token = bearer(req).ok_or(AppError::Unauthorized)?;
-            let claims = ctx
-                .signer
-                .open_visitor(&token, Utc::now().timestamp())
-                .ok_or(AppError::Unauthorized)?;
-            Ok(CurrentVisitor(claims))
-        })();
-        std::future::ready(res)
+        let token = bearer(req);
+        let ctx = ctx(req);
+        let vr = ctx.as_ref().ok().map(|c| VisitorRequest::of(req, c));
+        Box::pin(async move {
+            let ctx = ctx?;
+            let (token, vr) = token.zip(vr).ok_or(AppError::Unauthorized)?;
+            Ok(CurrentVisitor(vr.open(&ctx, &token).await?))
+        })
     }
 }
 
@@ -141,17 +174,14 @@ impl FromRequest for CurrentActor {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let cred = credential(req);
         let ctx = ctx(req);
+        let vr = ctx.as_ref().ok().map(|c| VisitorRequest::of(req, c));
         Box::pin(async move {
             let ctx = ctx?;
             let cred = cred.ok_or(AppError::Unauthorized)?;
-            if let Credential::Bearer(t) = &cred
+            if let (Credential::Bearer(t), Some(vr)) = (&cred, vr)
                 && t.starts_with("vt.")
             {
-                let claims = ctx
-                    .signer
-                    .open_visitor(t, Utc::now().timestamp())
-                    .ok_or(AppError::Unauthorized)?;
-                return Ok(CurrentActor(Actor::Customer(claims)));
+                return Ok(CurrentActor(Actor::Customer(vr.open(&ctx, t).await?)));
             }
             let (who, _) = agent_from(&ctx, cred).await?;
             Ok(CurrentActor(Actor::Agent(who)))

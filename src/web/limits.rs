@@ -38,9 +38,10 @@ impl Default for Limits {
             // 10 quick tries, then one every 6 s per address; one every 60 s per account.
             login_ip: RateLimiter::keyed(quota(10, Duration::from_secs(6))),
             login_email: RateLimiter::keyed(quota(10, Duration::from_secs(60))),
-            // Widgets: generous (a page view costs ~3 requests), still bounding a flood.
-            widget_ip: RateLimiter::keyed(quota(120, Duration::from_millis(100))),
-            widget_session_ip: RateLimiter::keyed(quota(30, Duration::from_secs(2))),
+            // Widgets: generous — many visitors can share one address (office NAT) and a page
+            // view costs ~3 requests — while still bounding a flood.
+            widget_ip: RateLimiter::keyed(quota(600, Duration::from_millis(20))),
+            widget_session_ip: RateLimiter::keyed(quota(60, Duration::from_secs(1))),
         }
     }
 }

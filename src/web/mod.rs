@@ -67,7 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::PathConfig::default()
                 .error_handler(|e, _| AppError::Invalid(e.to_string()).into()),
         )
-        .app_data(web::FormConfig::default().limit(16 * 1024))
+        .app_data(
+            web::FormConfig::default()
+                .limit(16 * 1024)
+                .error_handler(|e, _| AppError::Invalid(e.to_string()).into()),
+        )
         .route("/", web::get().to(pages::index))
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login_submit))

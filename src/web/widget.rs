@@ -1,7 +1,7 @@
 //! Public widget endpoints (called cross-origin from customers' websites): configuration,
 //! session, status, typing, contact details, page visits, and the Server-Sent Events stream
 //! that replaces the WebSocket when a proxy blocks it. Each is rate-limited per client IP and
-//! checks the inbox's allowed origins.
+//! checks the inbox's allowed origins (the visitor-token ones through `CurrentVisitor`).
 //!
 //! SSE stream: `hello`, the messages after `after_seq` (or the `Last-Event-ID` the browser
 //! sends when it reconnects), `replay_done`, then live frames — the same JSON as WebSocket
@@ -81,8 +81,7 @@ pub async fn session(
     Ok(HttpResponse::Ok().json(s))
 }
 
-pub async fn status(ctx: Ctx, req: HttpRequest, v: CurrentVisitor) -> AppResult<HttpResponse> {
-    limit(&ctx, &req)?;
+pub async fn status(ctx: Ctx, v: CurrentVisitor) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(visitor::status(&ctx, &v.0).await?))
 }
 
@@ -94,11 +93,9 @@ pub struct TypingBody {
 
 pub async fn typing(
     ctx: Ctx,
-    req: HttpRequest,
     v: CurrentVisitor,
     body: web::Json<TypingBody>,
 ) -> AppResult<HttpResponse> {
-    limit(&ctx, &req)?;
     let c = v.0;
     ctx.hub
         .customer_typing(c.account_id, c.conversation_id, c.contact_id, body.typing)
@@ -108,22 +105,18 @@ pub async fn typing(
 
 pub async fn contact(
     ctx: Ctx,
-    req: HttpRequest,
     v: CurrentVisitor,
     body: web::Json<ContactInput>,
 ) -> AppResult<HttpResponse> {
-    limit(&ctx, &req)?;
     visitor::update_contact(&ctx, &v.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn page(
     ctx: Ctx,
-    req: HttpRequest,
     v: CurrentVisitor,
     body: web::Json<PageInput>,
 ) -> AppResult<HttpResponse> {
-    limit(&ctx, &req)?;
     visitor::page_visit(&ctx, &v.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -225,6 +218,33 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
         || out.send(event(None, &hello.to_text())).await.is_err()
     {
         return;
+    }
+    // An offset beyond the conversation (a cache from another database): say so and replay
+    // everything; the client drops what it had and dedupes by seq.
+    let mut after = after;
+    if after > 0 {
+        let last = crate::conversations::service::get_for(
+            &ctx,
+            &crate::actor::Actor::Customer(c),
+            c.conversation_id,
+        )
+        .await
+        .map(|v| v.last_seq);
+        match last {
+            Ok(last) if after > last => {
+                let f = ServerFrame::Resync {
+                    conversation_id: c.conversation_id,
+                    last_seq: last,
+                    reason: "after_seq is beyond this conversation",
+                };
+                if out.send(event(None, &f.to_text())).await.is_err() {
+                    return;
+                }
+                after = 0;
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
     }
     // Replay (live events wait in the hub queue meanwhile), then live with gap filling.
     let Some(mut delivered) = send_range(&ctx, &c, after, None, &out).await else {
