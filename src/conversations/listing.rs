@@ -105,14 +105,17 @@ fn base(agent: &AgentIdentity, status: &str, view: View) -> Select<conversation:
 fn parse_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     let bad = || AppError::Invalid("before is not a cursor from this API".into());
     let (t, id) = c.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = t.parse().map_err(|_| bad())?;
-    let t = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    // Nanoseconds: SQLite keeps them, and a cursor cut to microseconds would skip every
+    // conversation sharing the boundary's timestamp.
+    let nanos: i64 = t.parse().map_err(|_| bad())?;
+    let t = DateTime::from_timestamp_nanos(nanos);
     Ok((t, id.parse().map_err(|_| bad())?))
 }
 
 fn cursor(c: &conversation::Model) -> Option<String> {
     c.last_message_at
-        .map(|t| format!("{}_{}", t.timestamp_micros(), c.id))
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map(|n| format!("{n}_{}", c.id))
 }
 
 pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Page> {

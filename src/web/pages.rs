@@ -107,7 +107,12 @@ fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
 
 /// Only local paths: `next=https://evil.example` must not turn login into an open redirect.
 fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    // Browsers drop tabs and newlines from URLs (`/\t/evil` becomes `//evil`), and a newline would
+    // not fit in a header: any control character or space disqualifies the path.
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
     if ok {
         next.to_string()
     } else {

@@ -6,6 +6,8 @@ mod helpers;
 mod auth;
 mod browser;
 mod crash;
+mod dashboard_api;
 mod delivery;
 mod limits;
 mod resume;
+mod widget_api;
