@@ -116,20 +116,22 @@ impl FromRequest for CurrentAgent {
 pub struct CurrentVisitor(pub crate::auth::VisitorClaims);
 
 /// What a visitor check needs from the request, taken before the handler's future runs.
-struct VisitorRequest {
+pub struct VisitorRequest {
     origin: Option<String>,
     ip: std::net::IpAddr,
 }
 
 impl VisitorRequest {
-    fn of(req: &HttpRequest, ctx: &AppContext) -> Self {
+    pub fn of(req: &HttpRequest, ctx: &AppContext) -> Self {
         Self {
             origin: origin(req),
             ip: super::limits::client_ip(req, ctx.settings.trust_proxy_headers),
         }
     }
 
-    async fn open(
+    /// Rate limit, token, and the inbox's allowed origins: every visitor request (HTTP, SSE,
+    /// WebSocket upgrade) passes here.
+    pub async fn open(
         &self,
         ctx: &AppContext,
         token: &str,

@@ -11,12 +11,12 @@ use std::{convert::Infallible, time::Duration};
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use chrono::Utc;
+
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    extract::{CurrentVisitor, origin},
+    extract::{CurrentVisitor, VisitorRequest, origin},
     limits::client_ip,
 };
 use crate::{
@@ -135,17 +135,7 @@ pub async fn events(
     req: HttpRequest,
     q: web::Query<EventsQuery>,
 ) -> AppResult<HttpResponse> {
-    limit(&ctx, &req)?;
-    let claims = ctx
-        .signer
-        .open_visitor(&q.token, Utc::now().timestamp())
-        .ok_or(AppError::Unauthorized)?;
-    let inbox = inboxes::find(&ctx.db, claims.inbox_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    if !inboxes::origin_allowed(&inbox, origin(&req).as_deref()) {
-        return Err(AppError::Forbidden("origin not allowed for this inbox"));
-    }
+    let claims = VisitorRequest::of(&req, &ctx).open(&ctx, &q.token).await?;
     // The browser's automatic reconnect says where it got to.
     let resume = req
         .headers()

@@ -6,16 +6,16 @@
 //! URLs and access logs — as a second entry of `Sec-WebSocket-Protocol`:
 //! `new WebSocket(url, ["switchboard.v1", token])`; the server answers `switchboard.v1`.
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+
 use serde::Deserialize;
 
-use super::extract::origin;
+use super::extract::{VisitorRequest, origin};
 use crate::{
     accounts,
     actor::Actor,
     context::AppContext,
     error::{AppError, AppResult},
-    inboxes, realtime,
+    realtime,
 };
 
 /// The subprotocol the server speaks (and selects when the client offers it).
@@ -99,15 +99,8 @@ pub async fn widget(
     body: web::Payload,
     q: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
-    let claims = ctx
-        .signer
-        .open_visitor(&token(&req, &q)?, Utc::now().timestamp())
-        .ok_or(AppError::Unauthorized)?;
-    let inbox = inboxes::find(&ctx.db, claims.inbox_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    if !inboxes::origin_allowed(&inbox, origin(&req).as_deref()) {
-        return Err(AppError::Forbidden("origin not allowed for this inbox"));
-    }
+    let claims = VisitorRequest::of(&req, &ctx)
+        .open(&ctx, &token(&req, &q)?)
+        .await?;
     upgrade(&ctx, &req, body, Actor::Customer(claims))
 }
