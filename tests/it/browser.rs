@@ -12,6 +12,7 @@
 //! `cargo test --test it browser::screenshots -- --ignored` refreshes `docs/img/*.png`.
 mod harness;
 mod host;
+mod offline;
 mod proxy;
 mod screenshots;
 mod stories;
