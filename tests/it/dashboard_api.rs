@@ -1,6 +1,6 @@
 //! Dashboard stories (agents): cookie login and CSRF, brute-force limits, logout, agent admin,
 //! the conversation list, assignment and status changes, routing, canned responses and inbox
-//! settings. The helpers at the top are shared with `widget_api.rs`.
+//! settings. Steps shared with `widget_api.rs` are in `api_helpers.rs`.
 use std::time::Duration;
 
 use chrono::{Datelike, Utc};
@@ -8,206 +8,12 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::api_helpers::*;
 use crate::helpers::*;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A client that reports redirects instead of following them (like checking a browser's URL bar).
-pub(crate) fn no_redirect() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// A JSON API call with a bearer token: the status and the JSON body (`Null` when empty).
-pub(crate) async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    bearer: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app.http.request(method, app.url(path)).bearer_auth(bearer);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status();
-    let text = r.text().await.expect("body");
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, v)
-}
-
-pub(crate) async fn get(app: &TestApp, path: &str, bearer: &str) -> (StatusCode, Value) {
-    call(app, Method::GET, path, bearer, None).await
-}
-
-pub(crate) async fn post(
-    app: &TestApp,
-    path: &str,
-    bearer: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    call(app, Method::POST, path, bearer, Some(body)).await
-}
-
-pub(crate) async fn patch(
-    app: &TestApp,
-    path: &str,
-    bearer: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    call(app, Method::PATCH, path, bearer, Some(body)).await
-}
-
-/// The agent id behind a session.
-pub(crate) async fn me(app: &TestApp, agent: &Agent) -> Uuid {
-    let (s, v) = get(app, "/api/v1/me", &agent.session).await;
-    assert_eq!(s, 200, "me: {v}");
-    v["agent_id"]
-        .as_str()
-        .expect("agent_id")
-        .parse()
-        .expect("uuid")
-}
-
-/// A customer message over HTTP; returns its seq.
-pub(crate) async fn say(app: &TestApp, c: &Customer, body: &str) -> i64 {
-    let r = app
-        .post_message(
-            &c.token,
-            c.conversation_id,
-            &Uuid::new_v4().to_string(),
-            body,
-            false,
-        )
-        .await;
-    assert_eq!(r.status(), 201, "customer message {body:?}");
-    let v: Value = r.json().await.expect("json");
-    v["message"]["seq"].as_i64().expect("seq")
-}
-
-/// An agent message (reply or private note) over HTTP; returns its seq.
-pub(crate) async fn reply(
-    app: &TestApp,
-    agent: &Agent,
-    conv: Uuid,
-    body: &str,
-    private: bool,
-) -> i64 {
-    let r = app
-        .post_message(
-            &agent.session,
-            conv,
-            &Uuid::new_v4().to_string(),
-            body,
-            private,
-        )
-        .await;
-    assert_eq!(r.status(), 201, "agent message {body:?}");
-    let v: Value = r.json().await.expect("json");
-    v["message"]["seq"].as_i64().expect("seq")
-}
-
-/// A customer who opened the widget and wrote one message.
-pub(crate) async fn writing_customer(app: &TestApp, body: &str) -> Customer {
-    let c = app.customer().await;
-    say(app, &c, body).await;
-    c
-}
-
-/// The seeded inbox as the admin API shows it.
-pub(crate) async fn seeded_inbox(app: &TestApp, admin: &Agent) -> Value {
-    let (s, v) = get(app, "/api/v1/inboxes", &admin.session).await;
-    assert_eq!(s, 200, "inboxes: {v}");
-    v["inboxes"]
-        .as_array()
-        .expect("inboxes")
-        .iter()
-        .find(|i| i["widget_token"] == app.inbox_token.as_str())
-        .cloned()
-        .expect("the seeded inbox is listed")
-}
-
-pub(crate) async fn patch_inbox(app: &TestApp, admin: &Agent, body: Value) -> (StatusCode, Value) {
-    let id = seeded_inbox(app, admin).await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    patch(app, &format!("/api/v1/inboxes/{id}"), &admin.session, body).await
-}
-
-/// `GET /conversations/{id}` as an agent (the full detail).
-pub(crate) async fn detail(app: &TestApp, agent: &Agent, conv: Uuid) -> Value {
-    let (s, v) = get(
-        app,
-        &format!("/api/v1/conversations/{conv}"),
-        &agent.session,
-    )
-    .await;
-    assert_eq!(s, 200, "conversation detail: {v}");
-    v
-}
-
-/// Polls the conversation summary until `pred` holds; panics with the last summary after `within`.
-pub(crate) async fn wait_for_conv(
-    app: &TestApp,
-    agent: &Agent,
-    conv: Uuid,
-    within: Duration,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let s = detail(app, agent, conv).await["conversation"].clone();
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "within {within:?}: expected {what}, conversation is {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The next `conversation_updated` frame about `conv` for which `pred` holds (others skipped).
-pub(crate) async fn next_update(
-    ws: &mut Ws,
-    conv: Uuid,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let v = tokio::time::timeout_at(deadline, ws.frame())
-            .await
-            .unwrap_or_else(|_| {
-                panic!("no matching conversation_updated for {conv} in {within:?}")
-            });
-        if v["type"] == "conversation_updated"
-            && v["conversation_id"] == conv.to_string()
-            && pred(&v)
-        {
-            return v;
-        }
-    }
-}
-
-/// The widget's status line for a customer.
-pub(crate) async fn widget_status(app: &TestApp, c: &Customer) -> Value {
-    let (s, v) = get(app, "/api/v1/widget/status", &c.token).await;
-    assert_eq!(s, 200, "widget status: {v}");
-    v
-}
 
 /// `GET /conversations?…` as an agent.
 async fn list(app: &TestApp, agent: &Agent, query: &str) -> Value {
@@ -239,24 +45,87 @@ fn find(page: &Value, conv: Uuid) -> &Value {
         .unwrap_or_else(|| panic!("{conv} is not listed in {page}"))
 }
 
-/// The `Set-Cookie` header setting cookie `name`, if any.
-pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(str::to_string)
+/// Every conversation id of a view, paged `limit` at a time by `next_cursor`.
+async fn page_through(app: &TestApp, agent: &Agent, query: &str, limit: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut before: Option<String> = None;
+    for _ in 0..100 {
+        let q = match &before {
+            Some(c) => format!("{query}&limit={limit}&before={}", urlencode(c)),
+            None => format!("{query}&limit={limit}"),
+        };
+        let page = list(app, agent, &q).await;
+        let got = ids(&page);
+        assert!(got.len() <= limit as usize);
+        out.extend(got);
+        match page["next_cursor"].as_str() {
+            Some(c) => before = Some(c.to_string()),
+            None => return out,
+        }
+    }
+    panic!("paging did not end");
 }
 
-/// `name=value` of a `Set-Cookie` line, as a browser sends it back.
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+/// `POST /conversations/{id}/{action}` as an agent.
+async fn conv_action(
+    app: &TestApp,
+    agent: &Agent,
+    conv: Uuid,
+    action: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let path = format!("/api/v1/conversations/{conv}/{action}");
+    post(app, &path, &agent.session, body).await
+}
+
+async fn assign(app: &TestApp, agent: &Agent, conv: Uuid, to: Uuid) -> (StatusCode, Value) {
+    conv_action(app, agent, conv, "assign", json!({"agent_id": to})).await
+}
+
+async fn set_status(app: &TestApp, agent: &Agent, conv: Uuid, body: Value) -> (StatusCode, Value) {
+    conv_action(app, agent, conv, "status", body).await
+}
+
+/// `PATCH /agents/{id}` as `admin`.
+async fn patch_agent(
+    app: &TestApp,
+    admin: &Agent,
+    id: impl std::fmt::Display,
+    body: Value,
+) -> (StatusCode, Value) {
+    patch(app, &format!("/api/v1/agents/{id}"), &admin.session, body).await
+}
+
+/// The row of agent `id` in `GET /agents`.
+async fn agent_row(app: &TestApp, admin: &Agent, id: &str) -> Value {
+    let (_, v) = get(app, "/api/v1/agents", &admin.session).await;
+    v["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("agent {id} is not listed in {v}"))
+}
+
+/// `POST /canned` as `agent`.
+async fn create_canned(
+    app: &TestApp,
+    agent: &Agent,
+    shortcut: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let canned = json!({"shortcut": shortcut, "body": body});
+    post(app, "/api/v1/canned", &agent.session, canned).await
+}
+
+/// `PATCH /canned/{id}` as `agent`.
+async fn edit_canned(app: &TestApp, agent: &Agent, id: &str, body: Value) -> (StatusCode, Value) {
+    patch(app, &format!("/api/v1/canned/{id}"), &agent.session, body).await
+}
+
+async fn delete_canned(app: &TestApp, agent: &Agent, id: &str) -> StatusCode {
+    delete(app, &format!("/api/v1/canned/{id}"), &agent.session).await
 }
 
 fn has_attr(set_cookie: &str, attr: &str) -> bool {
@@ -264,21 +133,6 @@ fn has_attr(set_cookie: &str, attr: &str) -> bool {
         .split(';')
         .skip(1)
         .any(|a| a.trim().eq_ignore_ascii_case(attr))
-}
-
-pub(crate) fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The text after `marker` up to the next `"` (an HTML attribute value).
-pub(crate) fn attr_after(html: &str, marker: &str) -> Option<String> {
-    let start = html.find(marker)? + marker.len();
-    let len = html[start..].find('"')?;
-    Some(html[start..start + len].to_string())
 }
 
 /// Whether a `Location` value, read the way browsers parse URLs (ASCII tabs and newlines
@@ -292,104 +146,19 @@ fn stays_on_site(location: &str) -> bool {
     seen.starts_with('/') && !seen.starts_with("//")
 }
 
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `GET /login`: the `sb_login_csrf=…` cookie pair and the form's hidden csrf value.
-async fn login_form(app: &TestApp, client: &reqwest::Client) -> (String, String) {
-    let r = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("login page");
-    assert_eq!(r.status(), 200);
-    let sc = set_cookie(&r, "sb_login_csrf").expect("login page sets sb_login_csrf");
-    let body = r.text().await.expect("body");
-    let csrf = attr_after(&body, "name=\"csrf\" value=\"").expect("hidden csrf input");
-    (cookie_pair(&sc), csrf)
-}
-
-/// `POST /login` as a browser form, with an optional `Cookie` header.
-async fn submit_login(
-    app: &TestApp,
-    client: &reqwest::Client,
-    cookie: Option<&str>,
-    fields: &[(&str, &str)],
-    forwarded_for: Option<&str>,
-) -> reqwest::Response {
-    let mut req = client
-        .post(app.url("/login"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form_body(fields));
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    if let Some(ip) = forwarded_for {
-        req = req.header("X-Forwarded-For", ip);
-    }
-    req.send().await.expect("login submit")
-}
-
-/// A dashboard session as a browser holds it: the `sb_session=…` cookie and the page's
-/// `data-csrf` token.
-pub(crate) struct CookieSession {
-    pub cookie: String,
-    pub csrf: String,
-}
-
-pub(crate) async fn cookie_login(app: &TestApp, email: &str) -> CookieSession {
-    let client = no_redirect();
-    let (csrf_cookie, csrf) = login_form(app, &client).await;
-    let r = submit_login(
-        app,
-        &client,
-        Some(&csrf_cookie),
-        &[
-            ("email", email),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-            ("next", "/app"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 303, "form login of {email}");
-    let cookie = cookie_pair(&set_cookie(&r, "sb_session").expect("session cookie"));
-    let r = client
-        .get(app.url("/app"))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .expect("app");
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.expect("html");
-    let csrf = attr_after(&html, "data-csrf=\"").expect("data-csrf on the page");
-    assert!(!csrf.is_empty(), "data-csrf is empty");
-    CookieSession { cookie, csrf }
-}
-
 async fn close_code(ws: &mut Ws, within: Duration) -> Option<u16> {
     let (f, _) = tokio::time::timeout(within, ws.until_closed())
         .await
         .unwrap_or_else(|_| panic!("socket still open after {within:?}"));
     f.map(|f| u16::from(f.code))
+}
+
+/// Both the agent's socket and the customer's hear that `conv` is now `status`; the agent's
+/// frame.
+async fn both_hear_status(aws: &mut Ws, cws: &mut Ws, conv: Uuid, status: &str) -> Value {
+    let f = next_update(aws, conv, SOON, |f| f["status"] == status).await;
+    next_update(cws, conv, SOON, |f| f["status"] == status).await;
+    f
 }
 
 const SOON: Duration = Duration::from_secs(3);
@@ -421,19 +190,8 @@ async fn cookie_login_opens_the_dashboard_and_never_redirects_off_site() {
     assert_eq!(csrf_cookie, format!("sb_login_csrf={csrf}"));
 
     // Wrong password: the form again, with a message, and no session.
-    let r = submit_login(
-        &app,
-        &client,
-        Some(&csrf_cookie),
-        &[
-            ("email", ADMIN),
-            ("password", "not-the-password"),
-            ("csrf", &csrf),
-            ("next", "/app"),
-        ],
-        None,
-    )
-    .await;
+    let fields = login_fields(ADMIN, "not-the-password", &csrf, "/app");
+    let r = submit_login(&app, &client, Some(&csrf_cookie), &fields, None).await;
     assert_eq!(r.status(), 401);
     assert!(set_cookie(&r, "sb_session").is_none());
     let html = r.text().await.expect("html");
@@ -459,19 +217,8 @@ async fn cookie_login_opens_the_dashboard_and_never_redirects_off_site() {
     }
 
     // Right password: 303 to /app with an HttpOnly, SameSite=Lax session cookie.
-    let r = submit_login(
-        &app,
-        &client,
-        Some(&csrf_cookie),
-        &[
-            ("email", ADMIN),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-            ("next", "/app"),
-        ],
-        None,
-    )
-    .await;
+    let fields = login_fields(ADMIN, PASSWORD, &csrf, "/app");
+    let r = submit_login(&app, &client, Some(&csrf_cookie), &fields, None).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/app");
     let sc = set_cookie(&r, "sb_session").expect("sb_session cookie");
@@ -490,17 +237,9 @@ async fn cookie_login_opens_the_dashboard_and_never_redirects_off_site() {
     let session = cookie_pair(&sc);
 
     // With the cookie the dashboard shell renders, carrying the CSRF token and the agent.
-    let r = client
-        .get(app.url("/app"))
-        .header(header::COOKIE, &session)
-        .send()
-        .await
-        .expect("app");
+    let r = cookie_get(&client, &app, "/app", &session).await;
     assert_eq!(r.status(), 200);
-    let ct = r.headers()[header::CONTENT_TYPE]
-        .to_str()
-        .expect("ct")
-        .to_string();
+    let ct = header_str(&r, "content-type").expect("ct");
     assert!(ct.starts_with("text/html"), "{ct}");
     let html = r.text().await.expect("html");
     let page_csrf = attr_after(&html, "data-csrf=\"").expect("data-csrf");
@@ -516,12 +255,8 @@ async fn cookie_login_opens_the_dashboard_and_never_redirects_off_site() {
     assert!(!agent.contains('<'), "data-agent is not escaped: {agent}");
 
     // Signed in, /login goes straight on — but never to another site.
-    let r = client
-        .get(app.url("/login?next=https%3A%2F%2Fevil.example"))
-        .header(header::COOKIE, &session)
-        .send()
-        .await
-        .expect("login while signed in");
+    let next = "/login?next=https%3A%2F%2Fevil.example";
+    let r = cookie_get(&client, &app, next, &session).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/app");
 
@@ -531,20 +266,7 @@ async fn cookie_login_opens_the_dashboard_and_never_redirects_off_site() {
         "//evil.example/app",
         "/\\evil.example",
     ] {
-        let (cookie, csrf) = login_form(&app, &client).await;
-        let r = submit_login(
-            &app,
-            &client,
-            Some(&cookie),
-            &[
-                ("email", ADMIN),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-                ("next", next),
-            ],
-            None,
-        )
-        .await;
+        let r = login_via_form(&app, &client, ADMIN, next, None).await;
         assert_eq!(r.status(), 303, "next={next:?}");
         let to = location(&r);
         assert!(
@@ -564,20 +286,7 @@ async fn login_next_with_a_tab_or_newline_does_not_redirect_off_site() {
     let client = no_redirect();
     let mut problems = Vec::new();
     for next in ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example"] {
-        let (cookie, csrf) = login_form(&app, &client).await;
-        let r = submit_login(
-            &app,
-            &client,
-            Some(&cookie),
-            &[
-                ("email", ADMIN),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-                ("next", next),
-            ],
-            None,
-        )
-        .await;
+        let r = login_via_form(&app, &client, ADMIN, next, None).await;
         let to = location(&r);
         if r.status() != 303 {
             problems.push(format!(
@@ -592,12 +301,13 @@ async fn login_next_with_a_tab_or_newline_does_not_redirect_off_site() {
     }
     // Already signed in, `/login?next=…` redirects straight away: same rule.
     let session = cookie_login(&app, ADMIN).await;
-    let r = client
-        .get(app.url("/login?next=%2F%09%2Fevil.example"))
-        .header(header::COOKIE, &session.cookie)
-        .send()
-        .await
-        .expect("login while signed in");
+    let r = cookie_get(
+        &client,
+        &app,
+        "/login?next=%2F%09%2Fevil.example",
+        &session.cookie,
+    )
+    .await;
     let to = location(&r);
     if r.status() != 303 || !stays_on_site(&to) {
         problems.push(format!(
@@ -620,34 +330,21 @@ async fn cookie_requests_that_change_state_need_the_pages_csrf_token() {
     let http = &app.http;
 
     // Reads with the cookie alone work.
-    let r = http
-        .get(app.url("/api/v1/me"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("me");
+    let r = cookie_get(http, &app, "/api/v1/me", &s.cookie).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["email"], ADMIN);
-    let r = http
-        .get(app.url("/api/v1/conversations?view=all&status=open"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("list");
+    let r = cookie_get(
+        http,
+        &app,
+        "/api/v1/conversations?view=all&status=open",
+        &s.cookie,
+    )
+    .await;
     assert_eq!(r.status(), 200);
 
     // A state change with the cookie but without (or with a wrong) X-CSRF-Token is refused.
-    let socket_token = |csrf: Option<&str>, cookie: &str| {
-        let mut req = http
-            .post(app.url("/api/v1/auth/socket-token"))
-            .header(header::COOKIE, cookie);
-        if let Some(t) = csrf {
-            req = req.header("X-CSRF-Token", t);
-        }
-        req.send()
-    };
-    let r = socket_token(None, &s.cookie).await.expect("socket token");
+    let r = cookie_socket_token(&app, &s.cookie, None).await;
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["code"], "forbidden");
@@ -655,50 +352,31 @@ async fn cookie_requests_that_change_state_need_the_pages_csrf_token() {
         v["message"].as_str().unwrap_or_default().contains("CSRF"),
         "{v}"
     );
-    let r = socket_token(Some("deadbeef"), &s.cookie)
-        .await
-        .expect("socket token");
+    let r = cookie_socket_token(&app, &s.cookie, Some("deadbeef")).await;
     assert_eq!(r.status(), 403);
 
     // The page's token works, and the socket token it yields opens the agent socket.
-    let r = socket_token(Some(&s.csrf), &s.cookie)
-        .await
-        .expect("socket token");
+    let r = cookie_socket_token(&app, &s.cookie, Some(&s.csrf)).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
     let token = v["token"].as_str().expect("token");
     assert!(v["expires_in"].as_i64().unwrap_or_default() > 0, "{v}");
-    let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", app.ws_base), None)
-        .await
-        .expect("agent socket with a cookie-minted token");
-    ws.expect_type("hello").await;
+    let ws = agent_ws_with_token(&app, token).await;
 
     // The token is bound to its session: another session's token does not fit.
     let other = cookie_login(&app, ADMIN).await;
     assert_ne!(other.csrf, s.csrf, "two sessions share a CSRF token");
-    let r = socket_token(Some(&s.csrf), &other.cookie)
-        .await
-        .expect("socket token");
+    let r = cookie_socket_token(&app, &other.cookie, Some(&s.csrf)).await;
     assert_eq!(r.status(), 403);
 
     // Same rule on admin writes: nothing is created without the token.
     let create = |csrf: Option<&str>| {
-        let mut req = http
-            .post(app.url("/api/v1/canned"))
-            .header(header::COOKIE, &s.cookie)
-            .json(&json!({"shortcut": "hello", "body": "Hello!"}));
-        if let Some(t) = csrf {
-            req = req.header("X-CSRF-Token", t);
-        }
-        req.send()
+        cookie_post(&app, "/api/v1/canned", &s.cookie, csrf)
+            .json(&json!({"shortcut": "hello", "body": "Hello!"}))
+            .send()
     };
     assert_eq!(create(None).await.expect("canned").status(), 403);
-    let r = http
-        .get(app.url("/api/v1/canned"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("canned list");
+    let r = cookie_get(http, &app, "/api/v1/canned", &s.cookie).await;
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["canned"], json!([]), "a forged request created something");
     assert_eq!(create(Some(&s.csrf)).await.expect("canned").status(), 201);
@@ -720,13 +398,6 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
     // Behind a proxy, every attempt comes from a different address: the per-email limit holds.
     let app = spawn_app_with(|s| s.trust_proxy_headers = true).await;
     let client = no_redirect();
-    let json_login = |ip: String, email: String, pw: &'static str| {
-        app.http
-            .post(app.url("/api/v1/auth/login"))
-            .header("X-Forwarded-For", ip)
-            .json(&json!({"email": email, "password": pw}))
-            .send()
-    };
     for i in 0..10 {
         // Case and spaces do not make it another account.
         let email = match i % 3 {
@@ -734,21 +405,14 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
             1 => ADMIN.to_uppercase(),
             _ => format!("  {ADMIN} "),
         };
-        let r = json_login(format!("203.0.113.{i}"), email, "wrong-password")
-            .await
-            .expect("login");
+        let ip = format!("203.0.113.{i}");
+        let r = json_login(&app, &email, "wrong-password", Some(&ip)).await;
         assert_eq!(r.status(), 401, "attempt {i}");
     }
-    let r = json_login("203.0.113.50".into(), ADMIN.into(), "wrong-password")
-        .await
-        .expect("login");
+    let r = json_login(&app, ADMIN, "wrong-password", Some("203.0.113.50")).await;
     assert_eq!(r.status(), 429, "the 11th rapid attempt must be limited");
-    let retry: u64 = r
-        .headers()
-        .get(header::RETRY_AFTER)
+    let retry: u64 = header_str(&r, "retry-after")
         .expect("Retry-After")
-        .to_str()
-        .expect("ascii")
         .parse()
         .expect("seconds");
     assert!(retry >= 1, "Retry-After {retry}");
@@ -756,26 +420,11 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
     assert_eq!(v["code"], "rate_limited");
 
     // While limited, even the right password gets no session (JSON and form).
-    let r = json_login("203.0.113.51".into(), ADMIN.into(), PASSWORD)
-        .await
-        .expect("login");
+    let r = json_login(&app, ADMIN, PASSWORD, Some("203.0.113.51")).await;
     assert_eq!(r.status(), 429, "right password must not bypass the limit");
     assert!(r.headers().contains_key(header::RETRY_AFTER));
 
-    let (cookie, csrf) = login_form(&app, &client).await;
-    let r = submit_login(
-        &app,
-        &client,
-        Some(&cookie),
-        &[
-            ("email", ADMIN),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-            ("next", "/app"),
-        ],
-        Some("203.0.113.52"),
-    )
-    .await;
+    let r = login_via_form(&app, &client, ADMIN, "/app", Some("203.0.113.52")).await;
     assert_eq!(r.status(), 429, "form login must be limited too");
     assert!(r.headers().contains_key(header::RETRY_AFTER));
     assert!(set_cookie(&r, "sb_session").is_none());
@@ -783,14 +432,7 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
     assert!(html.contains("Too many attempts"), "{html}");
 
     // The limit is per email: a colleague can still sign in.
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .header("X-Forwarded-For", "203.0.113.53")
-        .json(&json!({"email": AGENT2, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
+    let r = json_login(&app, AGENT2, PASSWORD, Some("203.0.113.53")).await;
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
@@ -799,22 +441,12 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
 async fn rapid_attempts_from_one_address_are_limited_across_emails() {
     let app = spawn_app().await;
     // At once, so the limiter cannot refill a slot while password hashing takes its time.
-    let attempts = (0..10).map(|i| {
-        app.http
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"email": format!("guess{i}@acme.example"), "password": "x"}))
-            .send()
-    });
+    let emails: Vec<String> = (0..10).map(|i| format!("guess{i}@acme.example")).collect();
+    let attempts = emails.iter().map(|e| json_login(&app, e, "x", None));
     for r in futures_util::future::join_all(attempts).await {
-        assert_eq!(r.expect("login").status(), 401);
+        assert_eq!(r.status(), 401);
     }
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": ADMIN, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
+    let r = json_login(&app, ADMIN, PASSWORD, None).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key(header::RETRY_AFTER));
     app.stop().await;
@@ -829,23 +461,13 @@ async fn form_logout_clears_the_cookie_and_closes_that_sessions_socket() {
     let app = spawn_app().await;
     let client = no_redirect();
     let s = cookie_login(&app, ADMIN).await;
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/socket-token"))
-        .header(header::COOKIE, &s.cookie)
-        .header("X-CSRF-Token", &s.csrf)
-        .send()
-        .await
-        .expect("socket token");
+    let r = cookie_socket_token(&app, &s.cookie, Some(&s.csrf)).await;
     assert_eq!(r.status(), 200);
     let token = r.json::<Value>().await.expect("json")["token"]
         .as_str()
         .expect("token")
         .to_string();
-    let mut ws = Ws::connect(&format!("{}/ws/agent?token={token}", app.ws_base), None)
-        .await
-        .expect("agent ws");
-    ws.expect_type("hello").await;
+    let mut ws = agent_ws_with_token(&app, &token).await;
     // Another device of the same agent stays signed in.
     let phone = app.login(ADMIN).await;
     let mut phone_ws = app.agent_ws(&phone).await;
@@ -861,13 +483,7 @@ async fn form_logout_clears_the_cookie_and_closes_that_sessions_socket() {
     // A forged logout (no csrf) is refused and changes nothing.
     let r = logout(&[]).await.expect("logout");
     assert_eq!(r.status(), 403);
-    let r = app
-        .http
-        .get(app.url("/api/v1/me"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("me");
+    let r = cookie_get(&app.http, &app, "/api/v1/me", &s.cookie).await;
     assert_eq!(r.status(), 200, "a forged logout ended the session");
 
     let r = logout(&[("csrf", &s.csrf)]).await.expect("logout");
@@ -880,21 +496,10 @@ async fn form_logout_clears_the_cookie_and_closes_that_sessions_socket() {
     );
 
     // The old cookie is dead, and the session's socket was closed with 4003.
-    let r = app
-        .http
-        .get(app.url("/api/v1/me"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("me");
+    let r = cookie_get(&app.http, &app, "/api/v1/me", &s.cookie).await;
     assert_eq!(r.status(), 401);
     assert_eq!(close_code(&mut ws, SOON).await, Some(4003));
-    let r = client
-        .get(app.url("/app"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("app");
+    let r = cookie_get(&client, &app, "/app", &s.cookie).await;
     assert_eq!(r.status(), 303);
 
     // The phone still works and still hears messages.
@@ -929,13 +534,7 @@ async fn admins_invite_and_deactivate_agents_and_agents_cannot_administer() {
     assert!(password.len() >= 8, "generated password too short");
     let cy_id = v["agent"]["id"].as_str().expect("id").to_string();
     assert_eq!(v["agent"]["role"], "agent");
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": "cy@acme.example", "password": password}))
-        .send()
-        .await
-        .expect("login");
+    let r = json_login(&app, "cy@acme.example", password, None).await;
     assert_eq!(r.status(), 200, "the generated password must work");
     // The same email twice is a conflict.
     let (s, _) = post(
@@ -956,6 +555,7 @@ async fn admins_invite_and_deactivate_agents_and_agents_cannot_administer() {
     // An agent (non-admin) can list but not administer.
     let (s, _) = get(&app, "/api/v1/agents", &bo.session).await;
     assert_eq!(s, 200);
+    let inbox_id = seeded_inbox_id(&app, &admin).await;
     let forbidden = [
         (
             Method::POST,
@@ -977,76 +577,41 @@ async fn admins_invite_and_deactivate_agents_and_agents_cannot_administer() {
             "/api/v1/inboxes".into(),
             json!({"name": "Mine"}),
         ),
+        (
+            Method::PATCH,
+            format!("/api/v1/inboxes/{inbox_id}"),
+            json!({"color": "#000000"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/inboxes/{inbox_id}/rotate-identity-secret"),
+            json!({}),
+        ),
     ];
     for (m, path, body) in forbidden {
         let (s, v) = call(&app, m.clone(), &path, &bo.session, Some(body)).await;
         assert_eq!(s, 403, "{m} {path} as a plain agent: {v}");
     }
-    let inbox_id = seeded_inbox(&app, &admin).await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let (s, _) = patch(
-        &app,
-        &format!("/api/v1/inboxes/{inbox_id}"),
-        &bo.session,
-        json!({"color": "#000000"}),
-    )
-    .await;
-    assert_eq!(s, 403);
-    let (s, _) = post(
-        &app,
-        &format!("/api/v1/inboxes/{inbox_id}/rotate-identity-secret"),
-        &bo.session,
-        json!({}),
-    )
-    .await;
-    assert_eq!(s, 403);
     let (_, v) = get(&app, "/api/v1/me", &bo.session).await;
     assert_eq!(v["role"], "agent", "the agent promoted itself");
 
     // An admin cannot lock themself out.
-    let (s, v) = patch(
-        &app,
-        &format!("/api/v1/agents/{admin_id}"),
-        &admin.session,
-        json!({"active": false}),
-    )
-    .await;
+    let (s, v) = patch_agent(&app, &admin, admin_id, json!({"active": false})).await;
     assert_eq!(s, 400, "self-deactivation: {v}");
     let (s, _) = get(&app, "/api/v1/me", &admin.session).await;
     assert_eq!(s, 200);
 
     // Deactivating Bo closes Bo's socket at once and kills Bo's token.
     let mut bo_ws = app.agent_ws(&bo).await;
-    let (s, v) = patch(
-        &app,
-        &format!("/api/v1/agents/{bo_id}"),
-        &admin.session,
-        json!({"active": false}),
-    )
-    .await;
+    let (s, v) = patch_agent(&app, &admin, bo_id, json!({"active": false})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["agent"]["active"], false);
     assert_eq!(close_code(&mut bo_ws, SOON).await, Some(4003));
     let (s, _) = get(&app, "/api/v1/me", &bo.session).await;
     assert_eq!(s, 401);
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": AGENT2, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
+    let r = json_login(&app, AGENT2, PASSWORD, None).await;
     assert_eq!(r.status(), 401, "a deactivated agent cannot sign in");
-    let (_, v) = get(&app, "/api/v1/agents", &admin.session).await;
-    let row = v["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .find(|a| a["id"] == bo_id.to_string())
-        .cloned()
-        .expect("bo listed");
+    let row = agent_row(&app, &admin, &bo_id.to_string()).await;
     assert_eq!(row["active"], false);
     assert_eq!(row["status"], "offline");
     app.stop().await;
@@ -1105,23 +670,11 @@ async fn conversation_list_shows_previews_unread_waiting_and_pages_exactly_once(
 
     // Reading lowers the unread count, for the reader only.
     let c0 = convs[0].conversation_id;
-    let (s, _) = post(
-        &app,
-        &format!("/api/v1/conversations/{c0}/read"),
-        &admin.session,
-        json!({"seq": 1}),
-    )
-    .await;
+    let (s, _) = conv_action(&app, &admin, c0, "read", json!({"seq": 1})).await;
     assert_eq!(s, 200);
     let page = list(&app, &admin, "view=unassigned&status=open").await;
     assert_eq!(find(&page, c0)["unread"], 1);
-    post(
-        &app,
-        &format!("/api/v1/conversations/{c0}/read"),
-        &admin.session,
-        json!({"seq": 2}),
-    )
-    .await;
+    conv_action(&app, &admin, c0, "read", json!({"seq": 2})).await;
     let page = list(&app, &admin, "view=unassigned&status=open").await;
     assert_eq!(find(&page, c0)["unread"], 0);
     let page = list(&app, &bo, "view=unassigned&status=open").await;
@@ -1131,7 +684,7 @@ async fn conversation_list_shows_previews_unread_waiting_and_pages_exactly_once(
     let c1 = convs[1].conversation_id;
     let waiting = find(&page, c1)["waiting_since"].clone();
     reply(&app, &admin, c1, "checking their plan", true).await;
-    let s = detail(&app, &admin, c1).await["conversation"].clone();
+    let s = conversation(&app, &admin, c1).await;
     assert_eq!(
         s["waiting_since"], waiting,
         "a private note answered the customer"
@@ -1146,39 +699,18 @@ async fn conversation_list_shows_previews_unread_waiting_and_pages_exactly_once(
     assert_eq!(ids(&page)[0], c1.to_string(), "latest activity on top");
     // The customer writes again: waiting again.
     say(&app, &convs[1], "thanks, still broken").await;
-    let s = detail(&app, &admin, c1).await["conversation"].clone();
+    let s = conversation(&app, &admin, c1).await;
     assert!(s["waiting_since"].is_string(), "waiting again: {s}");
 
     // Paging two at a time covers everything exactly once, in order.
     let full = ids(&list(&app, &admin, "view=all&status=open").await);
     assert_eq!(full.len(), 5);
-    let mut paged = Vec::new();
-    let mut before: Option<String> = None;
-    for _ in 0..10 {
-        let q = match &before {
-            Some(c) => format!("view=all&status=open&limit=2&before={}", urlencode(c)),
-            None => "view=all&status=open&limit=2".into(),
-        };
-        let page = list(&app, &admin, &q).await;
-        let got = ids(&page);
-        assert!(got.len() <= 2);
-        paged.extend(got);
-        match page["next_cursor"].as_str() {
-            Some(c) => before = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let paged = page_through(&app, &admin, "view=all&status=open", 2).await;
     assert_eq!(paged, full, "pages must cover the list exactly once");
 
     // Assigned to me: in "mine", out of "unassigned".
     let c2 = convs[2].conversation_id;
-    let (s, v) = post(
-        &app,
-        &format!("/api/v1/conversations/{c2}/assign"),
-        &admin.session,
-        json!({"agent_id": admin_id}),
-    )
-    .await;
+    let (s, v) = assign(&app, &admin, c2, admin_id).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["conversation"]["assignee_id"], admin_id.to_string());
     let mine = list(&app, &admin, "view=mine&status=open").await;
@@ -1197,27 +729,6 @@ async fn conversation_list_shows_previews_unread_waiting_and_pages_exactly_once(
     let (s, _) = get(&app, "/api/v1/conversations?status=bogus", &admin.session).await;
     assert_eq!(s, 400);
     app.stop().await;
-}
-
-/// Every conversation id of a view, paged `limit` at a time by `next_cursor`.
-async fn page_through(app: &TestApp, agent: &Agent, query: &str, limit: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut before: Option<String> = None;
-    for _ in 0..100 {
-        let q = match &before {
-            Some(c) => format!("{query}&limit={limit}&before={}", urlencode(c)),
-            None => format!("{query}&limit={limit}"),
-        };
-        let page = list(app, agent, &q).await;
-        let got = ids(&page);
-        assert!(got.len() <= limit as usize);
-        out.extend(got);
-        match page["next_cursor"].as_str() {
-            Some(c) => before = Some(c.to_string()),
-            None => return out,
-        }
-    }
-    panic!("paging did not end");
 }
 
 #[tokio::test]
@@ -1300,13 +811,7 @@ async fn assignment_and_status_changes_reach_agents_and_the_customer() {
     let (mut cws, _) = app.customer_resume(&c, 0).await;
 
     // Assign to Bo: agents and the customer hear of it.
-    let (s, v) = post(
-        &app,
-        &format!("/api/v1/conversations/{conv}/assign"),
-        &admin.session,
-        json!({"agent_id": bo_id}),
-    )
-    .await;
+    let (s, v) = assign(&app, &admin, conv, bo_id).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["conversation"]["assignee_id"], bo_id.to_string());
     let is_bo = |f: &Value| f["assignee_id"] == bo_id.to_string();
@@ -1317,36 +822,19 @@ async fn assignment_and_status_changes_reach_agents_and_the_customer() {
     assert_eq!(st["assignee"]["name"], "Bo Agent");
     assert_eq!(st["queue_position"], Value::Null);
     // Nobody else can be assigned: an unknown agent is 404.
-    let (s, _) = post(
-        &app,
-        &format!("/api/v1/conversations/{conv}/assign"),
-        &admin.session,
-        json!({"agent_id": Uuid::new_v4()}),
-    )
-    .await;
+    let (s, _) = assign(&app, &admin, conv, Uuid::new_v4()).await;
     assert_eq!(s, 404);
 
     // Resolve, then the customer writes again: reopened, and everyone is told.
-    let (s, v) = post(
-        &app,
-        &format!("/api/v1/conversations/{conv}/status"),
-        &admin.session,
-        json!({"status": "resolved"}),
-    )
-    .await;
+    let (s, v) = set_status(&app, &admin, conv, json!({"status": "resolved"})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["conversation"]["status"], "resolved");
-    next_update(&mut aws, conv, SOON, |f| f["status"] == "resolved").await;
-    next_update(&mut cws, conv, SOON, |f| f["status"] == "resolved").await;
+    both_hear_status(&mut aws, &mut cws, conv, "resolved").await;
     let resolved = list(&app, &admin, "view=all&status=resolved").await;
     assert_eq!(ids(&resolved), vec![conv.to_string()]);
     say(&app, &c, "actually, one more thing").await;
-    next_update(&mut aws, conv, SOON, |f| f["status"] == "open").await;
-    next_update(&mut cws, conv, SOON, |f| f["status"] == "open").await;
-    assert_eq!(
-        detail(&app, &admin, conv).await["conversation"]["status"],
-        "open"
-    );
+    both_hear_status(&mut aws, &mut cws, conv, "open").await;
+    assert_eq!(conversation(&app, &admin, conv).await["status"], "open");
 
     // Snoozing needs a future time.
     let past = (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
@@ -1355,60 +843,38 @@ async fn assignment_and_status_changes_reach_agents_and_the_customer() {
         json!({"status": "snoozed"}),
         json!({"status": "sleeping"}),
     ] {
-        let (s, v) = post(
-            &app,
-            &format!("/api/v1/conversations/{conv}/status"),
-            &admin.session,
-            body.clone(),
-        )
-        .await;
+        let (s, v) = set_status(&app, &admin, conv, body.clone()).await;
         assert_eq!(s, 400, "{body}: {v}");
         assert_eq!(v["code"], "invalid");
     }
-    assert_eq!(
-        detail(&app, &admin, conv).await["conversation"]["status"],
-        "open"
-    );
+    assert_eq!(conversation(&app, &admin, conv).await["status"], "open");
 
     // Snoozed for an hour, but the customer writes: open again at once.
     let later = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let (s, v) = post(
-        &app,
-        &format!("/api/v1/conversations/{conv}/status"),
-        &admin.session,
-        json!({"status": "snoozed", "snoozed_until": later}),
-    )
-    .await;
+    let snooze = json!({"status": "snoozed", "snoozed_until": later});
+    let (s, v) = set_status(&app, &admin, conv, snooze).await;
     assert_eq!(s, 200, "{v}");
-    next_update(&mut aws, conv, SOON, |f| f["status"] == "snoozed").await;
-    next_update(&mut cws, conv, SOON, |f| f["status"] == "snoozed").await;
+    both_hear_status(&mut aws, &mut cws, conv, "snoozed").await;
     say(&app, &c, "hello? still there?").await;
-    let f = next_update(&mut aws, conv, SOON, |f| f["status"] == "open").await;
+    let f = both_hear_status(&mut aws, &mut cws, conv, "open").await;
     assert_eq!(f["snoozed_until"], Value::Null);
-    next_update(&mut cws, conv, SOON, |f| f["status"] == "open").await;
-    let s = detail(&app, &admin, conv).await["conversation"].clone();
+    let s = conversation(&app, &admin, conv).await;
     assert_eq!(s["status"], "open");
     assert_eq!(s["snoozed_until"], Value::Null);
 
     // Snoozed for two seconds: it wakes up by itself.
     let until = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let (s, v) = post(
-        &app,
-        &format!("/api/v1/conversations/{conv}/status"),
-        &admin.session,
-        json!({"status": "snoozed", "snoozed_until": until}),
-    )
-    .await;
+    let snooze = json!({"status": "snoozed", "snoozed_until": until});
+    let (s, v) = set_status(&app, &admin, conv, snooze).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["conversation"]["status"], "snoozed");
     assert!(v["conversation"]["snoozed_until"].is_string());
-    next_update(&mut aws, conv, SOON, |f| f["status"] == "snoozed").await;
-    next_update(&mut cws, conv, SOON, |f| f["status"] == "snoozed").await;
+    both_hear_status(&mut aws, &mut cws, conv, "snoozed").await;
     let snoozed = list(&app, &admin, "view=all&status=snoozed").await;
     assert_eq!(ids(&snoozed), vec![conv.to_string()]);
     let woke = next_update(&mut aws, conv, ROUTED, |f| f["status"] == "open").await;
     assert_eq!(woke["snoozed_until"], Value::Null);
-    let s = detail(&app, &admin, conv).await["conversation"].clone();
+    let s = conversation(&app, &admin, conv).await;
     assert_eq!(s["status"], "open");
     assert_eq!(s["snoozed_until"], Value::Null);
     next_update(&mut cws, conv, SOON, |f| f["status"] == "open").await;
@@ -1427,6 +893,12 @@ async fn assignee_after_routing(app: &TestApp, agent: &Agent, conv: Uuid) -> Str
     s["assignee_id"].as_str().expect("assignee").to_string()
 }
 
+/// Asserts that `c`'s conversation has no assignee.
+async fn assert_unassigned(app: &TestApp, agent: &Agent, c: &Customer, why: &str) {
+    let s = conversation(app, agent, c.conversation_id).await;
+    assert_eq!(s["assignee_id"], Value::Null, "{why}: {s}");
+}
+
 #[tokio::test]
 async fn routing_hands_waiting_conversations_to_online_agents_in_turn() {
     let app = spawn_app().await;
@@ -1438,12 +910,7 @@ async fn routing_hands_waiting_conversations_to_online_agents_in_turn() {
     // Nobody online: the customer waits in the queue.
     let first = writing_customer(&app, "hello?").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let s = detail(&app, &admin, first.conversation_id).await["conversation"].clone();
-    assert_eq!(
-        s["assignee_id"],
-        Value::Null,
-        "assigned to an offline agent"
-    );
+    assert_unassigned(&app, &admin, &first, "assigned to an offline agent").await;
     let st = widget_status(&app, &first).await;
     assert_eq!(st["queue_position"], 1);
     assert_eq!(st["available"], false);
@@ -1500,15 +967,7 @@ async fn an_away_agent_gets_no_new_conversations() {
             break;
         }
     }
-    let (_, v) = get(&app, "/api/v1/agents", &admin.session).await;
-    let bo_row = v["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .find(|a| a["id"] == bo_id.as_str())
-        .cloned()
-        .expect("bo");
-    assert_eq!(bo_row["status"], "away");
+    assert_eq!(agent_row(&app, &admin, &bo_id).await["status"], "away");
 
     for i in 0..3 {
         let c = writing_customer(&app, &format!("question {i}")).await;
@@ -1527,22 +986,10 @@ async fn a_full_agent_leaves_new_conversations_in_the_queue() {
     let admin = app.login(ADMIN).await; // never connects a socket: stays offline
     let bo = app.login(AGENT2).await;
     let bo_id = me(&app, &bo).await.to_string();
-    let (s, v) = patch(
-        &app,
-        &format!("/api/v1/agents/{bo_id}"),
-        &admin.session,
-        json!({"max_open": 1}),
-    )
-    .await;
+    let (s, v) = patch_agent(&app, &admin, &bo_id, json!({"max_open": 1})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["agent"]["max_open"], 1);
-    let (s, _) = patch(
-        &app,
-        &format!("/api/v1/agents/{bo_id}"),
-        &admin.session,
-        json!({"max_open": -1}),
-    )
-    .await;
+    let (s, _) = patch_agent(&app, &admin, &bo_id, json!({"max_open": -1})).await;
     assert_eq!(s, 400);
     let _bws = app.agent_ws(&bo).await;
 
@@ -1556,8 +1003,7 @@ async fn a_full_agent_leaves_new_conversations_in_the_queue() {
     // Two routing ticks later they are still waiting.
     tokio::time::sleep(Duration::from_secs(5)).await;
     for c in [&c2, &c3] {
-        let s = detail(&app, &admin, c.conversation_id).await["conversation"].clone();
-        assert_eq!(s["assignee_id"], Value::Null, "over capacity: {s}");
+        assert_unassigned(&app, &admin, c, "over capacity").await;
     }
     let st = widget_status(&app, &c2).await;
     assert_eq!(st["queue_position"], 1, "{st}");
@@ -1568,23 +1014,14 @@ async fn a_full_agent_leaves_new_conversations_in_the_queue() {
     assert_eq!(st["assignee"]["name"], "Bo Agent");
 
     // Bo resolves the first one: room for the next in line.
-    let (s, _) = post(
-        &app,
-        &format!("/api/v1/conversations/{}/status", c1.conversation_id),
-        &bo.session,
-        json!({"status": "resolved"}),
-    )
-    .await;
+    let (s, _) = set_status(&app, &bo, c1.conversation_id, json!({"status": "resolved"})).await;
     assert_eq!(s, 200);
     assert_eq!(
         assignee_after_routing(&app, &admin, c2.conversation_id).await,
         bo_id
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(
-        detail(&app, &admin, c3.conversation_id).await["conversation"]["assignee_id"],
-        Value::Null
-    );
+    assert_unassigned(&app, &admin, &c3, "the next in line after c2").await;
     assert_eq!(widget_status(&app, &c3).await["queue_position"], 1);
     app.stop().await;
 }
@@ -1599,8 +1036,7 @@ async fn an_inbox_without_auto_assign_leaves_everything_unassigned() {
     let _aws = app.agent_ws(&admin).await;
     let c = writing_customer(&app, "hi").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let s = detail(&app, &admin, c.conversation_id).await["conversation"].clone();
-    assert_eq!(s["assignee_id"], Value::Null, "auto_assign is off: {s}");
+    assert_unassigned(&app, &admin, &c, "auto_assign is off").await;
     let st = widget_status(&app, &c).await;
     assert_eq!(st["queue_position"], 1);
     assert_eq!(st["available"], true);
@@ -1617,62 +1053,26 @@ async fn canned_responses_are_managed_by_admins_and_read_by_agents() {
     let admin = app.login(ADMIN).await;
     let bo = app.login(AGENT2).await;
 
-    let (s, v) = post(
-        &app,
-        "/api/v1/canned",
-        &admin.session,
-        json!({"shortcut": "shipping", "body": "We ship within 2 days."}),
-    )
-    .await;
+    let (s, v) = create_canned(&app, &admin, "shipping", "We ship within 2 days.").await;
     assert_eq!(s, 201, "{v}");
     let ship_id = v["canned"]["id"].as_str().expect("id").to_string();
     assert_eq!(v["canned"]["shortcut"], "shipping");
-    let (s, v) = post(
-        &app,
-        "/api/v1/canned",
-        &admin.session,
-        json!({"shortcut": "refund", "body": "Refunds take 5 days."}),
-    )
-    .await;
+    let (s, v) = create_canned(&app, &admin, "refund", "Refunds take 5 days.").await;
     assert_eq!(s, 201, "{v}");
     let refund_id = v["canned"]["id"].as_str().expect("id").to_string();
 
     // Duplicates conflict; bad shortcuts and empty bodies are invalid.
-    let (s, v) = post(
-        &app,
-        "/api/v1/canned",
-        &admin.session,
-        json!({"shortcut": "shipping", "body": "dup"}),
-    )
-    .await;
+    let (s, v) = create_canned(&app, &admin, "shipping", "dup").await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(v["code"], "conflict");
     // Typed the way the composer shows it, it is still the same shortcut.
-    let (s, _) = post(
-        &app,
-        "/api/v1/canned",
-        &admin.session,
-        json!({"shortcut": "/Shipping", "body": "dup"}),
-    )
-    .await;
+    let (s, _) = create_canned(&app, &admin, "/Shipping", "dup").await;
     assert_eq!(s, 409);
     for bad in ["has space", "", "ÜBER", &"x".repeat(33), "semi;colon"] {
-        let (s, v) = post(
-            &app,
-            "/api/v1/canned",
-            &admin.session,
-            json!({"shortcut": bad, "body": "text"}),
-        )
-        .await;
+        let (s, v) = create_canned(&app, &admin, bad, "text").await;
         assert_eq!(s, 400, "shortcut {bad:?}: {v}");
     }
-    let (s, _) = post(
-        &app,
-        "/api/v1/canned",
-        &admin.session,
-        json!({"shortcut": "empty", "body": "   "}),
-    )
-    .await;
+    let (s, _) = create_canned(&app, &admin, "empty", "   ").await;
     assert_eq!(s, 400);
 
     // Agents read them (sorted by shortcut) but cannot change them.
@@ -1685,91 +1085,33 @@ async fn canned_responses_are_managed_by_admins_and_read_by_agents() {
         .map(|c| c["shortcut"].as_str().expect("shortcut"))
         .collect();
     assert_eq!(shortcuts, vec!["refund", "shipping"]);
-    let (s, _) = post(
-        &app,
-        "/api/v1/canned",
-        &bo.session,
-        json!({"shortcut": "mine", "body": "x"}),
-    )
-    .await;
+    let (s, _) = create_canned(&app, &bo, "mine", "x").await;
     assert_eq!(s, 403);
-    let (s, _) = patch(
-        &app,
-        &format!("/api/v1/canned/{ship_id}"),
-        &bo.session,
-        json!({"body": "changed"}),
-    )
-    .await;
+    let (s, _) = edit_canned(&app, &bo, &ship_id, json!({"body": "changed"})).await;
     assert_eq!(s, 403);
-    let (s, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/canned/{ship_id}"),
-        &bo.session,
-        None,
-    )
-    .await;
-    assert_eq!(s, 403);
+    assert_eq!(delete_canned(&app, &bo, &ship_id).await, 403);
 
     // Edit: renaming onto another shortcut conflicts; a body edit sticks.
-    let (s, _) = patch(
-        &app,
-        &format!("/api/v1/canned/{refund_id}"),
-        &admin.session,
-        json!({"shortcut": "shipping"}),
-    )
-    .await;
+    let rename = json!({"shortcut": "shipping"});
+    let (s, _) = edit_canned(&app, &admin, &refund_id, rename).await;
     assert_eq!(s, 409);
-    let (s, v) = patch(
-        &app,
-        &format!("/api/v1/canned/{ship_id}"),
-        &admin.session,
-        json!({"body": "We ship within 24 hours."}),
-    )
-    .await;
+    let edit = json!({"body": "We ship within 24 hours."});
+    let (s, v) = edit_canned(&app, &admin, &ship_id, edit).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["canned"]["body"], "We ship within 24 hours.");
 
     // Delete.
-    let (s, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/canned/{ship_id}"),
-        &admin.session,
-        None,
-    )
-    .await;
-    assert_eq!(s, 204);
+    assert_eq!(delete_canned(&app, &admin, &ship_id).await, 204);
     let (_, v) = get(&app, "/api/v1/canned", &admin.session).await;
     assert_eq!(v["canned"].as_array().expect("canned").len(), 1);
     assert_eq!(v["canned"][0]["shortcut"], "refund");
-    let (s, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/canned/{ship_id}"),
-        &admin.session,
-        None,
-    )
-    .await;
-    assert_eq!(s, 404);
+    assert_eq!(delete_canned(&app, &admin, &ship_id).await, 404);
     app.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // 10. Inbox settings
 // ---------------------------------------------------------------------------------------------
-
-async fn widget_config(app: &TestApp, origin: Option<&str>) -> (StatusCode, Value) {
-    let mut req = app
-        .http
-        .get(app.url(&format!("/api/v1/widget/config?inbox={}", app.inbox_token)));
-    if let Some(o) = origin {
-        req = req.header(header::ORIGIN, o);
-    }
-    let r = req.send().await.expect("config");
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn inbox_settings_are_validated_and_reach_the_widget_config() {
@@ -1865,15 +1207,9 @@ async fn inbox_settings_are_validated_and_reach_the_widget_config() {
     // Other sites may not embed it.
     let (s, v) = widget_config(&app, Some("https://evil.example")).await;
     assert_eq!(s, 403, "{v}");
-    let r = app
-        .http
-        .post(app.url("/api/v1/widget/session"))
-        .header(header::ORIGIN, "https://evil.example")
-        .json(&json!({"inbox_token": app.inbox_token}))
-        .send()
-        .await
-        .expect("session");
-    assert_eq!(r.status(), 403);
+    let evil = Some("https://evil.example");
+    let (s, _) = session(&app, json!({"inbox_token": app.inbox_token}), evil).await;
+    assert_eq!(s, 403);
     let (s, _) = get(&app, "/api/v1/widget/config?inbox=wt_nope", "x").await;
     assert_eq!(s, 404);
 

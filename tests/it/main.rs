@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test starts the real server in-process on port 0 with
 //! a fresh SQLite file (or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set) and talks
 //! to it over real HTTP and WebSockets, like a widget or the dashboard would.
+mod api_helpers;
 mod helpers;
 
 mod auth;

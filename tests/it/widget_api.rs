@@ -5,20 +5,24 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::dashboard_api::{
-    cookie_login, detail, get, patch_inbox, post, reply, say, seeded_inbox,
-};
+use crate::api_helpers::*;
 use crate::helpers::*;
 
-/// `POST /widget/session` (optionally from a website `Origin`).
-async fn session(app: &TestApp, body: Value, origin: Option<&str>) -> (StatusCode, Value) {
-    let mut req = app.http.post(app.url("/api/v1/widget/session")).json(&body);
-    if let Some(o) = origin {
-        req = req.header(header::ORIGIN, o);
-    }
-    let r = req.send().await.expect("session");
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
+/// A widget session that must succeed; its JSON.
+async fn session_ok(app: &TestApp, body: Value, origin: Option<&str>) -> Value {
+    let (s, v) = session(app, body, origin).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+/// A session of the seeded inbox for the signed-in `user` (no stored visitor token).
+async fn session_as(app: &TestApp, user: &Value) -> (StatusCode, Value) {
+    session(
+        app,
+        json!({"inbox_token": app.inbox_token, "user": user}),
+        None,
+    )
+    .await
 }
 
 fn customer_of(v: &Value) -> Customer {
@@ -35,22 +39,42 @@ fn customer_of(v: &Value) -> Customer {
     }
 }
 
+/// Asserts that session `v` resumed `earlier`'s conversation (same contact) holding the one
+/// message `body`; the customer of the new session.
+async fn resumed(
+    app: &TestApp,
+    v: &Value,
+    earlier: &Customer,
+    contact_id: &Value,
+    body: &str,
+) -> Customer {
+    assert_eq!(v["resumed"], true);
+    assert_eq!(v["conversation_id"], earlier.conversation_id.to_string());
+    assert_eq!(v["contact_id"], *contact_id);
+    assert_eq!(v["last_seq"], 1);
+    let c = customer_of(v);
+    let history = app.history(&c.token, c.conversation_id).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["body"], body);
+    c
+}
+
 // ---------------------------------------------------------------------------------------------
 // 11. Sessions, pages, contact details
 // ---------------------------------------------------------------------------------------------
+
+/// A session body for the seeded inbox that reports the page the widget was opened on.
+fn on_page(app: &TestApp, url: &str, title: &str) -> Value {
+    json!({"inbox_token": app.inbox_token, "page": {"url": url, "title": title}})
+}
 
 #[tokio::test]
 async fn widget_session_resumes_and_agents_see_pages_and_contact_details() {
     let app = spawn_app().await;
     let admin = app.login(ADMIN).await;
-    let (s, v) = session(
-        &app,
-        json!({"inbox_token": app.inbox_token,
-               "page": {"url": "https://shop.example/pricing", "title": "Pricing"}}),
-        Some("https://shop.example"),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
+    let shop = Some("https://shop.example");
+    let pricing = on_page(&app, "https://shop.example/pricing", "Pricing");
+    let v = session_ok(&app, pricing, shop).await;
     assert_eq!(v["resumed"], false);
     assert_eq!(v["last_seq"], 0);
     let first = customer_of(&v);
@@ -58,51 +82,37 @@ async fn widget_session_resumes_and_agents_see_pages_and_contact_details() {
     say(&app, &first, "Do you have a student discount?").await;
 
     // A reload sends the stored token back: same conversation, history intact.
-    let (s, v) = session(
+    let mut checkout = on_page(&app, "https://shop.example/checkout", "Checkout");
+    checkout["visitor_token"] = json!(first.token);
+    let v = session_ok(&app, checkout, shop).await;
+    let again = resumed(
         &app,
-        json!({"inbox_token": app.inbox_token, "visitor_token": first.token,
-               "page": {"url": "https://shop.example/checkout", "title": "Checkout"}}),
-        Some("https://shop.example"),
+        &v,
+        &first,
+        &contact_id,
+        "Do you have a student discount?",
     )
     .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["resumed"], true);
-    assert_eq!(v["conversation_id"], first.conversation_id.to_string());
-    assert_eq!(v["contact_id"], contact_id);
-    assert_eq!(v["last_seq"], 1);
-    let again = customer_of(&v);
-    let history = app.history(&again.token, again.conversation_id).await;
-    assert_eq!(history.len(), 1);
-    assert_eq!(history[0]["body"], "Do you have a student discount?");
     assert_eq!(say(&app, &again, "Hello?").await, 2);
     // Only web pages are recorded: a `javascript:` URL would become a link in the dashboard.
-    let (s, _) = post(
-        &app,
-        "/api/v1/widget/page",
-        &again.token,
-        json!({"url": "javascript:alert(document.cookie)", "title": "x"}),
-    )
-    .await;
+    let page = |url: &str, title: &str| {
+        post(
+            &app,
+            "/api/v1/widget/page",
+            &again.token,
+            json!({"url": url, "title": title}),
+        )
+    };
+    let (s, _) = page("javascript:alert(document.cookie)", "x").await;
     assert!(s == 204 || s == 400, "javascript: page: {s}");
     // The same page reloaded is not a new visit.
-    session(
-        &app,
-        json!({"inbox_token": app.inbox_token, "visitor_token": again.token,
-               "page": {"url": "https://shop.example/checkout", "title": "Checkout"}}),
-        None,
-    )
-    .await;
+    let mut reload = on_page(&app, "https://shop.example/checkout", "Checkout");
+    reload["visitor_token"] = json!(again.token);
+    session(&app, reload, None).await;
 
     // Pages visited later, and an email left in the widget.
-    let r = app
-        .http
-        .post(app.url("/api/v1/widget/page"))
-        .bearer_auth(&again.token)
-        .json(&json!({"url": "https://shop.example/thanks", "title": "Thanks!"}))
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(r.status(), 204);
+    let (s, _) = page("https://shop.example/thanks", "Thanks!").await;
+    assert_eq!(s, 204);
     for bad in [
         json!({"email": "not-an-email"}),
         json!({"email": "a b@c.d"}),
@@ -153,8 +163,7 @@ async fn widget_session_resumes_and_agents_see_pages_and_contact_details() {
         if let Some(t) = token {
             body["visitor_token"] = json!(t);
         }
-        let (s, v) = session(&app, body, None).await;
-        assert_eq!(s, 200, "{v}");
+        let v = session_ok(&app, body, None).await;
         assert_eq!(v["resumed"], false);
         assert_ne!(v["conversation_id"], first.conversation_id.to_string());
         assert_ne!(v["contact_id"], contact_id);
@@ -183,12 +192,7 @@ async fn verified_users_get_their_conversation_on_any_device_and_others_are_refu
         .as_str()
         .expect("requiring identity creates a secret")
         .to_string();
-    let (_, cfg) = get(
-        &app,
-        &format!("/api/v1/widget/config?inbox={}", app.inbox_token),
-        "",
-    )
-    .await;
+    let (_, cfg) = widget_config(&app, None).await;
     assert_eq!(cfg["identity_required"], true);
 
     let hash = |user: &str| switchboard::auth::tokens::user_hash(&secret, user);
@@ -205,43 +209,25 @@ async fn verified_users_get_their_conversation_on_any_device_and_others_are_refu
 
     // The laptop: verified.
     let me = json!({"user_id": "u-42", "name": "Kim", "email": "kim@example.com", "user_hash": hash("u-42")});
-    let (s, v) = session(
-        &app,
-        json!({"inbox_token": app.inbox_token, "user": me}),
-        None,
-    )
-    .await;
+    let (s, v) = session_as(&app, &me).await;
     assert_eq!(s, 200, "{v}");
     let laptop = customer_of(&v);
     let contact_id = v["contact_id"].clone();
     say(&app, &laptop, "written on my laptop").await;
 
     // The phone: no stored token, same verified user → same conversation and history.
-    let (s, v) = session(
-        &app,
-        json!({"inbox_token": app.inbox_token, "user": me}),
-        None,
-    )
-    .await;
+    let (s, v) = session_as(&app, &me).await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["conversation_id"], laptop.conversation_id.to_string());
-    assert_eq!(v["contact_id"], contact_id);
-    assert_eq!(v["resumed"], true);
-    assert_eq!(v["last_seq"], 1);
-    let phone = customer_of(&v);
-    let history = app.history(&phone.token, phone.conversation_id).await;
-    assert_eq!(history.len(), 1);
-    assert_eq!(history[0]["body"], "written on my laptop");
+    resumed(&app, &v, &laptop, &contact_id, "written on my laptop").await;
 
     // Someone else, even holding Kim's visitor token, does not get Kim's conversation.
     let other = json!({"user_id": "u-43", "user_hash": hash("u-43")});
-    let (s, v) = session(
+    let v = session_ok(
         &app,
         json!({"inbox_token": app.inbox_token, "user": other, "visitor_token": laptop.token}),
         None,
     )
     .await;
-    assert_eq!(s, 200, "{v}");
     assert_ne!(v["conversation_id"], laptop.conversation_id.to_string());
     assert_ne!(v["contact_id"], contact_id);
 
@@ -251,10 +237,7 @@ async fn verified_users_get_their_conversation_on_any_device_and_others_are_refu
     assert_eq!(d["contact"]["email"], "kim@example.com");
 
     // Rotating the secret invalidates hashes made with the old one.
-    let id = seeded_inbox(&app, &admin).await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = seeded_inbox_id(&app, &admin).await;
     let (s, v) = post(
         &app,
         &format!("/api/v1/inboxes/{id}/rotate-identity-secret"),
@@ -265,20 +248,10 @@ async fn verified_users_get_their_conversation_on_any_device_and_others_are_refu
     assert_eq!(s, 200, "{v}");
     let new_secret = v["inbox"]["identity_secret"].as_str().expect("secret");
     assert_ne!(new_secret, secret);
-    let (s, _) = session(
-        &app,
-        json!({"inbox_token": app.inbox_token, "user": me}),
-        None,
-    )
-    .await;
+    let (s, _) = session_as(&app, &me).await;
     assert_eq!(s, 403, "an old hash still works after rotation");
     let fresh = json!({"user_id": "u-42", "user_hash": switchboard::auth::tokens::user_hash(new_secret, "u-42")});
-    let (s, v) = session(
-        &app,
-        json!({"inbox_token": app.inbox_token, "user": fresh}),
-        None,
-    )
-    .await;
+    let (s, v) = session_as(&app, &fresh).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["conversation_id"], laptop.conversation_id.to_string());
     app.stop().await;
@@ -428,15 +401,14 @@ async fn sse_replays_streams_live_and_resumes_from_last_event_id() {
     let t = sse.next_of_type("typing").await;
     assert_eq!(t.data["sender_type"], "agent");
     assert_eq!(t.data["typing"], true);
-    let r = app
-        .http
-        .post(app.url("/api/v1/widget/typing"))
-        .bearer_auth(&c.token)
-        .json(&json!({"typing": true}))
-        .send()
-        .await
-        .expect("typing");
-    assert_eq!(r.status(), 204);
+    let (s, _) = post(
+        &app,
+        "/api/v1/widget/typing",
+        &c.token,
+        json!({"typing": true}),
+    )
+    .await;
+    assert_eq!(s, 204);
     let t = aws.expect_type("typing").await;
     assert_eq!(t["conversation_id"], conv.to_string());
     assert_eq!(t["sender_type"], "customer");
@@ -534,11 +506,37 @@ async fn sse_sees_every_message_once_while_messages_arrive_during_replay_and_rec
 // 14. CORS
 // ---------------------------------------------------------------------------------------------
 
-fn header_str(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+/// A CORS preflight from `origin` for `method path` sending `headers`.
+async fn preflight(
+    app: &TestApp,
+    origin: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> reqwest::Response {
+    app.http
+        .request(Method::OPTIONS, app.url(path))
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
+        .send()
+        .await
+        .expect("preflight")
+}
+
+/// `Access-Control-Allow-Headers`, lowercased (empty when absent).
+fn allowed_headers(r: &reqwest::Response) -> String {
+    header_str(r, "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn assert_allows_origin(r: &reqwest::Response, origin: &str, what: &str) {
+    assert_eq!(
+        header_str(r, "access-control-allow-origin").as_deref(),
+        Some(origin),
+        "{what}"
+    );
 }
 
 fn assert_no_credentials(r: &reqwest::Response, what: &str) {
@@ -553,104 +551,60 @@ fn assert_no_credentials(r: &reqwest::Response, what: &str) {
 async fn widget_api_answers_cors_without_credentials() {
     let app = spawn_app().await;
     let shop = "http://shop.example";
-    let preflight = |path: &str, headers: &'static str| {
-        app.http
-            .request(Method::OPTIONS, app.url(path))
-            .header(header::ORIGIN, shop)
-            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
-            .send()
-    };
-    let r = preflight("/api/v1/widget/session", "content-type")
-        .await
-        .expect("preflight");
+    let r = preflight(&app, shop, "POST", "/api/v1/widget/session", "content-type").await;
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        header_str(&r, "access-control-allow-origin").as_deref(),
-        Some(shop)
-    );
+    assert_allows_origin(&r, shop, "the preflight");
     let methods = header_str(&r, "access-control-allow-methods").unwrap_or_default();
     assert!(methods.contains("POST"), "allow-methods {methods:?}");
-    let allowed = header_str(&r, "access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let allowed = allowed_headers(&r);
     assert!(allowed.contains("content-type"), "{allowed}");
     assert!(allowed.contains("authorization"), "{allowed}");
     assert_no_credentials(&r, "the preflight");
 
     // EventSource's reconnect sends Last-Event-ID, which needs a preflight.
-    let r = app
-        .http
-        .request(Method::OPTIONS, app.url("/api/v1/widget/events"))
-        .header(header::ORIGIN, shop)
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "last-event-id")
-        .send()
-        .await
-        .expect("preflight");
+    let r = preflight(&app, shop, "GET", "/api/v1/widget/events", "last-event-id").await;
     assert_eq!(r.status(), 204);
-    let allowed = header_str(&r, "access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let allowed = allowed_headers(&r);
     assert!(allowed.contains("last-event-id"), "{allowed}");
 
     // The dashboard's CSRF header is not allowed cross-site.
-    let r = preflight("/api/v1/auth/socket-token", "x-csrf-token")
-        .await
-        .expect("preflight");
-    let allowed = header_str(&r, "access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let r = preflight(
+        &app,
+        shop,
+        "POST",
+        "/api/v1/auth/socket-token",
+        "x-csrf-token",
+    )
+    .await;
+    let allowed = allowed_headers(&r);
     assert!(!allowed.contains("x-csrf-token"), "{allowed}");
     assert_no_credentials(&r, "the CSRF preflight");
 
     // Real requests echo the origin, successes and errors alike, never with credentials.
-    let r = app
-        .http
-        .post(app.url("/api/v1/widget/session"))
-        .header(header::ORIGIN, shop)
-        .json(&json!({"inbox_token": app.inbox_token}))
-        .send()
-        .await
-        .expect("session");
+    let r = session_response(&app, json!({"inbox_token": app.inbox_token}), Some(shop)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        header_str(&r, "access-control-allow-origin").as_deref(),
-        Some(shop)
-    );
+    assert_allows_origin(&r, shop, "the session response");
     assert_no_credentials(&r, "the session response");
     let c: Value = r.json().await.expect("json");
     let token = c["visitor_token"].as_str().expect("token").to_string();
-    for (what, req) in [
-        (
-            "config",
-            app.http
-                .get(app.url(&format!("/api/v1/widget/config?inbox={}", app.inbox_token))),
-        ),
-        (
-            "status",
-            app.http
-                .get(app.url("/api/v1/widget/status"))
-                .bearer_auth(&token),
-        ),
+    let config = format!("/api/v1/widget/config?inbox={}", app.inbox_token);
+    let events = format!("/api/v1/widget/events?token={token}&after_seq=0");
+    for (what, path, bearer) in [
+        ("config", config.as_str(), None),
+        ("status", "/api/v1/widget/status", Some(token.as_str())),
         (
             "unauthorized status",
-            app.http
-                .get(app.url("/api/v1/widget/status"))
-                .bearer_auth("vt.bogus"),
+            "/api/v1/widget/status",
+            Some("vt.bogus"),
         ),
-        (
-            "event stream",
-            app.http
-                .get(app.url(&format!("/api/v1/widget/events?token={token}&after_seq=0"))),
-        ),
+        ("event stream", events.as_str(), None),
     ] {
-        let r = req.header(header::ORIGIN, shop).send().await.expect(what);
-        assert_eq!(
-            header_str(&r, "access-control-allow-origin").as_deref(),
-            Some(shop),
-            "{what}"
-        );
+        let mut req = app.http.get(app.url(path)).header(header::ORIGIN, shop);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let r = req.send().await.expect(what);
+        assert_allows_origin(&r, shop, what);
         assert_no_credentials(&r, what);
     }
     app.stop().await;
@@ -673,6 +627,15 @@ fn assert_page_headers(r: &reqwest::Response, what: &str) {
     );
 }
 
+/// `GET /widget.js` with the given request headers.
+async fn widget_js(app: &TestApp, headers: &[(header::HeaderName, &str)]) -> reqwest::Response {
+    let mut req = app.http.get(app.url("/widget.js"));
+    for (name, value) in headers {
+        req = req.header(name, *value);
+    }
+    req.send().await.expect("widget.js")
+}
+
 #[tokio::test]
 async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
     let app = spawn_app().await;
@@ -680,25 +643,13 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
     assert_eq!(r.status(), 200);
     assert_page_headers(&r, "/login");
     let s = cookie_login(&app, ADMIN).await;
-    let r = app
-        .http
-        .get(app.url("/app"))
-        .header(header::COOKIE, &s.cookie)
-        .send()
-        .await
-        .expect("app");
+    let r = cookie_get(&app.http, &app, "/app", &s.cookie).await;
     assert_eq!(r.status(), 200);
     assert_page_headers(&r, "/app");
 
     // widget.js: gzip when accepted, a JS type, and an ETag that revalidates.
     let plain = switchboard::web::assets::builtin("widget.js").expect("built in");
-    let r = app
-        .http
-        .get(app.url("/widget.js"))
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .expect("widget.js");
+    let r = widget_js(&app, &[(header::ACCEPT_ENCODING, "gzip")]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header_str(&r, "content-encoding").as_deref(), Some("gzip"));
     let ct = header_str(&r, "content-type").unwrap_or_default();
@@ -715,35 +666,24 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
     assert_eq!(&gz[..2], &[0x1f, 0x8b], "not gzip data");
     assert!(gz.len() < plain.len(), "gzip did not shrink widget.js");
 
-    let r = app
-        .http
-        .get(app.url("/widget.js"))
-        .send()
-        .await
-        .expect("widget.js");
+    let r = widget_js(&app, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header_str(&r, "content-encoding"), None);
     assert_eq!(&r.bytes().await.expect("body")[..], plain);
 
     for enc in ["gzip", "identity"] {
-        let r = app
-            .http
-            .get(app.url("/widget.js"))
-            .header(header::ACCEPT_ENCODING, enc)
-            .header(header::IF_NONE_MATCH, &etag)
-            .send()
-            .await
-            .expect("widget.js");
+        let r = widget_js(
+            &app,
+            &[
+                (header::ACCEPT_ENCODING, enc),
+                (header::IF_NONE_MATCH, &etag),
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 304, "If-None-Match with {enc}");
         assert!(r.bytes().await.expect("body").is_empty());
     }
-    let r = app
-        .http
-        .get(app.url("/widget.js"))
-        .header(header::IF_NONE_MATCH, "\"stale\"")
-        .send()
-        .await
-        .expect("widget.js");
+    let r = widget_js(&app, &[(header::IF_NONE_MATCH, "\"stale\"")]).await;
     assert_eq!(r.status(), 200);
 
     for (path, ty) in [
@@ -756,12 +696,7 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
         let ct = header_str(&r, "content-type").unwrap_or_default();
         assert!(ct.contains(ty), "{path}: {ct}");
     }
-    let r = app
-        .http
-        .get(app.url("/static/nope.js"))
-        .send()
-        .await
-        .expect("nope");
-    assert_eq!(r.status(), 404);
+    let r = app.http.get(app.url("/static/nope.js")).send().await;
+    assert_eq!(r.expect("nope").status(), 404);
     app.stop().await;
 }

@@ -2,19 +2,20 @@
 //! (Chromium #2) against one in-process server per test.
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::{
     harness::{
-        Browser, Msg,
+        Browser, Msg, Surface,
         Surface::{Dashboard, Widget},
         WAIT, count, story_slot,
     },
     host::HostPage,
     proxy::Proxy,
 };
+use crate::api_helpers::{self, cookie_post, patch_inbox};
 use crate::helpers::*;
 
 pub const COMPOSER: &str = "textarea[data-testid=composer]";
@@ -37,14 +38,20 @@ pub async fn login(b: &Browser, app: &TestApp, email: &str) {
     b.type_into(Dashboard, "input[name=password]", PASSWORD)
         .await;
     b.click(Dashboard, "button[type=submit]").await;
-    b.poll(
-        "the login form to lead to /app",
-        WAIT,
-        "return location.pathname;",
-        vec![],
-        |v| v == "/app",
-    )
+    wait_path(b, "the login form to lead to /app", "/app").await;
+}
+
+/// Waits until the page's path is `path`.
+async fn wait_path(b: &Browser, what: &str, path: &str) {
+    b.poll(what, WAIT, "return location.pathname;", vec![], |v| {
+        v == path
+    })
     .await;
+}
+
+/// Waits until the script `js` returns `true`.
+async fn wait_true(b: &Browser, what: &str, js: &str) {
+    b.poll(what, WAIT, js, vec![], |v| v == &json!(true)).await;
 }
 
 /// A dashboard logged in as `email`, listing all open conversations.
@@ -52,12 +59,10 @@ pub async fn dashboard(app: &TestApp, email: &str) -> Browser {
     let b = Browser::new("dashboard").await;
     login(&b, app, email).await;
     b.goto(&app.url("/app#/inbox?view=all&status=open")).await;
-    b.poll(
+    wait_true(
+        &b,
         "the dashboard shell (<body data-csrf>)",
-        WAIT,
         "return !!(document.body && document.body.dataset.csrf);",
-        vec![],
-        |v| v == &json!(true),
     )
     .await;
     b
@@ -76,6 +81,13 @@ pub async fn open_widget(b: &Browser) {
     b.click(Widget, "[data-testid=launcher]").await;
     b.wait_visible(Widget, "[data-testid=panel]", WAIT).await;
     b.wait_visible(Widget, COMPOSER, WAIT).await;
+}
+
+/// A customer on the host page who opened the widget.
+async fn chatting_customer(host: &HostPage) -> Browser {
+    let b = customer(host).await;
+    open_widget(&b).await;
+    b
 }
 
 /// Opens the panel unless it is already open (it may stay open across a reload).
@@ -123,12 +135,23 @@ pub async fn widget_send(b: &Browser, text: &str) {
 /// Agent types `text` + Enter in the open conversation; waits until it shows with a seq.
 pub async fn dashboard_send(b: &Browser, text: &str) {
     b.type_and_enter(Dashboard, COMPOSER, text).await;
-    b.wait_messages(
-        Dashboard,
-        &format!("the agent's reply {text:?} in the conversation"),
-        WAIT,
-        |ms| ms.iter().any(|m| m.is("agent", text) && m.seq().is_some()),
-    )
+    let what = format!("the agent's reply {text:?} in the conversation");
+    wait_stored_reply(b, &what, text).await;
+}
+
+/// Waits until the dashboard shows the agent's `text` with a seq.
+async fn wait_stored_reply(b: &Browser, what: &str, text: &str) {
+    b.wait_messages(Dashboard, what, WAIT, |ms| {
+        ms.iter().any(|m| m.is("agent", text) && m.seq().is_some())
+    })
+    .await;
+}
+
+/// Waits until `surface` shows a message `text` from `sender`.
+async fn wait_shown(b: &Browser, surface: Surface, what: &str, sender: &str, text: &str) {
+    b.wait_messages(surface, what, WAIT, |ms| {
+        ms.iter().any(|m| m.is(sender, text))
+    })
     .await;
 }
 
@@ -156,12 +179,10 @@ pub async fn open_conversation(b: &Browser, id: &str) {
         &format!("[data-testid=conv-item][data-id=\"{id}\"]"),
     )
     .await;
-    b.poll(
+    wait_true(
+        b,
         "the conversation view ([data-testid=messages])",
-        WAIT,
         "return !!document.querySelector('[data-testid=messages]');",
-        vec![],
-        |v| v == &json!(true),
     )
     .await;
     b.wait_visible(Dashboard, COMPOSER, WAIT).await;
@@ -171,15 +192,8 @@ pub async fn open_conversation(b: &Browser, id: &str) {
 pub async fn only_conversation(app: &TestApp, bearer: &str) -> Uuid {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let r = app
-            .http
-            .get(app.url("/api/v1/conversations?view=all&status=open&limit=50"))
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .expect("list conversations");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let path = "/api/v1/conversations?view=all&status=open&limit=50";
+        let (status, v) = api_helpers::get(app, path, bearer).await;
         assert_eq!(status, 200, "GET /api/v1/conversations: {v}");
         let list = v["conversations"].as_array().cloned().unwrap_or_default();
         assert!(list.len() <= 1, "expected one conversation, got {v}");
@@ -192,6 +206,16 @@ pub async fn only_conversation(app: &TestApp, bearer: &str) -> Uuid {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// An agent's reply through the API in the one conversation; that conversation.
+async fn reply_via_api(app: &TestApp, bearer: &str, client_msg_id: &str, text: &str) -> Uuid {
+    let conv = only_conversation(app, bearer).await;
+    let r = app
+        .post_message(bearer, conv, client_msg_id, text, false)
+        .await;
+    assert_eq!(r.status(), 201, "agent reply via API");
+    conv
 }
 
 /// How often each body appears in the server's history of `conv` (as the admin sees it).
@@ -242,8 +266,25 @@ fn assert_exactly(surface: &str, ms: &[Msg], expected: &[(&str, &str)]) {
     );
 }
 
-const TRANSPORT_JS: &str =
-    "const c = sb('[data-testid=connection]'); return c ? c.getAttribute('data-transport') : null;";
+/// Asserts `b` shows exactly `expected` on `surface` (see `assert_exactly`); what it shows.
+async fn shows_exactly(
+    b: &Browser,
+    surface: Surface,
+    label: &str,
+    expected: &[(&str, &str)],
+) -> Vec<Msg> {
+    let ms = b.messages(surface).await.unwrap_or_default();
+    assert_exactly(label, &ms, expected);
+    ms
+}
+
+/// Waits until the widget reports `transport` (`ws`, `sse` or `none`).
+async fn wait_transport(b: &Browser, what: &str, within: Duration, transport: &str) {
+    const TRANSPORT_JS: &str = "const c = sb('[data-testid=connection]'); \
+                                return c ? c.getAttribute('data-transport') : null;";
+    b.poll(what, within, TRANSPORT_JS, vec![], |v| v == transport)
+        .await;
+}
 
 // ---------------------------------------------------------------------------------------------
 // 1. The live conversation across origins, with typing indicators both ways.
@@ -257,8 +298,7 @@ async fn customer_and_agent_chat_live_across_origins() {
     let app = spawn_app().await;
     let host = HostPage::start(&app.base, &app.inbox_token).await;
     let agent = dashboard(&app, ADMIN).await;
-    let cust = customer(&host).await;
-    open_widget(&cust).await;
+    let cust = chatting_customer(&host).await;
 
     widget_send(&cust, HELLO).await;
 
@@ -293,58 +333,33 @@ async fn customer_and_agent_chat_live_across_origins() {
         .wait_visible(Dashboard, "[data-testid=typing]", WAIT)
         .await;
     cust.type_and_enter(Widget, COMPOSER, " there?").await;
-    agent
-        .wait_messages(
-            Dashboard,
-            &format!("{ANYONE:?} in the dashboard"),
-            WAIT,
-            |ms| ms.iter().any(|m| m.is("customer", ANYONE)),
-        )
-        .await;
-    agent
-        .poll(
-            "the dashboard's customer-typing indicator to go away after the message was sent",
-            WAIT,
-            "return !visible(document.querySelector('[data-testid=typing]'));",
-            vec![],
-            |v| v == &json!(true),
-        )
-        .await;
+    let what = format!("{ANYONE:?} in the dashboard");
+    wait_shown(&agent, Dashboard, &what, "customer", ANYONE).await;
+    wait_true(
+        &agent,
+        "the dashboard's customer-typing indicator to go away after the message was sent",
+        "return !visible(document.querySelector('[data-testid=typing]'));",
+    )
+    .await;
 
     // Agent typing shows in the widget; the reply arrives.
     agent.type_into(Dashboard, COMPOSER, "Hi! How can I").await;
     cust.wait_visible(Widget, "[data-testid=typing]", WAIT)
         .await;
     agent.type_and_enter(Dashboard, COMPOSER, " help?").await;
-    agent
-        .wait_messages(
-            Dashboard,
-            "the agent's reply in the dashboard",
-            WAIT,
-            |ms| ms.iter().any(|m| m.is("agent", REPLY) && m.seq().is_some()),
-        )
-        .await;
-    cust.wait_messages(
-        Widget,
-        &format!("the reply {REPLY:?} in the widget"),
-        WAIT,
-        |ms| ms.iter().any(|m| m.is("agent", REPLY)),
-    )
-    .await;
-    cust.poll(
+    wait_stored_reply(&agent, "the agent's reply in the dashboard", REPLY).await;
+    let what = format!("the reply {REPLY:?} in the widget");
+    wait_shown(&cust, Widget, &what, "agent", REPLY).await;
+    wait_true(
+        &cust,
         "the widget's agent-typing indicator to go away after the reply",
-        WAIT,
         "return !visible(sb('[data-testid=typing]'));",
-        vec![],
-        |v| v == &json!(true),
     )
     .await;
 
     let expected = [("customer", HELLO), ("customer", ANYONE), ("agent", REPLY)];
-    let w = cust.messages(Widget).await.unwrap_or_default();
-    assert_exactly("widget", &w, &expected);
-    let d = agent.messages(Dashboard).await.unwrap_or_default();
-    assert_exactly("dashboard", &d, &expected);
+    shows_exactly(&cust, Widget, "widget", &expected).await;
+    shows_exactly(&agent, Dashboard, "dashboard", &expected).await;
 
     cust.close().await;
     agent.close().await;
@@ -361,19 +376,18 @@ async fn reload_keeps_the_history() {
     let _slot = story_slot().await;
     let app = spawn_app().await;
     let host = HostPage::start(&app.base, &app.inbox_token).await;
-    let cust = customer(&host).await;
-    open_widget(&cust).await;
+    let cust = chatting_customer(&host).await;
     widget_send(&cust, HELLO).await;
 
     let bearer = admin_bearer(&app).await;
-    let conv = only_conversation(&app, &bearer).await;
-    let r = app
-        .post_message(&bearer, conv, "agent-reply-1", REPLY, false)
-        .await;
-    assert_eq!(r.status(), 201, "agent reply via API");
-    cust.wait_messages(Widget, "the agent's reply before the reload", WAIT, |ms| {
-        ms.iter().any(|m| m.is("agent", REPLY))
-    })
+    reply_via_api(&app, &bearer, "agent-reply-1", REPLY).await;
+    wait_shown(
+        &cust,
+        Widget,
+        "the agent's reply before the reload",
+        "agent",
+        REPLY,
+    )
     .await;
 
     cust.client.refresh().await.expect("reload the host page");
@@ -386,12 +400,8 @@ async fn reload_keeps_the_history() {
     .await;
     // Give a late replay the chance to duplicate something.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let ms = cust.messages(Widget).await.unwrap_or_default();
-    assert_exactly(
-        "widget after reload",
-        &ms,
-        &[("customer", HELLO), ("agent", REPLY)],
-    );
+    let expected = [("customer", HELLO), ("agent", REPLY)];
+    let ms = shows_exactly(&cust, Widget, "widget after reload", &expected).await;
     assert!(
         acked(&ms[0]),
         "the customer's message should still show as sent/seen after the reload: {:?}",
@@ -415,8 +425,7 @@ async fn messages_written_offline_are_delivered_exactly_once() {
     let proxy = Proxy::start(&app.base).await;
     let host = HostPage::start(&proxy.url, &app.inbox_token).await;
     let agent = dashboard(&app, ADMIN).await;
-    let cust = customer(&host).await;
-    open_widget(&cust).await;
+    let cust = chatting_customer(&host).await;
     widget_send(&cust, BEFORE).await;
     let id = wait_list_item(&agent, BEFORE).await;
     open_conversation(&agent, &id).await;
@@ -424,34 +433,31 @@ async fn messages_written_offline_are_delivered_exactly_once() {
     let conv: Uuid = id.parse().expect("conversation id is a uuid");
 
     proxy.cut();
-    cust.poll(
+    wait_transport(
+        &cust,
         "the widget to notice the outage ([data-testid=connection] data-transport=none)",
         WAIT,
-        TRANSPORT_JS,
-        vec![],
-        |v| v == "none",
+        "none",
     )
     .await;
     cust.type_and_enter(Widget, COMPOSER, OFF1).await;
     cust.type_and_enter(Widget, COMPOSER, OFF2).await;
+    let both_unsent = |ms: &[Msg]| {
+        ms.iter().any(|m| m.is("customer", OFF1) && unsent(m))
+            && ms.iter().any(|m| m.is("customer", OFF2) && unsent(m))
+    };
     cust.wait_messages(
         Widget,
         "both offline messages shown as sending/failed without a seq",
         WAIT,
-        |ms| {
-            ms.iter().any(|m| m.is("customer", OFF1) && unsent(m))
-                && ms.iter().any(|m| m.is("customer", OFF2) && unsent(m))
-        },
+        both_unsent,
     )
     .await;
     cust.hold_messages(
         Widget,
         "both offline messages to stay unsent (sending/failed, no seq) while the network is cut",
         Duration::from_secs(3),
-        |ms| {
-            ms.iter().any(|m| m.is("customer", OFF1) && unsent(m))
-                && ms.iter().any(|m| m.is("customer", OFF2) && unsent(m))
-        },
+        both_unsent,
     )
     .await;
     let bodies = api_bodies(&app, &bearer, conv).await;
@@ -493,10 +499,8 @@ async fn messages_written_offline_are_delivered_exactly_once() {
     // Late duplicates (a resend racing its first delivery) would show up within this time.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let expected = [("customer", BEFORE), ("customer", OFF1), ("customer", OFF2)];
-    let w = cust.messages(Widget).await.unwrap_or_default();
-    assert_exactly("widget after the outage", &w, &expected);
-    let d = agent.messages(Dashboard).await.unwrap_or_default();
-    assert_exactly("dashboard after the outage", &d, &expected);
+    shows_exactly(&cust, Widget, "widget after the outage", &expected).await;
+    shows_exactly(&agent, Dashboard, "dashboard after the outage", &expected).await;
     let bodies = api_bodies(&app, &bearer, conv).await;
     for t in [BEFORE, OFF1, OFF2] {
         assert_eq!(
@@ -523,8 +527,7 @@ async fn markup_in_messages_is_shown_as_text_and_never_runs() {
     let app = spawn_app().await;
     let host = HostPage::start(&app.base, &app.inbox_token).await;
     let agent = dashboard(&app, ADMIN).await;
-    let cust = customer(&host).await;
-    open_widget(&cust).await;
+    let cust = chatting_customer(&host).await;
     widget_send(&cust, XSS_ALERT).await;
     widget_send(&cust, XSS_FLAG).await;
 
@@ -536,9 +539,13 @@ async fn markup_in_messages_is_shown_as_text_and_never_runs() {
         })
         .await;
     dashboard_send(&agent, XSS_AGENT).await;
-    cust.wait_messages(Widget, "the agent's markup reply as text", WAIT, |ms| {
-        ms.iter().any(|m| m.is("agent", XSS_AGENT))
-    })
+    wait_shown(
+        &cust,
+        Widget,
+        "the agent's markup reply as text",
+        "agent",
+        XSS_AGENT,
+    )
     .await;
     // Let a (wrongly) created <img src=x> fail to load and fire its onerror.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -611,15 +618,13 @@ async fn widget_falls_back_to_sse_when_websockets_are_blocked() {
     let proxy = Proxy::start(&app.base).await;
     proxy.block_websockets(true);
     let host = HostPage::start(&proxy.url, &app.inbox_token).await;
-    let cust = customer(&host).await;
-    open_widget(&cust).await;
+    let cust = chatting_customer(&host).await;
     widget_send(&cust, HELLO).await;
-    cust.poll(
+    wait_transport(
+        &cust,
         "the widget to fall back to SSE ([data-testid=connection] data-transport=sse)",
         Duration::from_secs(30),
-        TRANSPORT_JS,
-        vec![],
-        |v| v == "sse",
+        "sse",
     )
     .await;
     assert!(
@@ -628,21 +633,10 @@ async fn widget_falls_back_to_sse_when_websockets_are_blocked() {
     );
 
     let bearer = admin_bearer(&app).await;
-    let conv = only_conversation(&app, &bearer).await;
-    let r = app
-        .post_message(&bearer, conv, "sse-reply-1", REPLY, false)
-        .await;
-    assert_eq!(r.status(), 201, "agent reply via API");
-    cust.wait_messages(Widget, "the agent's reply over SSE", WAIT, |ms| {
-        ms.iter().any(|m| m.is("agent", REPLY))
-    })
-    .await;
-    let ms = cust.messages(Widget).await.unwrap_or_default();
-    assert_exactly(
-        "widget over SSE",
-        &ms,
-        &[("customer", HELLO), ("agent", REPLY)],
-    );
+    let conv = reply_via_api(&app, &bearer, "sse-reply-1", REPLY).await;
+    wait_shown(&cust, Widget, "the agent's reply over SSE", "agent", REPLY).await;
+    let expected = [("customer", HELLO), ("agent", REPLY)];
+    shows_exactly(&cust, Widget, "widget over SSE", &expected).await;
     let bodies = api_bodies(&app, &bearer, conv).await;
     assert_eq!(bodies, vec![HELLO.to_string(), REPLY.to_string()]);
 
@@ -671,12 +665,9 @@ async fn logout_ends_the_session() {
         .as_str()
         .expect("data-csrf")
         .to_string();
+    let cookie = format!("sb_session={cookie}");
     let socket_token = |label: &'static str| {
-        let req = app
-            .http
-            .post(app.url("/api/v1/auth/socket-token"))
-            .header("Cookie", format!("sb_session={cookie}"))
-            .header("X-CSRF-Token", &csrf)
+        let req = cookie_post(&app, "/api/v1/auth/socket-token", &cookie, Some(&csrf))
             .header("Origin", &app.base);
         async move {
             let r = req.send().await.expect(label);
@@ -691,25 +682,9 @@ async fn logout_ends_the_session() {
     );
 
     agent.click(Dashboard, "[data-testid=logout]").await;
-    agent
-        .poll(
-            "logout to land on /login",
-            WAIT,
-            "return location.pathname;",
-            vec![],
-            |v| v == "/login",
-        )
-        .await;
+    wait_path(&agent, "logout to land on /login", "/login").await;
     agent.goto(&app.url("/app")).await;
-    agent
-        .poll(
-            "/app to redirect to /login after logout",
-            WAIT,
-            "return location.pathname;",
-            vec![],
-            |v| v == "/login",
-        )
-        .await;
+    wait_path(&agent, "/app to redirect to /login after logout", "/login").await;
     let (status, body) = socket_token("socket token after logout").await;
     assert_eq!(
         status, 401,
@@ -723,36 +698,9 @@ async fn logout_ends_the_session() {
 // ---------------------------------------------------------------------------------------------
 // 7. A page whose origin the inbox does not allow gets no widget.
 
-async fn set_allowed_origins(app: &TestApp, bearer: &str, origins: &[&str]) {
-    let r = app
-        .http
-        .get(app.url("/api/v1/inboxes"))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .expect("list inboxes");
-    let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "GET /api/v1/inboxes: {v}");
-    let inbox = v["inboxes"]
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|i| i["widget_token"] == app.inbox_token.as_str())
-        })
-        .unwrap_or_else(|| panic!("the seeded inbox is not listed: {v}"));
-    let id = inbox["id"].as_str().expect("inbox id");
-    let r = app
-        .http
-        .patch(app.url(&format!("/api/v1/inboxes/{id}")))
-        .bearer_auth(bearer)
-        .json(&json!({ "allowed_origins": origins }))
-        .send()
-        .await
-        .expect("patch inbox");
-    let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "PATCH /api/v1/inboxes/{id}: {v}");
+async fn set_allowed_origins(app: &TestApp, admin: &Agent, origins: &[&str]) {
+    let (status, v) = patch_inbox(app, admin, json!({ "allowed_origins": origins })).await;
+    assert_eq!(status, 200, "PATCH the seeded inbox: {v}");
     assert_eq!(v["inbox"]["allowed_origins"], json!(origins), "{v}");
 }
 
@@ -760,17 +708,15 @@ async fn set_allowed_origins(app: &TestApp, bearer: &str, origins: &[&str]) {
 async fn widget_stays_hidden_on_a_page_whose_origin_is_not_allowed() {
     let _slot = story_slot().await;
     let app = spawn_app().await;
-    let bearer = admin_bearer(&app).await;
-    set_allowed_origins(&app, &bearer, &["https://elsewhere.example"]).await;
+    let admin = app.login(ADMIN).await;
+    set_allowed_origins(&app, &admin, &["https://elsewhere.example"]).await;
     let host = HostPage::start(&app.base, &app.inbox_token).await;
     let cust = Browser::new("customer").await;
     cust.goto(&host.url).await;
-    cust.poll(
+    wait_true(
+        &cust,
         "the loader to request /api/v1/widget/config (proof it ran)",
-        WAIT,
         "return performance.getEntriesByType('resource').some(e => e.name.includes('/api/v1/widget/config'));",
-        vec![],
-        |v| v == &json!(true),
     )
     .await;
     cust.hold(
@@ -783,7 +729,7 @@ async fn widget_stays_hidden_on_a_page_whose_origin_is_not_allowed() {
     .await;
 
     // Control: allowing the page's origin makes the launcher appear on the same page.
-    set_allowed_origins(&app, &bearer, &["https://elsewhere.example", &host.origin]).await;
+    set_allowed_origins(&app, &admin, &["https://elsewhere.example", &host.origin]).await;
     cust.client.refresh().await.expect("reload");
     cust.wait_visible(Widget, "[data-testid=launcher]", WAIT)
         .await;
@@ -805,12 +751,9 @@ async fn widget_styles_are_isolated_from_the_host_page() {
     const STYLE_JS: &str = r#"const el = arguments[0] === 'widget' ? sb(arguments[1]) : document.querySelector(arguments[1]);
         if (!el) return null; const s = getComputedStyle(el);
         return { color: s.color, background: s.backgroundColor, font_size: s.fontSize };"#;
-    let launcher = cust
-        .js(
-            STYLE_JS,
-            vec![json!("widget"), json!("[data-testid=launcher]")],
-        )
-        .await;
+    let style =
+        |place: &'static str, css: &'static str| cust.js(STYLE_JS, vec![json!(place), json!(css)]);
+    let launcher = style("widget", "[data-testid=launcher]").await;
     assert_ne!(
         launcher["color"], RED,
         "launcher color comes from the host CSS: {launcher}"
@@ -825,14 +768,10 @@ async fn widget_styles_are_isolated_from_the_host_page() {
     );
 
     // The host keeps its own (hostile) styles: the widget injected nothing global.
-    let text = cust
-        .js(STYLE_JS, vec![json!("host"), json!("#host-text")])
-        .await;
+    let text = style("host", "#host-text").await;
     assert_eq!(text["color"], RED, "host text lost its color: {text}");
     assert_eq!(text["font_size"], "40px", "host text lost its size: {text}");
-    let button = cust
-        .js(STYLE_JS, vec![json!("host"), json!("#host-button")])
-        .await;
+    let button = style("host", "#host-button").await;
     assert_eq!(
         button["background"], LIME,
         "host button lost its background: {button}"
