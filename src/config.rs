@@ -60,6 +60,9 @@ pub struct Settings {
     /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a reverse proxy
     /// that sets them); used by rate limits.
     pub trust_proxy_headers: bool,
+    /// Per-IP / per-email rate limits on login and the public widget endpoints. Off only for
+    /// load tests from a single address.
+    pub rate_limits: bool,
     /// Serve `static/` files from this directory instead of the copies built into the binary
     /// (front-end development: edits show up without a rebuild). Empty = built-in.
     pub static_dir: String,
@@ -88,6 +91,7 @@ impl Default for Settings {
             socket_token_ttl_secs: 60,
             log_format: "text".into(),
             trust_proxy_headers: false,
+            rate_limits: true,
             static_dir: String::new(),
         }
     }

@@ -180,6 +180,8 @@ impl Router {
     }
 
     async fn route(&mut self, conv_id: Uuid) -> AppResult<()> {
+        // Whatever the outcome, the next messages of this conversation skip the lookup for a while.
+        self.tried.insert(conv_id, Instant::now());
         let Some(conv) = conversation::Entity::find_by_id(conv_id)
             .one(&self.ctx.db)
             .await?

@@ -86,7 +86,7 @@ impl Application {
             events,
             hub,
             writer,
-            limits: Default::default(),
+            limits: Arc::new(crate::web::limits::Limits::new(settings.rate_limits)),
         };
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
 
