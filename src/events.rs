@@ -25,6 +25,18 @@ pub enum DomainEvent {
         account_id: Uuid,
         conversation_id: Uuid,
     },
+    /// An admin deleted one message (GDPR request, pasted secret…).
+    MessageDeleted {
+        account_id: Uuid,
+        conversation_id: Uuid,
+        message_id: Uuid,
+    },
+    /// An admin erased a contact and, with it, its conversations and messages.
+    ContactErased {
+        account_id: Uuid,
+        contact_id: Uuid,
+        conversation_ids: Vec<Uuid>,
+    },
     /// Status, assignee or snooze changed (by an agent, routing, or a customer reopening it).
     ConversationUpdated {
         account_id: Uuid,

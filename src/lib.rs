@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod inboxes;
 pub mod messages;
+pub mod privacy;
 pub mod realtime;
 pub mod routing;
 pub mod startup;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_init;
 mod m20261128_000001_dashboard;
+mod m20261128_000002_search;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261128_000001_dashboard::Migration),
+            Box::new(m20261128_000002_search::Migration),
         ]
     }
 }

@@ -44,6 +44,8 @@ pub struct Summary {
     pub status: String,
     pub assignee_id: Option<Uuid>,
     pub snoozed_until: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+    pub tags: Vec<String>,
     pub last_seq: i64,
     /// Customer messages after this agent's read marker.
     pub unread: u64,
@@ -269,6 +271,8 @@ pub async fn summaries(
                 status: c.status,
                 assignee_id: c.assignee_id,
                 snoozed_until: c.snoozed_until,
+                tags: c.tags.lines().map(str::to_string).collect(),
+                subject: c.subject,
                 last_seq: c.last_seq,
                 waiting_since: c.waiting_since,
                 created_at: c.created_at,

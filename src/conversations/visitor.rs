@@ -177,6 +177,9 @@ async fn new_conversation(
         last_message_at: None,
         snoozed_until: None,
         waiting_since: None,
+        subject: None,
+        external_id: None,
+        tags: String::new(),
     };
     let am: conversation::ActiveModel = m.clone().into();
     conversation::Entity::insert(am)

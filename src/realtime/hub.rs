@@ -551,6 +551,7 @@ impl Hub {
                 let targets = self.audience(account_id, conversation_id, false);
                 self.push_all(&targets, Outbound::Frame(frame));
             }
+            DomainEvent::MessageDeleted { .. } | DomainEvent::ContactErased { .. } => {}
             DomainEvent::ConversationUpdated { account_id, state } => {
                 let frame: Arc<str> = ServerFrame::ConversationUpdated {
                     conversation_id: state.conversation_id,

@@ -177,6 +177,16 @@ pub async fn set_status(
     summary_json(&ctx, &who.0, c).await
 }
 
+pub async fn set_tags(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<actions::TagsBody>,
+) -> AppResult<HttpResponse> {
+    let c = actions::set_tags(&ctx, &who.0, *id, body.into_inner()).await?;
+    summary_json(&ctx, &who.0, c).await
+}
+
 pub async fn list_agents(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
     let agents = accounts::admin::list(&ctx, &who.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "agents": agents })))
@@ -284,4 +294,23 @@ pub async fn delete_canned(
 ) -> AppResult<HttpResponse> {
     canned::delete(&ctx, &who.0, *id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn delete_message(
+    ctx: Ctx,
+    who: CurrentAgent,
+    path: web::Path<(Uuid, Uuid)>,
+) -> AppResult<HttpResponse> {
+    let (conversation_id, message_id) = path.into_inner();
+    crate::privacy::delete_message(&ctx, &who.0, conversation_id, message_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn erase_contact(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let n = crate::privacy::erase_contact(&ctx, &who.0, *id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "erased_conversations": n })))
 }

@@ -19,6 +19,11 @@ pub struct Model {
     pub snoozed_until: Option<DateTimeUtc>,
     /// Oldest customer message not yet answered by an agent or the bot.
     pub waiting_since: Option<DateTimeUtc>,
+    pub subject: Option<String>,
+    /// The conversation's id in the tool it was imported from.
+    pub external_id: Option<String>,
+    /// Newline-separated lower-case tags (labels).
+    pub tags: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,46 @@
+//! Transcript search and import: a conversation's subject, its id in the tool it was imported
+//! from (`external_id`), and its tags (labels).
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Conversation {
+    Table,
+    AccountId,
+    Subject,
+    ExternalId,
+    Tags,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite takes one column per ALTER TABLE.
+        for col in [
+            &mut string_null(Conversation::Subject),
+            &mut string_null(Conversation::ExternalId),
+            // Newline-separated, lower-case.
+            &mut text(Conversation::Tags).default(""),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(Conversation::Table)
+                    .add_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_index(
+            Index::create()
+                .name("uq_conversation_external")
+                .table(Conversation::Table)
+                .col(Conversation::AccountId)
+                .col(Conversation::ExternalId)
+                .unique()
+                .to_owned(),
+        )
+        .await
+    }
+}
