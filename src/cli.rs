@@ -1,4 +1,4 @@
-//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`.
+//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`, `import`.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +42,24 @@ pub enum Command {
     /// Load generators that print figures; see docs/benchmarks.md.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Import data from another tool.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Transcripts, one JSON object per line (see docs/search.md#import); each keeps its source
+    /// `id` as `external_id`, so importing a file twice adds nothing.
+    Conversations {
+        file: PathBuf,
+        /// Account to import into (its id); optional when there is exactly one account.
+        #[arg(long)]
+        account: Option<uuid::Uuid>,
+        /// Inbox to file the conversations under (its name); created when missing.
+        #[arg(long, default_value = "Imported")]
+        inbox: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -91,7 +109,76 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo => crate::demo::run(settings).await,
         Command::Bench(b) => crate::bench::run(b, settings).await,
+        Command::Import(ImportCommand::Conversations {
+            file,
+            account,
+            inbox,
+        }) => import_conversations(settings, &file, account, &inbox).await,
     }
+}
+
+async fn import_conversations(
+    settings: Settings,
+    file: &std::path::Path,
+    account: Option<uuid::Uuid>,
+    inbox_name: &str,
+) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    use crate::db::entities::{account as account_e, inbox as inbox_e};
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let account_id = match account {
+        Some(a) => {
+            account_e::Entity::find_by_id(a)
+                .one(&conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account {a}"))?
+                .id
+        }
+        None => {
+            let all = account_e::Entity::find().all(&conn).await?;
+            match all.as_slice() {
+                [one] => one.id,
+                [] => anyhow::bail!(
+                    "no account yet: create one with `switchboard create-admin` first"
+                ),
+                _ => anyhow::bail!(
+                    "several accounts exist: choose one with --account <id> ({})",
+                    all.iter()
+                        .map(|a| format!("{} = {}", a.id, a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    let inbox = match inbox_e::Entity::find()
+        .filter(inbox_e::Column::AccountId.eq(account_id))
+        .filter(inbox_e::Column::Name.eq(inbox_name))
+        .one(&conn)
+        .await?
+    {
+        Some(i) => i,
+        None => crate::inboxes::create(&conn, account_id, inbox_name, &[])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let stats = crate::import::conversations_into(&conn, file, account_id, inbox.id, true).await?;
+    println!(
+        "imported {} conversations ({} messages) into inbox \"{}\"; {} already there",
+        stats.conversations, stats.messages, inbox.name, stats.skipped
+    );
+    for e in &stats.errors {
+        eprintln!("skipped {e}");
+    }
+    if !stats.errors.is_empty() {
+        anyhow::bail!(
+            "{} line(s) could not be imported (the others were)",
+            stats.errors.len()
+        );
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod import;
 pub mod inboxes;
 pub mod messages;
 pub mod privacy;

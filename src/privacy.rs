@@ -28,6 +28,12 @@ pub async fn delete_message(
     if res.rows_affected == 0 {
         return Err(AppError::NotFound("message"));
     }
+    // Derived data (the search index) follows `updated_at`.
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::UpdatedAt, chrono::Utc::now().into())
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .exec(&ctx.db)
+        .await?;
     ctx.events
         .publish(DomainEvent::MessageDeleted {
             account_id: who.account_id,

@@ -1,5 +1,5 @@
 //! Transcript search and import: a conversation's subject, its id in the tool it was imported
-//! from (`external_id`), and its tags (labels).
+//! from (`external_id`), its tags (labels), and an index on `updated_at` for the search indexer.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -12,6 +12,7 @@ enum Conversation {
     Subject,
     ExternalId,
     Tags,
+    UpdatedAt,
 }
 
 #[async_trait::async_trait]
@@ -39,6 +40,15 @@ impl MigrationTrait for Migration {
                 .col(Conversation::AccountId)
                 .col(Conversation::ExternalId)
                 .unique()
+                .to_owned(),
+        )
+        .await?;
+        // The search indexer follows `updated_at` (every change to a conversation moves it).
+        m.create_index(
+            Index::create()
+                .name("idx_conversation_updated")
+                .table(Conversation::Table)
+                .col(Conversation::UpdatedAt)
                 .to_owned(),
         )
         .await
