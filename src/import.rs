@@ -84,6 +84,7 @@ fn status(s: Option<&str>) -> Result<String, String> {
     }
 }
 
+#[derive(Debug)]
 struct Parsed {
     src: SourceConversation,
     status: String,
