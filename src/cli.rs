@@ -1,4 +1,5 @@
-//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`, `import`.
+//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`, `import`,
+//! `search`, `reindex`.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,11 @@ pub enum Command {
     /// Import data from another tool.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Search transcripts in the data dir's index (all accounts unless --account); see
+    /// docs/search.md.
+    Search(crate::search::cli::SearchArgs),
+    /// Rebuild the search index from the database (the server must be stopped).
+    Reindex(crate::search::cli::ReindexArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,6 +120,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             account,
             inbox,
         }) => import_conversations(settings, &file, account, &inbox).await,
+        Command::Search(a) => crate::search::cli::search(&settings, a).await,
+        Command::Reindex(a) => crate::search::cli::reindex_command(&settings, a).await,
     }
 }
 

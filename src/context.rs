@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::Signer, config::Settings, events::Events, messages::writer::WriterHandle,
-    realtime::HubHandle, web::limits::Limits,
+    realtime::HubHandle, search::SearchIndex, web::limits::Limits,
 };
 
 #[derive(Clone)]
@@ -18,4 +18,6 @@ pub struct AppContext {
     pub hub: HubHandle,
     pub writer: WriterHandle,
     pub limits: Arc<Limits>,
+    /// The transcript search index (see `search`).
+    pub search: SearchIndex,
 }

@@ -19,6 +19,7 @@ pub mod messages;
 pub mod privacy;
 pub mod realtime;
 pub mod routing;
+pub mod search;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -23,6 +23,8 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Holds a context (and so the writer) open: stopped first on shutdown.
     routing: tokio::task::JoinHandle<()>,
+    /// Owns the search index writer: stopped (releasing its lock) on shutdown.
+    search_indexer: crate::search::IndexerHandle,
 }
 
 /// Loads the HMAC key: from settings, else from `<data_dir>/secret.key`, created on first start.
@@ -72,7 +74,10 @@ impl Application {
 
         let (hub_events_tx, hub_events_rx) = mpsc::channel(65_536);
         let (routing_tx, routing_rx) = mpsc::channel(65_536);
-        let events = Events::new(vec![hub_events_tx, routing_tx]);
+        let (search_tx, search_rx) = mpsc::channel(65_536);
+        let events = Events::new(vec![hub_events_tx, routing_tx, search_tx]);
+        let search = crate::search::SearchIndex::open_or_create(&settings.data_dir.join("search"))
+            .context("opening the search index")?;
         let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
         let (writer, writer_task) = messages::writer::spawn(
             conn.clone(),
@@ -87,6 +92,7 @@ impl Application {
             hub,
             writer,
             limits: Arc::new(crate::web::limits::Limits::new(settings.rate_limits)),
+            search,
         };
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
 
@@ -105,12 +111,21 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
+        let search_indexer = crate::search::indexer::spawn(
+            ctx.db.clone(),
+            ctx.search.clone(),
+            Some(crate::search::indexer::db_fingerprint(
+                &settings.database_url(),
+            )),
+            search_rx,
+        );
         Ok(Self {
             port,
             ctx,
             server,
             tasks: vec![hub_task, writer_task],
             routing: routing_task,
+            search_indexer,
         })
     }
 
@@ -140,6 +155,7 @@ impl Application {
             server,
             tasks,
             routing,
+            search_indexer,
             ..
         } = self;
         let handle = server.handle();
@@ -157,6 +173,7 @@ impl Application {
         server.await?;
         routing.abort();
         let _ = routing.await;
+        search_indexer.stop().await;
         ctx.hub.shutdown().await;
         // Dropping the last writer handle lets the writer finish its queue and stop.
         drop(ctx);

@@ -3,6 +3,7 @@ mod assets;
 mod cpu;
 mod fsync;
 pub mod messages;
+mod search;
 mod stats;
 
 use clap::Subcommand;
@@ -15,11 +16,15 @@ pub enum BenchCommand {
     Messages(Box<messages::Args>),
     /// Bytes the browser downloads for the widget and the dashboard (raw and gzipped).
     Assets(assets::Args),
+    /// Transcript search at a million messages: tantivy against SQLite FTS5 and PostgreSQL
+    /// (`ILIKE`, `tsvector`) on the same synthetic corpus; see docs/benchmarks.md.
+    Search(Box<search::Args>),
 }
 
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Messages(a) => messages::run(*a, settings).await,
         BenchCommand::Assets(a) => assets::run(a),
+        BenchCommand::Search(a) => search::run(*a, settings).await,
     }
 }

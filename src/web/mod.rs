@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod pages;
+pub mod search;
 pub mod widget;
 pub mod ws;
 
@@ -133,7 +134,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/conversations/{id}/status",
                     web::post().to(api::set_status),
-                ),
+                )
+                // GDPR erasure (handlers in api.rs; the search index follows through events).
+                .route(
+                    "/conversations/{id}/messages/{message_id}",
+                    web::delete().to(api::delete_message),
+                )
+                .route("/contacts/{id}", web::delete().to(api::erase_contact))
+                .route("/search", web::get().to(search::search)),
         )
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(AppError::NotFound("route").body())

@@ -11,4 +11,5 @@ mod dashboard_api;
 mod delivery;
 mod limits;
 mod resume;
+mod search;
 mod widget_api;
