@@ -1,4 +1,5 @@
-//! Transcript search: the eval corpus (`shared/eval/conversations.jsonl`) imported through the
+//! Transcript search: the eval corpus (`tests/data/eval/conversations.jsonl`, a copy of
+//! `shared/eval/`) imported through the
 //! importer, every eval query (`search_queries.jsonl`) over the HTTP API, near-real-time
 //! indexing, GDPR deletions, account isolation, plain-text (never HTML) results, hostile
 //! queries, crash catch-up, `switchboard reindex` equivalence and the `search --json` CLI.
@@ -24,10 +25,15 @@ use uuid::Uuid;
 
 use crate::{api_helpers::*, helpers::*};
 
+/// The evaluation data: a copy of the shared synthetic set lives in `tests/data/eval/`;
+/// `SWITCHBOARD_EVAL_DIR` points the tests at another set (e.g. held-out queries).
 fn eval_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/eval")
-        .join(name)
+    match std::env::var_os("SWITCHBOARD_EVAL_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/eval")
+            .join(name),
+    }
 }
 
 struct EvalQuery {
@@ -304,6 +310,7 @@ async fn new_messages_are_searchable_within_a_second() {
         })
         .await;
         let lag = posted.elapsed();
+        eprintln!("{word}: searchable {lag:?} after posting");
         assert!(
             lag < Duration::from_secs(1),
             "{word} searchable after {lag:?}"
