@@ -135,6 +135,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/conversations/{id}/status",
                     web::post().to(api::set_status),
                 )
+                .route("/conversations/{id}/tags", web::post().to(api::set_tags))
                 // GDPR erasure (handlers in api.rs; the search index follows through events).
                 .route(
                     "/conversations/{id}/messages/{message_id}",

@@ -1257,3 +1257,55 @@ async fn inbox_settings_are_validated_and_reach_the_widget_config() {
     assert_eq!(v["available"], true);
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tags
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tags_are_cleaned_shown_in_the_list_and_searchable() {
+    let app = spawn_app().await;
+    let agent = app.login(ADMIN).await;
+    let c = app.customer().await;
+    say(&app, &c, "my invoice is wrong").await;
+    let conv = c.conversation_id;
+    let body = json!({"tags": [" VIP ", "billing", "vip"]});
+    let (status, v) = conv_action(&app, &agent, conv, "tags", body).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["conversation"]["tags"],
+        json!(["vip", "billing"]),
+        "trimmed, lower-cased, once each"
+    );
+    let (status, v) = conv_action(
+        &app,
+        &agent,
+        conv,
+        "tags",
+        json!({"tags": ["no spaces allowed"]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    // Tags are a search filter; the indexer follows within a second or two.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app
+            .http
+            .get(app.url("/api/v1/search?q=tag:vip"))
+            .bearer_auth(&agent.session)
+            .send()
+            .await
+            .expect("search");
+        let found: Value = r.json().await.expect("json");
+        if found["total"] == 1 {
+            assert_eq!(found["results"][0]["conversation_id"], conv.to_string());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tag:vip never found the conversation: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
