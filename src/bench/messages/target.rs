@@ -15,6 +15,7 @@ use crate::{
     accounts,
     actor::Role,
     auth::tokens,
+    bench::with_database,
     config::{Settings, SqliteSync},
     db::entities::message,
     inboxes,
@@ -87,23 +88,6 @@ impl FreshPg {
         let _ = conn.close().await;
         r.with_context(|| format!("dropping database {}", self.name))?;
         Ok(())
-    }
-}
-
-/// `postgres://u@h:5432/postgres?x=y` with the database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let auth_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[auth_start..].find('/') {
-        Some(i) => &base[..auth_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
     }
 }
 

@@ -18,7 +18,7 @@ use super::{
     measure_async, progress,
     queries::{BenchQuery, Filter},
 };
-use crate::{auth::tokens, config::Settings};
+use crate::{auth::tokens, bench::with_database, config::Settings};
 
 pub struct PgResult {
     /// `COPY` of both tables, primary keys included.
@@ -67,23 +67,6 @@ pub async fn run(
         eprintln!("warning: dropping database {name}: {e} (drop it by hand)");
     }
     out
-}
-
-/// `postgres://u@h:5432/postgres?x=y` with the database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let auth_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[auth_start..].find('/') {
-        Some(i) => &base[..auth_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
 }
 
 async fn bench(
@@ -365,21 +348,4 @@ async fn scalar_stmt(db: &DatabaseConnection, stmt: &Statement) -> anyhow::Resul
         .await?
         .context("a scalar query returned no row")?;
     Ok(row.try_get_by_index::<i64>(0)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_in_url() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "y"),
-            "postgres://u:p@h/y?sslmode=disable"
-        );
-    }
 }
