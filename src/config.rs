@@ -66,6 +66,29 @@ pub struct Settings {
     /// Serve `static/` files from this directory instead of the copies built into the binary
     /// (front-end development: edits show up without a rebuild). Empty = built-in.
     pub static_dir: String,
+    /// OpenAI-compatible endpoint, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8081/v1`
+    /// (`SWITCHBOARD_LLM_BASE_URL`). Empty = no model: the offline responder answers.
+    pub llm_base_url: String,
+    /// Bearer key for the endpoint (`SWITCHBOARD_LLM_API_KEY`); may be empty for local servers.
+    pub llm_api_key: String,
+    /// Model name sent to the endpoint (`SWITCHBOARD_LLM_MODEL`).
+    pub llm_model: String,
+    /// Longest wait for a whole completion, or between two streamed tokens.
+    pub llm_timeout_secs: u64,
+    /// Longest wait for the first streamed token.
+    pub llm_first_token_timeout_secs: u64,
+    /// Extra attempts after a 429, a 5xx, a timeout or a transport error (with backoff).
+    pub llm_max_retries: u32,
+    /// Consecutive failures that open the circuit breaker…
+    pub llm_breaker_failures: u32,
+    /// …for this long (then one trial call decides).
+    pub llm_breaker_cooldown_secs: u64,
+    /// Tokens (prompt + completion) one conversation may use in all; 0 = unlimited.
+    pub llm_conversation_token_budget: u64,
+    /// Tokens one account may use per UTC day; 0 = unlimited.
+    pub llm_daily_token_budget: u64,
+    /// Longest answer asked of the model, in tokens.
+    pub llm_max_tokens: u32,
 }
 
 impl Default for Settings {
@@ -93,6 +116,17 @@ impl Default for Settings {
             trust_proxy_headers: false,
             rate_limits: true,
             static_dir: String::new(),
+            llm_base_url: String::new(),
+            llm_api_key: String::new(),
+            llm_model: "gpt-4o-mini".into(),
+            llm_timeout_secs: 60,
+            llm_first_token_timeout_secs: 30,
+            llm_max_retries: 2,
+            llm_breaker_failures: 5,
+            llm_breaker_cooldown_secs: 30,
+            llm_conversation_token_budget: 50_000,
+            llm_daily_token_budget: 2_000_000,
+            llm_max_tokens: 400,
         }
     }
 }
@@ -109,6 +143,9 @@ impl fmt::Debug for Settings {
             .field("secret_key", &"<redacted>")
             .field("allowed_origins", &self.allowed_origins)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("llm_base_url", &redact_url(&self.llm_base_url))
+            .field("llm_api_key", &"<redacted>")
+            .field("llm_model", &self.llm_model)
             .finish_non_exhaustive()
     }
 }

@@ -245,6 +245,8 @@ async fn write_chunk(
                 .filter(|s| !s.is_empty()),
             external_id: Some(ext),
             tags: p.tags.join("\n"),
+            bot_state: None,
+            bot_turns: 0,
         };
         let am: conversation::ActiveModel = model.into();
         conversation::Entity::insert(am)

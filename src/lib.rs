@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod import;
 pub mod inboxes;
+pub mod llm;
 pub mod messages;
 pub mod privacy;
 pub mod realtime;

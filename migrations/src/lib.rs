@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_init;
 mod m20261128_000001_dashboard;
 mod m20261128_000002_search;
+mod m20261128_000003_ai;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261128_000001_dashboard::Migration),
             Box::new(m20261128_000002_search::Migration),
+            Box::new(m20261128_000003_ai::Migration),
         ]
     }
 }

@@ -169,7 +169,8 @@ async fn new_conversation(
         account_id: inbox.account_id,
         inbox_id: inbox.id,
         contact_id,
-        status: "open".into(),
+        // With the bot on, the conversation starts with the bot; routing waits for a handoff.
+        status: if inbox.bot_enabled { "pending" } else { "open" }.into(),
         assignee_id: None,
         last_seq: 0,
         created_at: now,
@@ -180,6 +181,8 @@ async fn new_conversation(
         subject: None,
         external_id: None,
         tags: String::new(),
+        bot_state: inbox.bot_enabled.then(|| "active".to_string()),
+        bot_turns: 0,
     };
     let am: conversation::ActiveModel = m.clone().into();
     conversation::Entity::insert(am)

@@ -36,6 +36,8 @@ pub async fn create(
         identity_secret: None,
         identity_required: false,
         auto_assign: true,
+        bot_enabled: false,
+        bot_max_turns: 3,
     };
     inbox::Entity::insert(inbox::ActiveModel {
         id: Set(model.id),
@@ -52,6 +54,8 @@ pub async fn create(
         identity_secret: Set(None),
         identity_required: Set(false),
         auto_assign: Set(true),
+        bot_enabled: Set(false),
+        bot_max_turns: Set(3),
     })
     .exec_without_returning(db)
     .await?;

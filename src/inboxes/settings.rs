@@ -25,6 +25,9 @@ pub struct InboxView {
     pub offline_message: String,
     pub ask_email: bool,
     pub auto_assign: bool,
+    /// New conversations start with the first-line bot (see docs/ai.md).
+    pub bot_enabled: bool,
+    pub bot_max_turns: i32,
     pub allowed_origins: Vec<String>,
     pub business_hours: Option<BusinessHours>,
     /// Only admins see it.
@@ -66,6 +69,8 @@ pub fn view(m: inbox::Model, base_url: &str, admin: bool) -> InboxView {
         offline_message: m.offline_message,
         ask_email: m.ask_email,
         auto_assign: m.auto_assign,
+        bot_enabled: m.bot_enabled,
+        bot_max_turns: m.bot_max_turns,
         identity_secret: if admin { m.identity_secret } else { None },
         identity_required: m.identity_required,
     }
@@ -117,6 +122,8 @@ pub struct InboxPatch {
     pub offline_message: Option<String>,
     pub ask_email: Option<bool>,
     pub auto_assign: Option<bool>,
+    pub bot_enabled: Option<bool>,
+    pub bot_max_turns: Option<i32>,
     pub allowed_origins: Option<Vec<String>>,
     /// `null` clears the schedule (always open); absent leaves it.
     #[serde(default, with = "double_option")]
@@ -198,6 +205,15 @@ pub async fn update(
     }
     if let Some(v) = p.auto_assign {
         am.auto_assign = Set(v);
+    }
+    if let Some(v) = p.bot_enabled {
+        am.bot_enabled = Set(v);
+    }
+    if let Some(v) = p.bot_max_turns {
+        if !(1..=20).contains(&v) {
+            return Err(AppError::Invalid("bot_max_turns must be 1 to 20".into()));
+        }
+        am.bot_max_turns = Set(v);
     }
     if let Some(list) = p.allowed_origins {
         if list.len() > 100 {

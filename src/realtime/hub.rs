@@ -81,6 +81,12 @@ enum Cmd {
         contact_id: Uuid,
         typing: bool,
     },
+    /// The first-line bot is composing an answer: shown to the customer and the agents.
+    BotTyping {
+        account_id: Uuid,
+        conversation_id: Uuid,
+        typing: bool,
+    },
     Shutdown,
 }
 
@@ -149,6 +155,18 @@ impl HubHandle {
     }
 
     /// Accounts with at least one agent socket (routing only looks at their queues).
+    /// The bot is working on an answer in this conversation (or stopped).
+    pub async fn bot_typing(&self, account_id: Uuid, conversation_id: Uuid, typing: bool) {
+        let _ = self
+            .cmd
+            .send(Cmd::BotTyping {
+                account_id,
+                conversation_id,
+                typing,
+            })
+            .await;
+    }
+
     pub async fn accounts_with_agents(&self) -> Vec<Uuid> {
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(Cmd::OnlineAccounts(tx)).await.is_err() {
@@ -294,6 +312,22 @@ impl Hub {
                 .to_text()
                 .into();
                 let targets = self.agents_of(account_id);
+                self.push_all(&targets, Outbound::Frame(frame));
+            }
+            Cmd::BotTyping {
+                account_id,
+                conversation_id,
+                typing,
+            } => {
+                let frame: Arc<str> = ServerFrame::Typing {
+                    conversation_id,
+                    sender_type: SenderType::Bot,
+                    sender_id: Uuid::nil(),
+                    typing,
+                }
+                .to_text()
+                .into();
+                let targets = self.audience(account_id, conversation_id, true);
                 self.push_all(&targets, Outbound::Frame(frame));
             }
             Cmd::Shutdown => {}

@@ -24,6 +24,10 @@ pub struct Model {
     pub external_id: Option<String>,
     /// Newline-separated lower-case tags (labels).
     pub tags: String,
+    /// None = humans only; `active` = the bot answers; `handed_off` = humans only, for good.
+    pub bot_state: Option<String>,
+    /// Answers the bot gave in this conversation.
+    pub bot_turns: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

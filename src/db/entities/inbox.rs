@@ -27,6 +27,10 @@ pub struct Model {
     pub identity_required: bool,
     /// New conversations are assigned round-robin to online agents.
     pub auto_assign: bool,
+    /// New conversations start `pending` with the first-line bot.
+    pub bot_enabled: bool,
+    /// Bot answers in one conversation before it hands off to a human.
+    pub bot_max_turns: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

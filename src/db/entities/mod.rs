@@ -7,5 +7,7 @@ pub mod canned_response;
 pub mod contact;
 pub mod conversation;
 pub mod inbox;
+pub mod kb_article;
+pub mod llm_usage;
 pub mod message;
 pub mod read_marker;
