@@ -51,6 +51,23 @@ pub enum Command {
     Search(crate::search::cli::SearchArgs),
     /// Rebuild the search index from the database (the server must be stopped).
     Reindex(crate::search::cli::ReindexArgs),
+    /// Knowledge base: import a folder of Markdown articles.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Score the bot and retrieval on a question set; see docs/evaluation.md.
+    Eval(crate::bot::eval::EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KbCommand {
+    /// Import every `*.md` file of DIR (YAML front matter: id, title, tags, url); articles are
+    /// matched by id, so importing again updates them.
+    Import {
+        dir: PathBuf,
+        /// Account to import into (its id); optional when there is exactly one account.
+        #[arg(long)]
+        account: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,7 +88,7 @@ pub enum ImportCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     let command = cli.command.unwrap_or(Command::Serve);
-    if !matches!(command, Command::Bench(_)) {
+    if !matches!(command, Command::Bench(_) | Command::Eval(_)) {
         telemetry::init(&settings.log_format);
     }
     match command {
@@ -122,6 +139,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => import_conversations(settings, &file, account, &inbox).await,
         Command::Search(a) => crate::search::cli::search(&settings, a).await,
         Command::Reindex(a) => crate::search::cli::reindex_command(&settings, a).await,
+        Command::Kb(KbCommand::Import { dir, account }) => kb_import(settings, &dir, account).await,
+        Command::Eval(a) => crate::bot::eval::run(&settings, a).await,
     }
 }
 
@@ -133,34 +152,10 @@ async fn import_conversations(
 ) -> anyhow::Result<()> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    use crate::db::entities::{account as account_e, inbox as inbox_e};
+    use crate::db::entities::inbox as inbox_e;
     let conn = db::connect(&settings).await?;
     db::migrate(&conn).await?;
-    let account_id = match account {
-        Some(a) => {
-            account_e::Entity::find_by_id(a)
-                .one(&conn)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no account {a}"))?
-                .id
-        }
-        None => {
-            let all = account_e::Entity::find().all(&conn).await?;
-            match all.as_slice() {
-                [one] => one.id,
-                [] => anyhow::bail!(
-                    "no account yet: create one with `switchboard create-admin` first"
-                ),
-                _ => anyhow::bail!(
-                    "several accounts exist: choose one with --account <id> ({})",
-                    all.iter()
-                        .map(|a| format!("{} = {}", a.id, a.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }
-        }
-    };
+    let account_id = pick_account(&conn, account).await?;
     let inbox = match inbox_e::Entity::find()
         .filter(inbox_e::Column::AccountId.eq(account_id))
         .filter(inbox_e::Column::Name.eq(inbox_name))
@@ -185,6 +180,63 @@ async fn import_conversations(
             "{} line(s) could not be imported (the others were)",
             stats.errors.len()
         );
+    }
+    Ok(())
+}
+
+/// The account named by `--account`, or the only one.
+async fn pick_account(
+    conn: &sea_orm::DatabaseConnection,
+    account: Option<uuid::Uuid>,
+) -> anyhow::Result<uuid::Uuid> {
+    use sea_orm::EntityTrait;
+
+    use crate::db::entities::account as account_e;
+    Ok(match account {
+        Some(a) => {
+            account_e::Entity::find_by_id(a)
+                .one(conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account {a}"))?
+                .id
+        }
+        None => {
+            let all = account_e::Entity::find().all(conn).await?;
+            match all.as_slice() {
+                [one] => one.id,
+                [] => anyhow::bail!(
+                    "no account yet: create one with `switchboard create-admin` first"
+                ),
+                _ => anyhow::bail!(
+                    "several accounts exist: choose one with --account <id> ({})",
+                    all.iter()
+                        .map(|a| format!("{} = {}", a.id, a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    })
+}
+
+async fn kb_import(
+    settings: Settings,
+    dir: &std::path::Path,
+    account: Option<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    let conn = db::connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let account_id = pick_account(&conn, account).await?;
+    let stats = crate::kb::import::import_dir(&conn, account_id, dir, true).await?;
+    println!(
+        "knowledge base: {} created, {} updated, {} unchanged",
+        stats.created, stats.updated, stats.unchanged
+    );
+    for e in &stats.errors {
+        eprintln!("skipped {e}");
+    }
+    if !stats.errors.is_empty() {
+        anyhow::bail!("{} file(s) could not be imported (the others were)", stats.errors.len());
     }
     Ok(())
 }

@@ -20,4 +20,8 @@ pub struct AppContext {
     pub limits: Arc<Limits>,
     /// The transcript search index (see `search`).
     pub search: SearchIndex,
+    /// Knowledge-base retrieval indexes, one per account.
+    pub kb: crate::kb::KbIndexes,
+    /// The configured model, or None: the offline responder answers.
+    pub llm: Option<crate::llm::SharedLlm>,
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod auth;
+pub mod bot;
 pub mod bench;
 pub mod canned;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod import;
 pub mod inboxes;
+pub mod kb;
 pub mod llm;
 pub mod messages;
 pub mod privacy;

@@ -93,6 +93,8 @@ impl Application {
             writer,
             limits: Arc::new(crate::web::limits::Limits::new(settings.rate_limits)),
             search,
+            kb: crate::kb::KbIndexes::default(),
+            llm: crate::llm::from_settings(&settings),
         };
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
 

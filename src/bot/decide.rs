@@ -1,0 +1,271 @@
+//! One decision of the first-line bot for the customer's latest message: answer from the KB
+//! (with citations) or hand off (with a reason). The same function serves the live bot and
+//! `switchboard eval`. Order: turn limit → injection stripping → guardrail rules → retrieval
+//! confidence → the model's structured decision (or, offline, an extractive answer). Any model
+//! failure hands off.
+use serde::{Deserialize, Serialize};
+
+use super::{
+    answer::{self, Citation},
+    rules::{self, HandoffReason},
+    safety,
+};
+use crate::{
+    kb::{KbIndex, Retrieval},
+    llm::{LlmClient, Usage, prompts},
+};
+
+/// Retrieval must reach this BM25 score…
+pub const MIN_SCORE: f32 = 6.0;
+/// …and the best article must contain this share of the question's words.
+pub const MIN_COVERAGE: f32 = 0.3;
+
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub from_customer: bool,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Offline,
+    Llm,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    /// None = answer.
+    pub handoff: Option<HandoffReason>,
+    /// The answer, or the message that tells the customer a person takes over.
+    pub text: String,
+    pub citations: Vec<Citation>,
+    /// Slugs of the top retrieved articles (best first), for agents and for evaluation.
+    pub retrieved: Vec<String>,
+    pub source: Source,
+    pub usage: Option<Usage>,
+    /// The message tried to steer the assistant.
+    pub injection: bool,
+}
+
+pub const HANDOFF_MESSAGE: &str =
+    "I'm passing this to a member of our team so they can help you properly. They'll reply right here in this chat.";
+pub const SECURITY_NOTE: &str =
+    " Please don't share passwords or codes in this chat.";
+pub const REFUSAL: &str = "I can only help with questions about our product and your own account, using our help articles. Is there something about the product I can help you with?";
+
+/// How confident retrieval is that the KB answers `question`.
+pub fn confident(kb: &KbIndex, r: &Retrieval, question: &str) -> Result<(), HandoffReason> {
+    let Some(top) = r.hits.first() else {
+        return Err(HandoffReason::NotConfident);
+    };
+    if let Some(feature) = rules::feature_question(question) {
+        // "Do you have X?" where X holds a word the KB never uses: not covered.
+        let words = kb.question_terms(&feature);
+        if r.unknown.iter().any(|u| words.contains(u)) {
+            return Err(HandoffReason::NotCovered);
+        }
+    }
+    if top.score < MIN_SCORE || top.coverage < MIN_COVERAGE {
+        return Err(HandoffReason::NotConfident);
+    }
+    Ok(())
+}
+
+fn handoff(reason: HandoffReason, retrieved: Vec<String>, injection: bool) -> Decision {
+    let mut text = HANDOFF_MESSAGE.to_string();
+    if reason == HandoffReason::SecurityIncident {
+        text.push_str(SECURITY_NOTE);
+    }
+    Decision {
+        handoff: Some(reason),
+        text,
+        citations: Vec::new(),
+        retrieved,
+        source: Source::Offline,
+        usage: None,
+        injection,
+    }
+}
+
+/// The retrieval query: the latest customer message, plus the one before for short follow-ups.
+fn query_of(question: &str, history: &[Turn]) -> String {
+    let words = question.split_whitespace().count();
+    match history.iter().rev().find(|t| t.from_customer) {
+        Some(prev) if words <= 6 => format!("{question} {}", prev.text),
+        _ => question.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ModelDecision {
+    action: String,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    cited_article_ids: Vec<String>,
+}
+
+pub struct DecideInput<'a> {
+    pub question: &'a str,
+    /// Earlier messages of the conversation, oldest first (without `question`).
+    pub history: &'a [Turn],
+    pub bot_turns: i32,
+    pub max_turns: i32,
+    /// Hosts links may point to (the KB's article hosts are always allowed).
+    pub allowed_hosts: &'a [String],
+    pub max_tokens: u32,
+}
+
+pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInput<'_>) -> Decision {
+    let injection = rules::is_injection(input.question);
+    let clean = if injection {
+        rules::without_injection(input.question)
+    } else {
+        input.question.to_string()
+    };
+    let r = kb.retrieve(&query_of(&clean, input.history), 5);
+    let retrieved: Vec<String> = r
+        .hits
+        .iter()
+        .filter_map(|h| kb.docs().get(h.doc).map(|d| d.slug.clone()))
+        .collect();
+    if input.bot_turns >= input.max_turns {
+        return handoff(HandoffReason::TurnLimit, retrieved, injection);
+    }
+    if let Some(reason) = rules::must_hand_off(&clean) {
+        return handoff(reason, retrieved, injection);
+    }
+    if let Err(reason) = confident(kb, &r, &clean) {
+        if injection {
+            // Nothing legitimate left to answer: decline, stay in the chat.
+            return Decision {
+                handoff: None,
+                text: REFUSAL.into(),
+                citations: Vec::new(),
+                retrieved,
+                source: Source::Offline,
+                usage: None,
+                injection,
+            };
+        }
+        return handoff(reason, retrieved, injection);
+    }
+    match llm {
+        None => {
+            let (text, citations) = answer::extract(kb, &clean, &r);
+            if text.is_empty() {
+                return handoff(HandoffReason::NotConfident, retrieved, injection);
+            }
+            let text = safety::clean_output(&text, &allowed(kb, input.allowed_hosts));
+            Decision {
+                handoff: None,
+                text,
+                citations,
+                retrieved,
+                source: Source::Offline,
+                usage: None,
+                injection,
+            }
+        }
+        Some(llm) => {
+            let cites: Vec<Citation> = r
+                .hits
+                .iter()
+                .take(3)
+                .filter_map(|h| kb.docs().get(h.doc).map(Citation::of))
+                .collect();
+            let passages = passages(kb, &r, &cites);
+            let mut lines: Vec<prompts::Line<'_>> = input
+                .history
+                .iter()
+                .map(|t| prompts::Line {
+                    from_customer: t.from_customer,
+                    text: &t.text,
+                })
+                .collect();
+            lines.push(prompts::Line {
+                from_customer: true,
+                text: &clean,
+            });
+            let req = prompts::bot_decision(&passages, &lines, input.max_tokens);
+            let mut d = match llm.complete(req).await {
+                Ok(c) => model_decision(kb, &c.text, &cites, input.allowed_hosts, retrieved.clone(), injection)
+                    .unwrap_or_else(|| handoff(HandoffReason::ModelFailure, retrieved, injection)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "bot model call failed; handing off");
+                    let mut d = handoff(HandoffReason::ModelFailure, retrieved, injection);
+                    d.source = Source::Llm;
+                    return d;
+                }
+            };
+            d.source = Source::Llm;
+            d
+        }
+    }
+}
+
+fn allowed(kb: &KbIndex, extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = extra.to_vec();
+    for d in kb.docs() {
+        if let Some(h) = d.url.as_deref().and_then(safety::host_of) {
+            hosts.push(h);
+        }
+    }
+    hosts
+}
+
+/// The top passages (best section of each cited article) as the model sees them.
+pub fn passages<'a>(kb: &'a KbIndex, r: &Retrieval, cites: &'a [Citation]) -> Vec<prompts::Passage<'a>> {
+    let mut out = Vec::new();
+    for (h, c) in r.hits.iter().zip(cites) {
+        let Some(d) = kb.docs().get(h.doc) else { continue };
+        for (sec, _) in h.sections.iter().take(2) {
+            if let Some(s) = d.sections.get(*sec) {
+                out.push(prompts::Passage {
+                    citation: c,
+                    heading: &s.heading,
+                    text: &s.text,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn model_decision(
+    kb: &KbIndex,
+    raw: &str,
+    cites: &[Citation],
+    hosts: &[String],
+    retrieved: Vec<String>,
+    injection: bool,
+) -> Option<Decision> {
+    let json = raw.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```");
+    let m: ModelDecision = serde_json::from_str(json.trim()).ok()?;
+    match m.action.as_str() {
+        "handoff" => Some(handoff(HandoffReason::ModelDecision, retrieved, injection)),
+        "answer" => {
+            let text = safety::clean_output(&m.answer, &allowed(kb, hosts));
+            if text.trim().is_empty() || safety::leaks_instructions(&text) {
+                return None;
+            }
+            // Only articles that were actually given to the model can be cited.
+            let used: Vec<Citation> = cites
+                .iter()
+                .filter(|c| m.cited_article_ids.iter().any(|id| id.eq_ignore_ascii_case(&c.slug)))
+                .cloned()
+                .collect();
+            Some(Decision {
+                handoff: None,
+                text,
+                citations: if used.is_empty() { cites.iter().take(1).cloned().collect() } else { used },
+                retrieved,
+                source: Source::Llm,
+                usage: None,
+                injection,
+            })
+        }
+        _ => None,
+    }
+}
