@@ -236,7 +236,10 @@ async fn kb_import(
         eprintln!("skipped {e}");
     }
     if !stats.errors.is_empty() {
-        anyhow::bail!("{} file(s) could not be imported (the others were)", stats.errors.len());
+        anyhow::bail!(
+            "{} file(s) could not be imported (the others were)",
+            stats.errors.len()
+        );
     }
     Ok(())
 }

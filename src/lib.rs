@@ -3,8 +3,8 @@
 pub mod accounts;
 pub mod actor;
 pub mod auth;
-pub mod bot;
 pub mod bench;
+pub mod bot;
 pub mod canned;
 pub mod cli;
 pub mod config;

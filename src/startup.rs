@@ -23,6 +23,8 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Holds a context (and so the writer) open: stopped first on shutdown.
     routing: tokio::task::JoinHandle<()>,
+    /// The first-line bot (holds a context): stopped with routing.
+    bot: tokio::task::JoinHandle<()>,
     /// Owns the search index writer: stopped (releasing its lock) on shutdown.
     search_indexer: crate::search::IndexerHandle,
 }
@@ -75,7 +77,8 @@ impl Application {
         let (hub_events_tx, hub_events_rx) = mpsc::channel(65_536);
         let (routing_tx, routing_rx) = mpsc::channel(65_536);
         let (search_tx, search_rx) = mpsc::channel(65_536);
-        let events = Events::new(vec![hub_events_tx, routing_tx, search_tx]);
+        let (bot_tx, bot_rx) = mpsc::channel(65_536);
+        let events = Events::new(vec![hub_events_tx, routing_tx, search_tx, bot_tx]);
         let search = crate::search::SearchIndex::open_or_create(&settings.data_dir.join("search"))
             .context("opening the search index")?;
         let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
@@ -97,6 +100,7 @@ impl Application {
             llm: crate::llm::from_settings(&settings),
         };
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
+        let bot_task = crate::bot::runner::spawn(ctx.clone(), bot_rx);
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -127,6 +131,7 @@ impl Application {
             server,
             tasks: vec![hub_task, writer_task],
             routing: routing_task,
+            bot: bot_task,
             search_indexer,
         })
     }
@@ -157,6 +162,7 @@ impl Application {
             server,
             tasks,
             routing,
+            bot,
             search_indexer,
             ..
         } = self;
@@ -175,6 +181,8 @@ impl Application {
         server.await?;
         routing.abort();
         let _ = routing.await;
+        bot.abort();
+        let _ = bot.await;
         search_indexer.stop().await;
         ctx.hub.shutdown().await;
         // Dropping the last writer handle lets the writer finish its queue and stop.

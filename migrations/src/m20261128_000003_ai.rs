@@ -66,10 +66,25 @@ async fn add(
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        add(m, Inbox::Table, &mut boolean(Inbox::BotEnabled).default(false)).await?;
+        add(
+            m,
+            Inbox::Table,
+            &mut boolean(Inbox::BotEnabled).default(false),
+        )
+        .await?;
         add(m, Inbox::Table, &mut integer(Inbox::BotMaxTurns).default(3)).await?;
-        add(m, Conversation::Table, &mut string_null(Conversation::BotState)).await?;
-        add(m, Conversation::Table, &mut integer(Conversation::BotTurns).default(0)).await?;
+        add(
+            m,
+            Conversation::Table,
+            &mut string_null(Conversation::BotState),
+        )
+        .await?;
+        add(
+            m,
+            Conversation::Table,
+            &mut integer(Conversation::BotTurns).default(0),
+        )
+        .await?;
 
         m.create_table(
             Table::create()

@@ -77,7 +77,10 @@ fn units(text: &str) -> Vec<String> {
                 .split('|')
                 .map(|c| plain(c.trim()))
                 .collect();
-            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' '))) {
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            {
                 continue;
             }
             match &header {
@@ -85,7 +88,13 @@ fn units(text: &str) -> Vec<String> {
                 Some(h) => out.push(
                     h.iter()
                         .zip(&cells)
-                        .map(|(k, v)| if k.is_empty() { v.clone() } else { format!("{k}: {v}") })
+                        .map(|(k, v)| {
+                            if k.is_empty() {
+                                v.clone()
+                            } else {
+                                format!("{k}: {v}")
+                            }
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                         + ".",
@@ -114,14 +123,22 @@ fn units(text: &str) -> Vec<String> {
     out
 }
 
-fn best_units(kb: &KbIndex, doc: &KbDoc, sections: &[(usize, f32)], terms: &HashSet<String>, n: usize) -> (Vec<String>, HashSet<String>) {
+fn best_units(
+    kb: &KbIndex,
+    doc: &KbDoc,
+    sections: &[(usize, f32)],
+    terms: &HashSet<String>,
+    n: usize,
+) -> (Vec<String>, HashSet<String>) {
     let top = sections.first().map_or(0.0, |s| s.1);
     let mut cands: Vec<(usize, usize, String, HashSet<String>)> = Vec::new();
     for (rank, (sec, score)) in sections.iter().enumerate().take(2) {
         if rank > 0 && *score < top * 0.6 {
             break;
         }
-        let Some(s) = doc.sections.get(*sec) else { continue };
+        let Some(s) = doc.sections.get(*sec) else {
+            continue;
+        };
         for (i, u) in units(&s.text).into_iter().enumerate() {
             let words: HashSet<String> = kb.question_terms(&u).into_iter().collect();
             let hit: HashSet<String> = words.intersection(terms).cloned().collect();
@@ -142,7 +159,11 @@ fn best_units(kb: &KbIndex, doc: &KbDoc, sections: &[(usize, f32)], terms: &Hash
 
 /// An answer built from the retrieved articles, and the articles it cites.
 pub fn extract(kb: &KbIndex, question: &str, r: &Retrieval) -> (String, Vec<Citation>) {
-    let terms: HashSet<String> = kb.question_terms(question).into_iter().chain(r.terms.iter().cloned()).collect();
+    let terms: HashSet<String> = kb
+        .question_terms(question)
+        .into_iter()
+        .chain(r.terms.iter().cloned())
+        .collect();
     let Some(first) = r.hits.first() else {
         return (String::new(), Vec::new());
     };
@@ -172,13 +193,19 @@ mod tests {
 
     #[test]
     fn strips_markdown() {
-        assert_eq!(plain("- **Monthly plans:** see [the page](https://x)"), "Monthly plans: see the page");
+        assert_eq!(
+            plain("- **Monthly plans:** see [the page](https://x)"),
+            "Monthly plans: see the page"
+        );
         assert_eq!(plain("2. Click **Save**."), "Click Save.");
     }
 
     #[test]
     fn tables_become_sentences() {
         let u = units("| Plan | Size |\n|---|---|\n| Free | 2 GB |\n| Pro | 250 GB |");
-        assert_eq!(u, vec!["Plan: Free, Size: 2 GB.", "Plan: Pro, Size: 250 GB."]);
+        assert_eq!(
+            u,
+            vec!["Plan: Free, Size: 2 GB.", "Plan: Pro, Size: 250 GB."]
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::{
 /// Retrieval must reach this BM25 score…
 pub const MIN_SCORE: f32 = 6.0;
 /// …and the best article must contain this share of the question's words.
-pub const MIN_COVERAGE: f32 = 0.3;
+pub const MIN_COVERAGE: f32 = 0.2;
 
 #[derive(Clone, Debug)]
 pub struct Turn {
@@ -46,12 +46,13 @@ pub struct Decision {
     pub usage: Option<Usage>,
     /// The message tried to steer the assistant.
     pub injection: bool,
+    /// Retrieval's best article score and question coverage (diagnostics).
+    pub top_score: f32,
+    pub top_coverage: f32,
 }
 
-pub const HANDOFF_MESSAGE: &str =
-    "I'm passing this to a member of our team so they can help you properly. They'll reply right here in this chat.";
-pub const SECURITY_NOTE: &str =
-    " Please don't share passwords or codes in this chat.";
+pub const HANDOFF_MESSAGE: &str = "I'm passing this to a member of our team so they can help you properly. They'll reply right here in this chat.";
+pub const SECURITY_NOTE: &str = " Please don't share passwords or codes in this chat.";
 pub const REFUSAL: &str = "I can only help with questions about our product and your own account, using our help articles. Is there something about the product I can help you with?";
 
 /// How confident retrieval is that the KB answers `question`.
@@ -85,6 +86,8 @@ fn handoff(reason: HandoffReason, retrieved: Vec<String>, injection: bool) -> De
         source: Source::Offline,
         usage: None,
         injection,
+        top_score: 0.0,
+        top_coverage: 0.0,
     }
 }
 
@@ -118,6 +121,28 @@ pub struct DecideInput<'a> {
 }
 
 pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInput<'_>) -> Decision {
+    let mut d = decide_inner(kb, llm, &input).await;
+    let r = kb.retrieve(&query_of(&d_query(&input), input.history), 1);
+    if let Some(h) = r.hits.first() {
+        d.top_score = h.score;
+        d.top_coverage = h.coverage;
+    }
+    d
+}
+
+fn d_query(input: &DecideInput<'_>) -> String {
+    if rules::is_injection(input.question) {
+        rules::without_injection(input.question)
+    } else {
+        input.question.to_string()
+    }
+}
+
+async fn decide_inner(
+    kb: &KbIndex,
+    llm: Option<&dyn LlmClient>,
+    input: &DecideInput<'_>,
+) -> Decision {
     let injection = rules::is_injection(input.question);
     let clean = if injection {
         rules::without_injection(input.question)
@@ -147,6 +172,8 @@ pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInpu
                 source: Source::Offline,
                 usage: None,
                 injection,
+                top_score: 0.0,
+                top_coverage: 0.0,
             };
         }
         return handoff(reason, retrieved, injection);
@@ -166,6 +193,8 @@ pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInpu
                 source: Source::Offline,
                 usage: None,
                 injection,
+                top_score: 0.0,
+                top_coverage: 0.0,
             }
         }
         Some(llm) => {
@@ -189,9 +218,29 @@ pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInpu
                 text: &clean,
             });
             let req = prompts::bot_decision(&passages, &lines, input.max_tokens);
+            let prompt_estimate: u32 = req
+                .messages
+                .iter()
+                .map(|m| crate::llm::estimate_tokens(&m.content))
+                .sum();
             let mut d = match llm.complete(req).await {
-                Ok(c) => model_decision(kb, &c.text, &cites, input.allowed_hosts, retrieved.clone(), injection)
-                    .unwrap_or_else(|| handoff(HandoffReason::ModelFailure, retrieved, injection)),
+                Ok(c) => {
+                    let usage = c.usage.unwrap_or(Usage {
+                        prompt_tokens: prompt_estimate,
+                        completion_tokens: crate::llm::estimate_tokens(&c.text),
+                    });
+                    let mut d = model_decision(
+                        kb,
+                        &c.text,
+                        &cites,
+                        input.allowed_hosts,
+                        retrieved.clone(),
+                        injection,
+                    )
+                    .unwrap_or_else(|| handoff(HandoffReason::ModelFailure, retrieved, injection));
+                    d.usage = Some(usage);
+                    d
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "bot model call failed; handing off");
                     let mut d = handoff(HandoffReason::ModelFailure, retrieved, injection);
@@ -216,10 +265,16 @@ fn allowed(kb: &KbIndex, extra: &[String]) -> Vec<String> {
 }
 
 /// The top passages (best section of each cited article) as the model sees them.
-pub fn passages<'a>(kb: &'a KbIndex, r: &Retrieval, cites: &'a [Citation]) -> Vec<prompts::Passage<'a>> {
+pub fn passages<'a>(
+    kb: &'a KbIndex,
+    r: &Retrieval,
+    cites: &'a [Citation],
+) -> Vec<prompts::Passage<'a>> {
     let mut out = Vec::new();
     for (h, c) in r.hits.iter().zip(cites) {
-        let Some(d) = kb.docs().get(h.doc) else { continue };
+        let Some(d) = kb.docs().get(h.doc) else {
+            continue;
+        };
         for (sec, _) in h.sections.iter().take(2) {
             if let Some(s) = d.sections.get(*sec) {
                 out.push(prompts::Passage {
@@ -241,7 +296,11 @@ fn model_decision(
     retrieved: Vec<String>,
     injection: bool,
 ) -> Option<Decision> {
-    let json = raw.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```");
+    let json = raw
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```");
     let m: ModelDecision = serde_json::from_str(json.trim()).ok()?;
     match m.action.as_str() {
         "handoff" => Some(handoff(HandoffReason::ModelDecision, retrieved, injection)),
@@ -253,17 +312,27 @@ fn model_decision(
             // Only articles that were actually given to the model can be cited.
             let used: Vec<Citation> = cites
                 .iter()
-                .filter(|c| m.cited_article_ids.iter().any(|id| id.eq_ignore_ascii_case(&c.slug)))
+                .filter(|c| {
+                    m.cited_article_ids
+                        .iter()
+                        .any(|id| id.eq_ignore_ascii_case(&c.slug))
+                })
                 .cloned()
                 .collect();
             Some(Decision {
                 handoff: None,
                 text,
-                citations: if used.is_empty() { cites.iter().take(1).cloned().collect() } else { used },
+                citations: if used.is_empty() {
+                    cites.iter().take(1).cloned().collect()
+                } else {
+                    used
+                },
                 retrieved,
                 source: Source::Llm,
                 usage: None,
                 injection,
+                top_score: 0.0,
+                top_coverage: 0.0,
             })
         }
         _ => None,

@@ -4,7 +4,9 @@
 //! customers exactly once per message and hands off, `assist` drafts replies and summaries
 //! for agents, `eval` scores all of it on a question set.
 pub mod answer;
+pub mod assist;
 pub mod decide;
 pub mod eval;
 pub mod rules;
+pub mod runner;
 pub mod safety;

@@ -7,8 +7,10 @@ use regex::Regex;
 
 use crate::llm::prompts::LEAK_MARKERS;
 
-static TAG: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?is)<\s*/?\s*[a-z!][^>]*>").ok());
-static MD_IMAGE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"!\[[^\]]*\]\([^)]*\)").ok());
+static TAG: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?is)<\s*/?\s*[a-z!][^>]*>").ok());
+static MD_IMAGE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"!\[[^\]]*\]\([^)]*\)").ok());
 static URL: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s<>()"']+"#).ok());
 
@@ -18,7 +20,10 @@ pub fn host_of(url: &str) -> Option<String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
         .or_else(|| url.strip_prefix("www.").map(|_| url))?;
-    let host = rest.split(['/', '?', '#', ':']).next()?.to_ascii_lowercase();
+    let host = rest
+        .split(['/', '?', '#', ':'])
+        .next()?
+        .to_ascii_lowercase();
     (!host.is_empty()).then_some(host)
 }
 
@@ -39,7 +44,11 @@ pub fn clean_output(text: &str, allowed_hosts: &[String]) -> String {
                         .iter()
                         .any(|a| h == *a || h.ends_with(&format!(".{a}")))
                 });
-                if ok { u.to_string() } else { "[link removed]".to_string() }
+                if ok {
+                    u.to_string()
+                } else {
+                    "[link removed]".to_string()
+                }
             })
             .into_owned();
     }
@@ -48,7 +57,9 @@ pub fn clean_output(text: &str, allowed_hosts: &[String]) -> String {
 
 pub fn leaks_instructions(text: &str) -> bool {
     let lower = text.to_lowercase();
-    LEAK_MARKERS.iter().any(|m| lower.contains(&m.to_lowercase()))
+    LEAK_MARKERS
+        .iter()
+        .any(|m| lower.contains(&m.to_lowercase()))
 }
 
 #[cfg(test)]
@@ -59,9 +70,15 @@ mod tests {
     fn removes_html_images_and_foreign_links() {
         let hosts = vec!["help.example.com".to_string()];
         assert_eq!(clean_output("<img src=x onerror=alert(1)>Hi", &hosts), "Hi");
-        assert_eq!(clean_output("see ![x](https://evil.example/p.png?c=1)", &hosts), "see");
         assert_eq!(
-            clean_output("go to https://evil.example/a or https://help.example.com/b", &hosts),
+            clean_output("see ![x](https://evil.example/p.png?c=1)", &hosts),
+            "see"
+        );
+        assert_eq!(
+            clean_output(
+                "go to https://evil.example/a or https://help.example.com/b",
+                &hosts
+            ),
             "go to [link removed] or https://help.example.com/b"
         );
         assert!(leaks_instructions("Sure! Rules you always follow: ..."));

@@ -54,6 +54,8 @@ pub struct Summary {
     pub last_message_at: Option<DateTime<Utc>>,
     pub contact: ContactBrief,
     pub last_message: Option<LastMessage>,
+    /// None = humans only; `active` = the first-line bot answers; `handed_off` = humans, for good.
+    pub bot_state: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -266,6 +268,7 @@ pub async fn summaries(
                     private: m.private,
                     created_at: m.created_at,
                 }),
+                bot_state: c.bot_state.clone(),
                 id: c.id,
                 inbox_id: c.inbox_id,
                 status: c.status,

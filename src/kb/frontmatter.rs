@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn block_lists_and_no_front_matter() {
-        let p = parse("---\ntitle: 'It''s here'\ntags:\n  - a\n  - \"b\"\nurl: https://x.example/a\n---\ntext");
+        let p = parse(
+            "---\ntitle: 'It''s here'\ntags:\n  - a\n  - \"b\"\nurl: https://x.example/a\n---\ntext",
+        );
         assert_eq!(p.title.as_deref(), Some("It's here"));
         assert_eq!(p.tags, vec!["a", "b"]);
         assert_eq!(p.url.as_deref(), Some("https://x.example/a"));

@@ -32,8 +32,8 @@ pub fn markdown_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads one file into an article (slug from the front matter, else the file name).
 pub fn read_article(path: &Path) -> anyhow::Result<ArticleInput> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let p = frontmatter::parse(&text);
     let stem = path
         .file_stem()

@@ -34,6 +34,10 @@ const W_BODY: f32 = 1.0;
 const W_FUZZY: f32 = 0.8;
 /// Share of an article's second-best section added to its score.
 const SECOND_SECTION: f32 = 0.3;
+/// Weight of the whole-article match (words spread over several sections).
+const W_WHOLE: f32 = 0.5;
+/// `section` value of the one whole-article document per article.
+const WHOLE: u64 = u64::MAX;
 
 #[derive(Clone, Debug)]
 pub struct Section {
@@ -179,9 +183,7 @@ impl KbIndex {
         let mut vocab: HashMap<String, u32> = HashMap::new();
         let mut docs = Vec::with_capacity(articles.len());
         let index = Index::create_in_ram(schema);
-        index
-            .tokenizers()
-            .register(ANALYZER, analyzer::analyzer());
+        index.tokenizers().register(ANALYZER, analyzer::analyzer());
         let reader = if articles.is_empty() {
             None
         } else {
@@ -206,6 +208,13 @@ impl KbIndex {
                     d.add_text(fields.body, &s.text);
                     writer.add_document(d)?;
                 }
+                let mut d = TantivyDocument::default();
+                d.add_u64(fields.doc, i as u64);
+                d.add_u64(fields.section, WHOLE);
+                d.add_text(fields.title, &a.title);
+                d.add_text(fields.tags, &tags);
+                d.add_text(fields.body, &a.body);
+                writer.add_document(d)?;
                 docs.push(KbDoc {
                     id: a.id,
                     slug: a.slug.clone(),
@@ -311,7 +320,10 @@ impl KbIndex {
                     tantivy::Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,
                 );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), fw * w))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), fw * w)),
+                ));
             }
         }
         let mut out = Retrieval {
@@ -328,13 +340,17 @@ impl KbIndex {
             return out;
         };
         let mut by_doc: HashMap<usize, Vec<(usize, f32)>> = HashMap::new();
+        let mut whole: HashMap<usize, f32> = HashMap::new();
         for (score, addr) in top {
             let Ok(d) = searcher.doc::<TantivyDocument>(addr) else {
                 continue;
             };
             let doc = d.get_first(f.doc).and_then(|v| v.as_u64());
             let sec = d.get_first(f.section).and_then(|v| v.as_u64());
-            if let (Some(doc), Some(sec)) = (doc, sec) {
+            if let (Some(doc), Some(WHOLE)) = (doc, sec) {
+                whole.insert(doc as usize, score);
+                by_doc.entry(doc as usize).or_default();
+            } else if let (Some(doc), Some(sec)) = (doc, sec) {
                 by_doc
                     .entry(doc as usize)
                     .or_default()
@@ -350,7 +366,13 @@ impl KbIndex {
             .into_iter()
             .map(|(doc, mut secs)| {
                 secs.sort_by(|a, b| b.1.total_cmp(&a.1));
-                let score = secs[0].1 + secs.get(1).map_or(0.0, |s| s.1 * SECOND_SECTION);
+                let best = secs.first().map_or(0.0, |s| s.1);
+                let score = best
+                    + secs.get(1).map_or(0.0, |s| s.1 * SECOND_SECTION)
+                    + whole.get(&doc).copied().unwrap_or(0.0) * W_WHOLE;
+                if secs.is_empty() {
+                    secs.push((0, 0.0));
+                }
                 let vocab = &self.docs[doc].vocab;
                 let covered = known.iter().filter(|t| vocab.contains(**t)).count();
                 Hit {

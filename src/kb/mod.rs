@@ -65,10 +65,19 @@ impl KbIndexes {
     }
 
     /// The account's current index (built on first use, rebuilt after changes).
-    pub async fn get(&self, db: &impl ConnectionTrait, account_id: Uuid) -> AppResult<Arc<KbIndex>> {
+    pub async fn get(
+        &self,
+        db: &impl ConnectionTrait,
+        account_id: Uuid,
+    ) -> AppResult<Arc<KbIndex>> {
         let cached = self.inner.lock().ok().and_then(|m| {
-            m.get(&account_id)
-                .map(|e| (e.index.clone(), e.version.clone(), e.checked.elapsed() < RECHECK))
+            m.get(&account_id).map(|e| {
+                (
+                    e.index.clone(),
+                    e.version.clone(),
+                    e.checked.elapsed() < RECHECK,
+                )
+            })
         });
         let current = match cached {
             Some((idx, _, true)) => return Ok(idx),

@@ -175,7 +175,11 @@ async fn slug_taken(
     Ok(found.is_some_and(|f| Some(f.id) != except))
 }
 
-pub async fn create(ctx: &AppContext, who: &AgentIdentity, input: ArticleInput) -> AppResult<Article> {
+pub async fn create(
+    ctx: &AppContext,
+    who: &AgentIdentity,
+    input: ArticleInput,
+) -> AppResult<Article> {
     who.require_admin()?;
     let c = clean(input)?;
     if slug_taken(&ctx.db, who.account_id, &c.slug, None).await? {
@@ -203,7 +207,9 @@ async fn insert(db: &impl ConnectionTrait, account_id: Uuid, c: Clean) -> AppRes
         updated_at: now,
     };
     let am: kb_article::ActiveModel = m.clone().into();
-    kb_article::Entity::insert(am).exec_without_returning(db).await?;
+    kb_article::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(m.into())
 }
 

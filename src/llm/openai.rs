@@ -1,33 +1,35 @@
 //! `LlmClient` for any OpenAI-compatible endpoint (OpenAI, llama.cpp's `llama-server`,
-//! `llama_cpp.server`, vLLM, …) through async-openai's Chat Completions API.
+//! `llama_cpp.server`, vLLM, …): `POST {base_url}/chat/completions`, plain or streamed (SSE).
 //!
 //! What goes on the wire: `model`, `messages`, `max_tokens` (not `max_completion_tokens`, which
 //! llama.cpp ignores), `temperature`, and `response_format: {type: json_schema, …, strict: true}`
 //! when the request asks for a schema. Streams add `stream: true` and
 //! `stream_options.include_usage: true`.
 //!
-//! Error mapping (see [`map_error`]): HTTP 429 → `RateLimited`, any other HTTP error status →
-//! `Upstream`, a body that does not parse → `InvalidResponse`, connection refused / reset / a
-//! body cut short → `Transport`, reqwest timeouts → `Timeout`.
+//! The request and response bodies are async-openai 0.43's types, but the HTTP exchange is done
+//! here with reqwest (the same 0.13 async-openai uses, ring-only rustls), because async-openai's
+//! own `Client` (without its `middleware` feature) silently wraps every call in a retry layer
+//! (3 retries on 429, 5xx and connect errors, 100 ms·2ⁿ backoff, an uncapped `Retry-After`)
+//! that would multiply the retries and blind the circuit breaker of `resilient`. It also hides
+//! `data: [DONE]` (a body that ends cleanly between two events looks complete) and turns a 4xx
+//! whose body is not JSON into a parse error without the status.
 //!
-//! async-openai ends its stream silently both at `data: [DONE]` and when the body simply ends
-//! (its `[DONE]` is swallowed, never shown to us). So a stream that ends without a
-//! `finish_reason` and without the final usage chunk is reported here as a `Transport` error
-//! instead of passing for a complete answer.
+//! Errors: HTTP 429 → `RateLimited`, any other HTTP error status → `Upstream` (message from
+//! `{"error": {"message"}}` or the body), a body that does not parse → `InvalidResponse`,
+//! connection refused / reset / a body cut short / a stream without `[DONE]` → `Transport`,
+//! reqwest timeouts → `Timeout`. Never panics.
+//!
+//! Cancel-safety: the futures and streams own the HTTP response; dropping them drops the
+//! connection.
 use std::{collections::VecDeque, time::Duration};
 
-use async_openai::{
-    Client,
-    config::OpenAIConfig,
-    error::{OpenAIError, StreamError},
-    types::chat::{
-        ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
-        ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-        ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
-        ChatCompletionRequestUserMessageContent, ChatCompletionResponseStream,
-        ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
-        CreateChatCompletionStreamResponse, ResponseFormat, ResponseFormatJsonSchema,
-    },
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
+    ChatCompletionRequestUserMessageContent, ChatCompletionStreamOptions, CompletionUsage,
+    CreateChatCompletionRequest, CreateChatCompletionResponse, CreateChatCompletionStreamResponse,
+    ResponseFormat, ResponseFormatJsonSchema,
 };
 use futures_util::{StreamExt, future::BoxFuture, stream};
 
@@ -38,12 +40,15 @@ use super::{
 
 /// Longest excerpt of an unparseable body kept in an error message.
 const MAX_ERROR_EXCERPT: usize = 300;
+/// Longest SSE line accepted (a chunk is a few hundred bytes).
+const MAX_SSE_LINE: usize = 1 << 20;
 
 pub struct OpenAiClient {
-    /// None when the HTTP client could not be built (the reason is in `build_error`): every call
-    /// then fails with `Transport` instead of the constructor panicking.
-    client: Option<Client<OpenAIConfig>>,
-    build_error: String,
+    /// Err when the HTTP client could not be built: every call then fails with `Transport`
+    /// instead of the constructor panicking.
+    http: Result<reqwest::Client, String>,
+    url: String,
+    api_key: String,
     model: String,
     timeout: Duration,
 }
@@ -60,26 +65,15 @@ impl OpenAiClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .read_timeout(timeout)
-            .build();
-        let config = OpenAIConfig::new()
-            .with_api_base(base_url.trim_end_matches('/'))
-            .with_api_key(api_key);
-        let (client, build_error) = match http {
-            Ok(http) => (Some(Client::build(http, config)), String::new()),
-            Err(e) => (None, error_chain(&e)),
-        };
+            .build()
+            .map_err(|e| error_chain(&e));
         Self {
-            client,
-            build_error,
+            http,
+            url: format!("{}/chat/completions", base_url.trim().trim_end_matches('/')),
+            api_key: api_key.trim().to_string(),
             model: model.to_string(),
             timeout,
         }
-    }
-
-    fn client(&self) -> Result<&Client<OpenAIConfig>, LlmError> {
-        self.client.as_ref().ok_or_else(|| {
-            LlmError::Transport(format!("cannot build the HTTP client: {}", self.build_error))
-        })
     }
 
     /// The wire request (public for tests and diagnostics).
@@ -108,6 +102,34 @@ impl OpenAiClient {
             }),
             ..Default::default()
         }
+    }
+
+    /// Sends the request; Ok only for a 2xx status (the body is not read yet).
+    async fn send(
+        &self,
+        body: &CreateChatCompletionRequest,
+    ) -> Result<reqwest::Response, LlmError> {
+        let http = self
+            .http
+            .as_ref()
+            .map_err(|e| LlmError::Transport(format!("cannot build the HTTP client: {e}")))?;
+        let mut rb = http.post(&self.url).json(body);
+        if !self.api_key.is_empty() {
+            rb = rb.bearer_auth(&self.api_key);
+        }
+        let response = rb.send().await.map_err(map_reqwest)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        if status.as_u16() == 429 {
+            return Err(LlmError::RateLimited);
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(LlmError::Upstream {
+            status: status.as_u16(),
+            message: error_message(&text),
+        })
     }
 }
 
@@ -166,51 +188,54 @@ fn excerpt(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
-/// async-openai's error → ours.
-pub fn map_error(e: OpenAIError) -> LlmError {
-    match e {
-        OpenAIError::Reqwest(e) => {
-            if e.is_timeout() {
-                LlmError::Timeout
-            } else {
-                LlmError::Transport(error_chain(&e))
-            }
-        }
-        OpenAIError::ApiError(r) => {
-            let status = r.status_code.as_u16();
-            if status == 429 {
-                LlmError::RateLimited
-            } else {
-                LlmError::Upstream {
-                    status,
-                    message: excerpt(r.api_error.message.trim()),
-                }
-            }
-        }
-        OpenAIError::JSONDeserialize(e, content) => {
-            LlmError::InvalidResponse(format!("{e} in {:?}", excerpt(&content)))
-        }
-        OpenAIError::StreamError(s) => match *s {
-            // The body stream failed: reqwest's error arrives here only as a string.
-            StreamError::EventStream(msg) => {
-                let lower = msg.to_ascii_lowercase();
-                if lower.contains("timed out") || lower.contains("timeout") {
-                    LlmError::Timeout
-                } else if lower.contains("utf8") || lower.contains("utf-8") {
-                    LlmError::InvalidResponse(msg)
-                } else {
-                    LlmError::Transport(format!("the stream broke off: {msg}"))
-                }
-            }
-            StreamError::UnknownEvent(ev) => {
-                LlmError::InvalidResponse(format!("unexpected event {:?}", excerpt(&ev.data)))
-            }
-        },
-        OpenAIError::InvalidArgument(msg) => {
-            LlmError::InvalidResponse(format!("request rejected by the client library: {msg}"))
-        }
-        other => LlmError::Transport(other.to_string()),
+fn map_reqwest(e: reqwest::Error) -> LlmError {
+    if e.is_timeout() {
+        LlmError::Timeout
+    } else {
+        LlmError::Transport(error_chain(&e))
     }
+}
+
+/// The message of an OpenAI-style error body (`{"error": {"message": …}}` or
+/// `{"error": "…"}`), else an excerpt of the raw body.
+fn error_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        let e = v.get("error")?;
+        e.get("message")
+            .and_then(|m| m.as_str())
+            .or_else(|| e.as_str())
+            .map(str::to_string)
+    });
+    excerpt(from_json.as_deref().unwrap_or(body).trim())
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display, body: &str) -> LlmError {
+    LlmError::InvalidResponse(format!("{what}: {e} in {:?}", excerpt(body)))
+}
+
+fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
+    let body = String::from_utf8_lossy(bytes);
+    let response: CreateChatCompletionResponse =
+        serde_json::from_slice(bytes).map_err(|e| invalid("unexpected answer", e, &body))?;
+    let Some(choice) = response.choices.into_iter().next() else {
+        return Err(LlmError::InvalidResponse(
+            "the answer has no choices".into(),
+        ));
+    };
+    let text = match (choice.message.content, choice.message.refusal) {
+        (Some(text), _) => text,
+        (None, Some(refusal)) => refusal,
+        (None, None) => {
+            return Err(LlmError::InvalidResponse(
+                "the answer has no content".into(),
+            ));
+        }
+    };
+    Ok(Completion {
+        text,
+        usage: response.usage.as_ref().map(to_usage),
+    })
 }
 
 impl LlmClient for OpenAiClient {
@@ -220,109 +245,195 @@ impl LlmClient for OpenAiClient {
 
     fn complete(&self, req: ChatRequest) -> BoxFuture<'_, Result<Completion, LlmError>> {
         Box::pin(async move {
-            let client = self.client()?;
             let request = self.build_request(&req, false);
-            let response =
-                match tokio::time::timeout(self.timeout, client.chat().create(request)).await {
-                    Err(_) => return Err(LlmError::Timeout),
-                    Ok(r) => r.map_err(map_error)?,
-                };
-            let Some(choice) = response.choices.into_iter().next() else {
-                return Err(LlmError::InvalidResponse("the answer has no choices".into()));
+            let exchange = async {
+                let response = self.send(&request).await?;
+                let bytes = response.bytes().await.map_err(map_reqwest)?;
+                parse_completion(&bytes)
             };
-            let text = match (choice.message.content, choice.message.refusal) {
-                (Some(text), _) => text,
-                (None, Some(refusal)) => refusal,
-                (None, None) => {
-                    return Err(LlmError::InvalidResponse(
-                        "the answer has no content".into(),
-                    ));
-                }
-            };
-            Ok(Completion {
-                text,
-                usage: response.usage.as_ref().map(to_usage),
-            })
+            match tokio::time::timeout(self.timeout, exchange).await {
+                Ok(r) => r,
+                Err(_) => Err(LlmError::Timeout),
+            }
         })
     }
 
     fn stream(&self, req: ChatRequest) -> BoxFuture<'_, Result<TokenStream, LlmError>> {
         Box::pin(async move {
-            let client = self.client()?;
             let request = self.build_request(&req, true);
-            let inner = match tokio::time::timeout(
-                self.timeout,
-                client.chat().create_stream(request),
-            )
-            .await
-            {
+            let response = match tokio::time::timeout(self.timeout, self.send(&request)).await {
+                Ok(r) => r?,
                 Err(_) => return Err(LlmError::Timeout),
-                Ok(r) => r.map_err(map_error)?,
             };
-            Ok(map_stream(inner))
+            let is_sse = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("text/event-stream"));
+            if !is_sse {
+                // A server that ignored `stream: true` and answered in one piece.
+                let bytes = match tokio::time::timeout(self.timeout, response.bytes()).await {
+                    Ok(r) => r.map_err(map_reqwest)?,
+                    Err(_) => return Err(LlmError::Timeout),
+                };
+                let c = parse_completion(&bytes)?;
+                let mut items = Vec::new();
+                if !c.text.is_empty() {
+                    items.push(Ok(StreamItem::Delta(c.text)));
+                }
+                if let Some(u) = c.usage {
+                    items.push(Ok(StreamItem::Usage(u)));
+                }
+                return Ok(stream::iter(items).boxed());
+            }
+            Ok(sse_stream(response))
         })
     }
 }
 
-struct StreamState {
-    inner: ChatCompletionResponseStream,
+/// Reads `text/event-stream` chunk events into `StreamItem`s.
+#[derive(Default)]
+struct SseParser {
+    /// Bytes received but not yet split into lines.
+    buf: Vec<u8>,
+    /// `data:` lines of the event being read.
+    data: Vec<String>,
     pending: VecDeque<Result<StreamItem, LlmError>>,
-    /// A `finish_reason` or the final usage chunk was seen: the answer is complete.
+    /// A `finish_reason` or the usage chunk was seen.
     finished: bool,
-    /// Nothing more to read (an error was yielded, or the inner stream ended).
+    /// `[DONE]` seen, an error yielded, or the body ended: nothing more to read.
     done: bool,
 }
 
-/// Chunks → `StreamItem`s. Ends after the first error. Dropping it drops async-openai's
-/// receiver, whose reader task then drops the HTTP response (cancel-safe).
-fn map_stream(inner: ChatCompletionResponseStream) -> TokenStream {
-    let state = StreamState {
-        inner,
-        pending: VecDeque::new(),
-        finished: false,
-        done: false,
-    };
-    stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.pending.pop_front() {
-                return Some((item, st));
-            }
-            if st.done {
-                return None;
-            }
-            match st.inner.next().await {
-                Some(Ok(chunk)) => absorb_chunk(&mut st, chunk),
-                Some(Err(e)) => {
-                    st.done = true;
-                    st.pending.push_back(Err(map_error(e)));
-                }
-                None => {
-                    st.done = true;
-                    if !st.finished {
-                        st.pending.push_back(Err(LlmError::Transport(
-                            "the stream ended before [DONE] (no finish_reason)".into(),
-                        )));
+impl SseParser {
+    /// Handles one line (without its line ending).
+    fn line(&mut self, line: &str) {
+        if line.is_empty() {
+            self.dispatch();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            self.data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+        }
+        // `event:`, `id:`, `retry:` and `:` comments (keep-alives) carry nothing for us.
+    }
+
+    /// The end of an event (a blank line).
+    fn dispatch(&mut self) {
+        if self.data.is_empty() {
+            return;
+        }
+        let data = self.data.join("\n");
+        self.data.clear();
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return;
+        }
+        match serde_json::from_str::<CreateChatCompletionStreamResponse>(&data) {
+            Ok(chunk) => self.absorb(chunk),
+            Err(e) => {
+                // An error event (`data: {"error": {…}}`) mid-stream, or garbage.
+                let is_error_event = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .is_some_and(|v| v.get("error").is_some());
+                let err = if is_error_event {
+                    LlmError::Upstream {
+                        status: 500,
+                        message: error_message(&data),
                     }
-                }
+                } else {
+                    invalid("unexpected stream chunk", e, &data)
+                };
+                self.fail(err);
             }
         }
-    })
-    .boxed()
+    }
+
+    fn absorb(&mut self, chunk: CreateChatCompletionStreamResponse) {
+        for choice in chunk.choices {
+            if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                self.pending.push_back(Ok(StreamItem::Delta(text)));
+            }
+            if choice.finish_reason.is_some() {
+                self.finished = true;
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.finished = true;
+            self.pending.push_back(Ok(StreamItem::Usage(to_usage(&u))));
+        }
+    }
+
+    fn fail(&mut self, e: LlmError) {
+        self.done = true;
+        self.pending.push_back(Err(e));
+    }
+
+    /// Splits the complete lines out of `buf`.
+    fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        let mut start = 0;
+        while !self.done {
+            let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let end = start + nl;
+            let raw = &self.buf[start..end];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            match std::str::from_utf8(raw) {
+                Ok(line) => {
+                    let line = line.to_string();
+                    self.line(&line);
+                }
+                Err(e) => self.fail(invalid("stream is not UTF-8", e, "")),
+            }
+            start = end + 1;
+        }
+        self.buf.drain(..start);
+        if !self.done && self.buf.len() > MAX_SSE_LINE {
+            self.fail(LlmError::InvalidResponse("an endless stream line".into()));
+        }
+    }
+
+    /// The body ended.
+    fn eof(&mut self) {
+        if !self.buf.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).to_string();
+            self.line(&rest);
+        }
+        self.dispatch();
+        if !self.done && !self.finished {
+            self.fail(LlmError::Transport(
+                "the stream ended before [DONE] (no finish_reason)".into(),
+            ));
+        }
+        self.done = true;
+    }
 }
 
-fn absorb_chunk(st: &mut StreamState, chunk: CreateChatCompletionStreamResponse) {
-    for choice in chunk.choices {
-        if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-            st.pending.push_back(Ok(StreamItem::Delta(text)));
-        }
-        if choice.finish_reason.is_some() {
-            st.finished = true;
-        }
-    }
-    if let Some(u) = chunk.usage {
-        st.finished = true;
-        st.pending.push_back(Ok(StreamItem::Usage(to_usage(&u))));
-    }
+fn sse_stream(response: reqwest::Response) -> TokenStream {
+    stream::unfold(
+        (response, SseParser::default()),
+        |(mut response, mut st)| async move {
+            loop {
+                if let Some(item) = st.pending.pop_front() {
+                    return Some((item, (response, st)));
+                }
+                if st.done {
+                    return None;
+                }
+                match response.chunk().await {
+                    Ok(Some(bytes)) => st.feed(&bytes),
+                    Ok(None) => st.eof(),
+                    Err(e) => st.fail(match map_reqwest(e) {
+                        LlmError::Transport(m) => {
+                            LlmError::Transport(format!("the stream broke off: {m}"))
+                        }
+                        other => other,
+                    }),
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 #[cfg(test)]
@@ -376,5 +487,87 @@ mod tests {
         let e = excerpt(&s);
         assert!(e.len() <= MAX_ERROR_EXCERPT + "…".len());
         assert!(e.ends_with('…'));
+    }
+
+    fn parse(parts: &[&str], end: bool) -> Vec<Result<StreamItem, LlmError>> {
+        let mut p = SseParser::default();
+        for part in parts {
+            if p.done {
+                break;
+            }
+            p.feed(part.as_bytes());
+        }
+        if end && !p.done {
+            p.eof();
+        }
+        p.pending.into_iter().collect()
+    }
+
+    const CHUNK_A: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hé"},"finish_reason":null}]}"#;
+    const CHUNK_B: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"llo"},"finish_reason":"stop"}]}"#;
+    const USAGE: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
+
+    #[test]
+    fn sse_events_split_anywhere_parse_the_same() {
+        let body = format!(
+            ": keep-alive\r\n\r\ndata: {CHUNK_A}\r\n\r\ndata: {CHUNK_B}\n\ndata: {USAGE}\n\ndata: [DONE]\n\n"
+        );
+        let expected = vec![
+            Ok(StreamItem::Delta("Hé".into())),
+            Ok(StreamItem::Delta("llo".into())),
+            Ok(StreamItem::Usage(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 2,
+            })),
+        ];
+        assert_eq!(parse(&[&body], true), expected);
+        // Byte by byte (splitting "é" in two too).
+        let bytes = body.as_bytes();
+        let mut p = SseParser::default();
+        for b in bytes {
+            p.feed(std::slice::from_ref(b));
+        }
+        assert!(p.done, "[DONE] ends the stream");
+        assert_eq!(p.pending.into_iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn sse_without_done_or_finish_reason_is_an_error() {
+        let items = parse(&[&format!("data: {CHUNK_A}\n\n")], true);
+        assert_eq!(items.len(), 2);
+        assert!(matches!(items[1], Err(LlmError::Transport(_))), "{items:?}");
+        // finish_reason seen but no [DONE]: tolerated.
+        let items = parse(&[&format!("data: {CHUNK_A}\n\ndata: {CHUNK_B}\n\n")], true);
+        assert!(items.iter().all(|i| i.is_ok()), "{items:?}");
+    }
+
+    #[test]
+    fn sse_garbage_and_error_events() {
+        let items = parse(&["data: {\"id\": nope\n\n", "data: [DONE]\n\n"], true);
+        assert!(
+            matches!(items.as_slice(), [Err(LlmError::InvalidResponse(_))]),
+            "{items:?}"
+        );
+        let items = parse(
+            &["data: {\"error\":{\"message\":\"overloaded\"}}\n\n"],
+            true,
+        );
+        assert_eq!(
+            items,
+            vec![Err(LlmError::Upstream {
+                status: 500,
+                message: "overloaded".into()
+            })]
+        );
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        assert_eq!(
+            error_message(r#"{"error":{"message":"bad key"}}"#),
+            "bad key"
+        );
+        assert_eq!(error_message(r#"{"error":"nope"}"#), "nope");
+        assert_eq!(error_message("<html>502</html>\n"), "<html>502</html>");
     }
 }

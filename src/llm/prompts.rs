@@ -46,8 +46,15 @@ fn transcript(lines: &[Line<'_>]) -> String {
     lines
         .iter()
         .map(|l| {
-            let who = if l.from_customer { "customer" } else { "support" };
-            format!("<{who}>{}</{who}>", l.text.replace('<', "‹").replace('>', "›"))
+            let who = if l.from_customer {
+                "customer"
+            } else {
+                "support"
+            };
+            format!(
+                "<{who}>{}</{who}>",
+                l.text.replace('<', "‹").replace('>', "›")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -115,7 +122,10 @@ what the customer needs, what was already said or tried, and what is still open.
     ChatRequest {
         messages: vec![
             ChatMessage::system(system),
-            ChatMessage::user(format!("Conversation (oldest first):\n{}", transcript(lines))),
+            ChatMessage::user(format!(
+                "Conversation (oldest first):\n{}",
+                transcript(lines)
+            )),
         ],
         max_tokens,
         temperature: 0.2,

@@ -118,8 +118,12 @@ fn is_endpoint_failure(e: &LlmError) -> bool {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// Cooldown over; one trial call is in flight.
     HalfOpen,
 }
@@ -354,7 +358,11 @@ impl<C: LlmClient> LlmClient for Resilient<C> {
             let head = stream::iter(head.into_iter().map(Ok));
             Ok(match rest {
                 Some(rest) => head
-                    .chain(guard_stream(rest, self.policy.timeout, self.breaker.clone()))
+                    .chain(guard_stream(
+                        rest,
+                        self.policy.timeout,
+                        self.breaker.clone(),
+                    ))
                     .boxed(),
                 None => head.boxed(),
             })
@@ -611,7 +619,10 @@ mod tests {
 
     #[tokio::test]
     async fn does_not_retry_client_errors_and_gives_up_after_max_retries() {
-        let r = Resilient::new(Scripted::new(vec![Step::Fail(upstream(400))]), Policy::fast());
+        let r = Resilient::new(
+            Scripted::new(vec![Step::Fail(upstream(400))]),
+            Policy::fast(),
+        );
         assert_eq!(r.complete(req()).await, Err(upstream(400)));
         assert_eq!(r.inner().calls.load(Ordering::SeqCst), 1);
 
@@ -715,7 +726,10 @@ mod tests {
                 ..Policy::fast()
             },
         );
-        assert!(matches!(r.stream(req()).await.err(), Some(LlmError::Timeout)));
+        assert!(matches!(
+            r.stream(req()).await.err(),
+            Some(LlmError::Timeout)
+        ));
 
         let usage = Usage {
             prompt_tokens: 3,

@@ -1,5 +1,6 @@
 //! HTTP surface: the route table (one place), auth extractors, JSON API, WebSocket upgrades and
 //! health checks. Handlers are thin: extract, call one service, map the result.
+pub mod ai;
 pub mod api;
 pub mod assets;
 pub mod extract;
@@ -142,7 +143,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::delete().to(api::delete_message),
                 )
                 .route("/contacts/{id}", web::delete().to(api::erase_contact))
-                .route("/search", web::get().to(search::search)),
+                .route("/search", web::get().to(search::search))
+                .route("/kb/articles", web::get().to(ai::list_articles))
+                .route("/kb/articles", web::post().to(ai::create_article))
+                .route("/kb/articles/{id}", web::get().to(ai::get_article))
+                .route("/kb/articles/{id}", web::put().to(ai::update_article))
+                .route("/kb/articles/{id}", web::delete().to(ai::delete_article))
+                .route("/kb/search", web::get().to(ai::search_kb))
+                .route("/conversations/{id}/suggest", web::post().to(ai::suggest))
+                .route("/conversations/{id}/summary", web::post().to(ai::summary)),
         )
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(AppError::NotFound("route").body())

@@ -1,0 +1,467 @@
+//! The first-line bot at work: an event listener that answers each customer message of a
+//! conversation the bot holds (`bot_state = active`, status `pending`, no assignee) **exactly
+//! once** — its reply is stored under `client_msg_id = bot-<customer message id>`, which the
+//! message writer deduplicates, so a retry, a catch-up or a second node cannot answer twice.
+//! Messages of one conversation are handled in order (one lock per conversation); the model
+//! is called with no transaction open, while the customer sees "typing".
+//!
+//! Handing off posts a short message to the customer, a private note with the reason and a
+//! summary for the agent, and moves the conversation to `open` + `handed_off` with a
+//! conditional update (only from `active`), which routing then assigns. `handed_off` is final: the bot
+//! never takes that conversation back, so there are no loops. An agent replying or being assigned
+//! also ends the bot's turn. Every 5 s a catch-up pass answers bot conversations whose customer
+//! still waits (a crash between the customer's message and the answer, or a missed event).
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use tokio::sync::{Semaphore, mpsc};
+use uuid::Uuid;
+
+use super::{
+    assist,
+    decide::{self, DecideInput, Decision},
+    rules::HandoffReason,
+};
+use crate::{
+    actor::{Actor, SenderType},
+    context::AppContext,
+    db::entities::{conversation, inbox, message},
+    error::AppResult,
+    events::{ConversationState, DomainEvent},
+    llm,
+    messages::{self, Message, SendCommand},
+};
+
+const CATCH_UP_EVERY: Duration = Duration::from_secs(5);
+/// Model calls in flight at once (each holds a conversation's turn).
+const CONCURRENCY: usize = 16;
+
+pub fn spawn(ctx: AppContext, rx: mpsc::Receiver<DomainEvent>) -> tokio::task::JoinHandle<()> {
+    let bot = Bot {
+        ctx,
+        locks: Arc::new(Mutex::new(HashMap::new())),
+        permits: Arc::new(Semaphore::new(CONCURRENCY)),
+    };
+    tokio::spawn(bot.run(rx))
+}
+
+#[derive(Clone)]
+struct Bot {
+    ctx: AppContext,
+    locks: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Bot {
+    async fn run(self, mut rx: mpsc::Receiver<DomainEvent>) {
+        let mut tick = tokio::time::interval(CATCH_UP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => self.on_event(ev).await,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let me = self.clone();
+                    tokio::spawn(async move { me.catch_up().await });
+                }
+            }
+        }
+    }
+
+    async fn on_event(&self, ev: DomainEvent) {
+        match ev {
+            DomainEvent::MessageCreated {
+                account_id,
+                message,
+            } if message.sender_type == SenderType::Customer && !message.private => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.handle(account_id, message.conversation_id, Some(message))
+                        .await
+                });
+            }
+            DomainEvent::MessageCreated {
+                account_id,
+                message,
+            } if message.sender_type == SenderType::Agent && !message.private => {
+                // A person answered: the conversation is theirs from now on.
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.end_bot_turn(account_id, message.conversation_id, None)
+                        .await;
+                });
+            }
+            DomainEvent::ConversationUpdated { account_id, state }
+                if state.assignee_id.is_some() =>
+            {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.end_bot_turn(account_id, state.conversation_id, None)
+                        .await;
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn lock_for(&self, conversation_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut m) = self.locks.lock() else {
+            return Arc::new(tokio::sync::Mutex::new(()));
+        };
+        if m.len() > 10_000 {
+            m.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        m.entry(conversation_id).or_default().clone()
+    }
+
+    /// Answers `msg` (or, on catch-up, the conversation's latest customer message) if the bot
+    /// holds the conversation and has not answered it yet.
+    async fn handle(&self, account_id: Uuid, conversation_id: Uuid, msg: Option<Arc<Message>>) {
+        let lock = self.lock_for(conversation_id);
+        let _turn = lock.lock().await;
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        if let Err(e) = self.answer(account_id, conversation_id, msg).await {
+            tracing::warn!(error = %e, %conversation_id, "the bot could not answer; will retry on catch-up");
+            self.ctx
+                .hub
+                .bot_typing(account_id, conversation_id, false)
+                .await;
+        }
+    }
+
+    async fn answer(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        msg: Option<Arc<Message>>,
+    ) -> AppResult<()> {
+        let ctx = &self.ctx;
+        let Some(conv) = conversation::Entity::find_by_id(conversation_id)
+            .one(&ctx.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        if conv.bot_state.as_deref() != Some("active")
+            || conv.assignee_id.is_some()
+            || conv.status != "pending"
+        {
+            return Ok(());
+        }
+        let msg = match msg {
+            Some(m) => m,
+            None => match latest_customer_message(ctx, conversation_id).await? {
+                Some(m) => Arc::new(m),
+                None => return Ok(()),
+            },
+        };
+        let reply_id = format!("bot-{}", msg.id);
+        if already_answered(ctx, conversation_id, &reply_id).await? {
+            return Ok(());
+        }
+        let Some(inbox) = inbox::Entity::find_by_id(conv.inbox_id)
+            .one(&ctx.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        ctx.hub.bot_typing(account_id, conversation_id, true).await;
+        let history = assist::recent(ctx, conversation_id, msg.seq).await?;
+        let kb = ctx.kb.get(&ctx.db, account_id).await?;
+        let budget = match &ctx.llm {
+            Some(_) => llm::usage::check(ctx, account_id, Some(conversation_id)).await,
+            None => Ok(()),
+        };
+        let hosts = allowed_hosts(ctx);
+        let decision = match budget {
+            Ok(()) => {
+                decide::decide(
+                    &kb,
+                    ctx.llm.as_deref(),
+                    DecideInput {
+                        question: &msg.body,
+                        history: &assist::turns(&history),
+                        bot_turns: conv.bot_turns,
+                        max_turns: inbox.bot_max_turns,
+                        allowed_hosts: &hosts,
+                        max_tokens: ctx.settings.llm_max_tokens,
+                    },
+                )
+                .await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "bot model budget exhausted; handing off");
+                let mut d = decide::decide(
+                    &kb,
+                    None,
+                    DecideInput {
+                        question: &msg.body,
+                        history: &[],
+                        bot_turns: i32::MAX,
+                        max_turns: 0,
+                        allowed_hosts: &hosts,
+                        max_tokens: 0,
+                    },
+                )
+                .await;
+                d.handoff = Some(HandoffReason::ModelFailure);
+                d
+            }
+        };
+        if let (Some(u), Some(l)) = (decision.usage, &ctx.llm) {
+            llm::usage::record(ctx, account_id, Some(conversation_id), "bot", l.model(), u).await;
+        }
+        let result = match decision.handoff {
+            None => {
+                self.reply(account_id, conversation_id, &reply_id, &decision)
+                    .await
+            }
+            Some(reason) => {
+                self.hand_off(
+                    account_id,
+                    conversation_id,
+                    &reply_id,
+                    &decision,
+                    reason,
+                    &history,
+                    &msg,
+                )
+                .await
+            }
+        };
+        ctx.hub.bot_typing(account_id, conversation_id, false).await;
+        result
+    }
+
+    async fn reply(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        reply_id: &str,
+        d: &Decision,
+    ) -> AppResult<()> {
+        let mut body = d.text.clone();
+        if !d.citations.is_empty() {
+            let list: Vec<String> = d
+                .citations
+                .iter()
+                .map(|c| match &c.url {
+                    Some(u) => format!("{} ({u})", c.title),
+                    None => c.title.clone(),
+                })
+                .collect();
+            let label = if list.len() == 1 { "Source" } else { "Sources" };
+            body.push_str(&format!("\n\n{label}: {}", list.join("; ")));
+        }
+        let sent = self
+            .send(account_id, conversation_id, reply_id, body, false)
+            .await?;
+        if !sent.duplicate {
+            conversation::Entity::update_many()
+                .col_expr(
+                    conversation::Column::BotTurns,
+                    Expr::col(conversation::Column::BotTurns).add(1),
+                )
+                .filter(conversation::Column::Id.eq(conversation_id))
+                .exec(&self.ctx.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        client_msg_id: &str,
+        body: String,
+        private: bool,
+    ) -> AppResult<messages::Sent> {
+        let max = self.ctx.settings.max_body_bytes;
+        let body = if body.len() > max {
+            let mut cut = max.saturating_sub(3);
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}…", &body[..cut])
+        } else {
+            body
+        };
+        messages::service::send(
+            &self.ctx,
+            Actor::Bot { account_id },
+            SendCommand {
+                conversation_id,
+                client_msg_id: client_msg_id.to_string(),
+                body,
+                private,
+            },
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn hand_off(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        reply_id: &str,
+        d: &Decision,
+        reason: HandoffReason,
+        history: &[Message],
+        msg: &Message,
+    ) -> AppResult<()> {
+        self.send(account_id, conversation_id, reply_id, d.text.clone(), false)
+            .await?;
+        let mut all: Vec<Message> = history.to_vec();
+        all.push(msg.clone());
+        let mut note = format!(
+            "Bot handed off: {}.\n{}",
+            reason.describe(),
+            assist::offline_summary(&all)
+        );
+        if !d.retrieved.is_empty() {
+            note.push_str(&format!(
+                "\nRelated articles: {}",
+                d.retrieved
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if d.injection {
+            note.push_str("\nNote: the message tried to give the assistant instructions.");
+        }
+        self.send(
+            account_id,
+            conversation_id,
+            &format!("bot-note-{}", msg.id),
+            note,
+            true,
+        )
+        .await?;
+        self.end_bot_turn(account_id, conversation_id, Some(reason))
+            .await;
+        Ok(())
+    }
+
+    /// `active` → `handed_off` (once; a no-op otherwise), opening a pending conversation for
+    /// routing, with the customer waiting from now.
+    async fn end_bot_turn(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        reason: Option<HandoffReason>,
+    ) {
+        let ctx = &self.ctx;
+        let now = Utc::now();
+        let res = conversation::Entity::update_many()
+            .col_expr(conversation::Column::BotState, Expr::value("handed_off"))
+            .col_expr(
+                conversation::Column::Status,
+                Expr::cust("CASE WHEN status = 'pending' THEN 'open' ELSE status END"),
+            )
+            .col_expr(
+                conversation::Column::WaitingSince,
+                if reason.is_some() {
+                    Expr::value(now)
+                } else {
+                    Expr::col(conversation::Column::WaitingSince).into()
+                },
+            )
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+            .filter(conversation::Column::Id.eq(conversation_id))
+            .filter(conversation::Column::BotState.eq("active"))
+            .exec(&ctx.db)
+            .await;
+        match res {
+            Ok(r) if r.rows_affected == 1 => {
+                if let Ok(Some(c)) = conversation::Entity::find_by_id(conversation_id)
+                    .one(&ctx.db)
+                    .await
+                {
+                    ctx.events
+                        .publish(DomainEvent::ConversationUpdated {
+                            account_id,
+                            state: ConversationState::from(&c),
+                        })
+                        .await;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "ending the bot's turn failed"),
+        }
+    }
+
+    /// Answers bot conversations whose customer still waits (missed events, restarts).
+    async fn catch_up(&self) {
+        let cutoff = Utc::now() - chrono::Duration::seconds(3);
+        let waiting = conversation::Entity::find()
+            .filter(conversation::Column::BotState.eq("active"))
+            .filter(conversation::Column::Status.eq("pending"))
+            .filter(conversation::Column::AssigneeId.is_null())
+            .filter(conversation::Column::WaitingSince.lt(cutoff))
+            .order_by_asc(conversation::Column::WaitingSince)
+            .limit(50)
+            .all(&self.ctx.db)
+            .await;
+        match waiting {
+            Ok(rows) => {
+                for c in rows {
+                    self.handle(c.account_id, c.id, None).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "bot catch-up failed"),
+        }
+    }
+}
+
+async fn latest_customer_message(
+    ctx: &AppContext,
+    conversation_id: Uuid,
+) -> AppResult<Option<Message>> {
+    Ok(message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::SenderType.eq("customer"))
+        .filter(message::Column::Private.eq(false))
+        .order_by_desc(message::Column::Seq)
+        .one(&ctx.db)
+        .await?
+        .map(Message::from))
+}
+
+async fn already_answered(
+    ctx: &AppContext,
+    conversation_id: Uuid,
+    reply_id: &str,
+) -> AppResult<bool> {
+    Ok(message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::ClientMsgId.eq(reply_id))
+        .filter(message::Column::SenderType.eq("bot"))
+        .one(&ctx.db)
+        .await?
+        .is_some())
+}
+
+fn allowed_hosts(ctx: &AppContext) -> Vec<String> {
+    let mut hosts = Vec::new();
+    if let Some(h) = super::safety::host_of(&ctx.settings.public_url) {
+        hosts.push(h);
+    }
+    hosts
+}

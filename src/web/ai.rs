@@ -1,0 +1,141 @@
+//! AI routes: knowledge-base articles (agents read, admins write), KB retrieval for agents,
+//! the streamed reply suggestion (Server-Sent Events over a POST response) and the summary.
+use std::convert::Infallible;
+
+use actix_web::{
+    HttpResponse,
+    http::header,
+    web::{self, Bytes},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::CurrentAgent;
+use crate::{
+    bot::{
+        answer::Citation,
+        assist::{self, SuggestEvent},
+    },
+    context::AppContext,
+    error::{AppError, AppResult},
+    kb::service::{self as kb, ArticleInput},
+};
+
+type Ctx = web::Data<AppContext>;
+
+pub async fn list_articles(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
+    let articles = kb::list(&ctx, &who.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "articles": articles })))
+}
+
+pub async fn get_article(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(kb::get(&ctx, &who.0, *id).await?))
+}
+
+pub async fn create_article(
+    ctx: Ctx,
+    who: CurrentAgent,
+    body: web::Json<ArticleInput>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(kb::create(&ctx, &who.0, body.into_inner()).await?))
+}
+
+pub async fn update_article(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<ArticleInput>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(kb::update(&ctx, &who.0, *id, body.into_inner()).await?))
+}
+
+pub async fn delete_article(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    kb::delete(&ctx, &who.0, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct KbSearchQuery {
+    q: String,
+    limit: Option<usize>,
+}
+
+#[derive(serde::Serialize)]
+struct KbHit {
+    article: Citation,
+    score: f32,
+    heading: String,
+    snippet: String,
+}
+
+/// What retrieval finds for a question (the bot's view of the KB), for agents and admins.
+pub async fn search_kb(
+    ctx: Ctx,
+    who: CurrentAgent,
+    q: web::Query<KbSearchQuery>,
+) -> AppResult<HttpResponse> {
+    if q.q.trim().is_empty() || q.q.len() > 2000 {
+        return Err(AppError::Invalid("q must have 1 to 2000 bytes".into()));
+    }
+    let index = ctx.kb.get(&ctx.db, who.0.account_id).await?;
+    let r = index.retrieve(&q.q, q.limit.unwrap_or(5).clamp(1, 20));
+    let hits: Vec<KbHit> = r
+        .hits
+        .iter()
+        .filter_map(|h| {
+            let d = index.docs().get(h.doc)?;
+            let s = h.sections.first().and_then(|(i, _)| d.sections.get(*i));
+            Some(KbHit {
+                article: Citation::of(d),
+                score: h.score,
+                heading: s.map(|s| s.heading.clone()).unwrap_or_default(),
+                snippet: s
+                    .map(|s| s.text.chars().take(300).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "hits": hits, "unknown_terms": r.unknown })))
+}
+
+fn sse(ev: &SuggestEvent) -> Bytes {
+    let name = match ev {
+        SuggestEvent::Sources { .. } => "sources",
+        SuggestEvent::Delta { .. } => "delta",
+        SuggestEvent::Done { .. } => "done",
+        SuggestEvent::Error { .. } => "error",
+    };
+    let mut data = serde_json::to_value(ev).unwrap_or_default();
+    if let Some(o) = data.as_object_mut() {
+        o.remove("event");
+    }
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// `POST /conversations/{id}/suggest`: `text/event-stream` of `sources`, `delta`…, then `done`
+/// or `error`. Closing the response stops the model.
+pub async fn suggest(ctx: Ctx, who: CurrentAgent, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+    let rx = assist::suggest(&ctx, &who.0, *id).await?;
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|ev| (Ok::<_, Infallible>(sse(&ev)), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+pub async fn summary(ctx: Ctx, who: CurrentAgent, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(assist::summarize(&ctx, &who.0, *id).await?))
+}
