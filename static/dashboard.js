@@ -357,6 +357,7 @@
     if (c) {
       c.sub = "none";
       if (c.customerTyping) setCustomerTyping(c, false);
+      if (c.botTyping) setBotTyping(c, false);
       c.agentTyping.clear(); renderAgentTyping(c);
     }
     for (const o of S.outbox.values()) if (o.status === "sending" || o.status === "retrying") o.status = "queued";
@@ -428,6 +429,7 @@
       fetchSummary(m.conversation_id, { reason: "message" });
     }
 
+    if (isNew && m.sender_type === "bot" && m.private && s && s.bot_state === "active") fetchSummary(m.conversation_id, {});
     if (isNew && m.sender_type === "customer" && !m._synthetic) {
       const who = contactName(s && s.contact);
       if (isOpen) announce(`New message from ${who}: ${m.body.slice(0, 140)}`);
@@ -502,6 +504,9 @@
     s.status = f.status || s.status;
     s.assignee_id = f.assignee_id || null;
     s.snoozed_until = f.snoozed_until || null;
+    if ("bot_state" in f) s.bot_state = f.bot_state || null;
+    // Frames without bot_state: a bot conversation changing state may mean a hand-off — refetch.
+    else if (s.bot_state === "active") fetchSummary(s.id, {});
     placeInList(s, {});
     scheduleCounts();
     if (S.conv && S.conv.id === s.id) patchHead();
@@ -517,6 +522,7 @@
     const c = S.conv;
     if (!c || c.id !== f.conversation_id) return;
     if (f.sender_type === "customer") setCustomerTyping(c, !!f.typing);
+    else if (f.sender_type === "bot") setBotTyping(c, !!f.typing);
     else if (f.sender_type === "agent" && f.sender_id !== ME.id) {
       clearTimeout(c.agentTyping.get(f.sender_id));
       if (f.typing) {
@@ -789,14 +795,14 @@
     const waiting = s.waiting_since && s.status !== "resolved" ? `waiting ${duration(s.waiting_since)}` : "";
     const when = relTime(s.last_message_at || s.created_at);
     const sig = JSON.stringify([who, lm && lm.seq, s.unread, waiting, when, s.assignee_id, s.status, s.snoozed_until,
-      s.inbox_name, S.agents.size]);
+      s.inbox_name, S.agents.size, s.bot_state]);
     if (li._sig === sig) return;
     li._sig = sig;
     const a = li.firstChild;
     clear(a);
     let prefix = "";
     if (lm) {
-      if (lm.private) prefix = "Note: ";
+      if (lm.private) prefix = lm.sender_type === "bot" ? "Bot note: " : "Note: ";
       else if (lm.sender_type === "agent") prefix = lm.sender_id ? `${agentName(lm.sender_id)}: ` : "Agent: ";
       else if (lm.sender_type === "bot") prefix = "Bot: ";
     }
@@ -812,6 +818,7 @@
           h("span", { class: "conv__preview", dataset: { testid: "preview" }, text: lm ? lm.body.replace(/\s+/g, " ").slice(0, 160) : "" })),
         h("span", { class: "conv__meta" },
           s.inbox_name ? h("span", { class: "chip", text: s.inbox_name }) : null,
+          botChip(s.bot_state),
           waiting ? h("span", { class: "chip chip--warn", dataset: { testid: "waiting" }, text: waiting }) : null,
           s.status === "snoozed" && s.snoozed_until ? h("span", { class: "chip", text: `until ${clock(s.snoozed_until)}` }) : null,
           h("span", { class: "conv__assignee", dataset: { testid: "assignee" } },
@@ -819,6 +826,13 @@
       h("span", { class: "badge", dataset: { testid: "unread" }, hidden: unread === 0, text: String(unread) }),
       unread ? h("span", { class: "sr-only", text: ` ${unread} unread` }) : null]);
     li.classList.toggle("is-unread", unread > 0);
+  }
+
+  /** "Bot" while the first-line bot handles a conversation, "Handed off by bot" after. */
+  function botChip(state) {
+    if (state === "active") return h("span", { class: "chip chip--bot", dataset: { testid: "bot-state", state }, title: "The first-line bot is answering", text: "Bot" });
+    if (state === "handed_off") return h("span", { class: "chip chip--handoff", dataset: { testid: "bot-state", state }, text: "Handed off by bot" });
+    return null;
   }
 
   function renderListSelection() {
@@ -855,6 +869,7 @@
       id, gen: ++convGen, msgs: new Map(), nodes: new Map(), hasMore: false, loadingOlder: false,
       resume: 0, sub: "none", loaded: false, myRead: 0, customerRead: 0, readTimer: 0,
       customerTyping: false, customerTypingTimer: 0, agentTyping: new Map(), note: false, detail: null, dom: null,
+      botTyping: false, botTypingTimer: 0, suggest: null, summarizing: false,
     };
   }
 
@@ -900,13 +915,14 @@
     const c = S.conv;
     if (!c) return;
     closePopups();
+    cancelSuggest(c);
     if (c.dom) {
       const v = c.dom.composer.value;
       if (v.trim()) S.drafts.set(c.id, v); else S.drafts.delete(c.id);
     }
     Typing.stop();
     if (c.sub !== "none") Sock.send({ type: "unsubscribe", conversation_id: c.id });
-    clearTimeout(c.readTimer); clearTimeout(c.customerTypingTimer);
+    clearTimeout(c.readTimer); clearTimeout(c.customerTypingTimer); clearTimeout(c.botTypingTimer);
     for (const t of c.agentTyping.values()) clearTimeout(t);
     S.conv = null;
     renderEmptyConvPane();
@@ -940,6 +956,7 @@
     c.msgs.set(m.seq, old ? Object.assign({}, m, { _synthetic: false }) : m);
     if (c.sub !== "none" && !m._synthetic) c.resume = Math.max(c.resume, m.seq);
     if (m.sender_type === "customer" && c.customerTyping) setCustomerTyping(c, false);
+    if (m.sender_type === "bot" && c.botTyping) setBotTyping(c, false);
     if (c.loaded) {
       renderMessages({ incoming: !isMine(m) });
       markRead();
@@ -1019,6 +1036,20 @@
         h("span", { text: `${who} is typing…` })));
     } else if (!on && cur) cur.remove();
   }
+  function setBotTyping(c, on) {
+    clearTimeout(c.botTypingTimer);
+    c.botTyping = on;
+    // A model can take a while: the indicator lasts longer than a person's, then expires.
+    if (on) c.botTypingTimer = setTimeout(() => setBotTyping(c, false), 20000);
+    if (!c.dom) return;
+    const slot = c.dom.typingSlot;
+    const cur = $("[data-testid=bot-typing]", slot);
+    if (on && !cur) {
+      slot.prepend(h("div", { class: "typing typing--bot", dataset: { testid: "bot-typing" } },
+        h("span", { class: "typing__dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+        h("span", { text: "Bot is typing…" })));
+    } else if (!on && cur) cur.remove();
+  }
   function renderAgentTyping(c) {
     if (!c.dom) return;
     const slot = c.dom.typingSlot;
@@ -1051,7 +1082,9 @@
     c.dom = d;
     const titleId = uid("convtitle");
     d.title = h("h2", { class: "conv-head__name", id: titleId, tabindex: "-1", text: "Loading…" });
-    d.sub = h("p", { class: "conv-head__sub" });
+    d.subText = h("span");
+    d.bot = h("span", { class: "conv-head__bot" });
+    d.sub = h("p", { class: "conv-head__sub" }, d.subText, d.bot);
     d.assign = h("select", { class: "select", id: uid("assign"), dataset: { testid: "assign" }, onchange: () => assignTo(d.assign.value || null) });
     d.assignMe = h("button", { type: "button", class: "btn btn--ghost assign-me", text: "Assign to me", onclick: () => assignTo(ME.id) });
     d.status = h("select", { class: "select", id: uid("status"), dataset: { testid: "status-select" }, onchange: onStatusSelect },
@@ -1060,6 +1093,8 @@
     d.reopen = h("button", { type: "button", class: "btn btn--primary", dataset: { testid: "reopen" }, text: "Reopen", hidden: true, onclick: () => setStatus("open") });
     d.pending = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "pending" }, text: "Mark pending", onclick: () => setStatus("pending") });
     d.snooze = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "snooze" }, "aria-haspopup": "dialog", "aria-expanded": "false", text: "Snooze…", onclick: () => openSnooze(d.snooze) });
+    d.summarize = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "summarize" }, text: "Summarize",
+      title: "Summarize this conversation for a quick catch-up", onclick: () => summarize() });
     d.contactBtn = h("button", { type: "button", class: "btn btn--ghost contact-toggle", "aria-controls": "pane-contact", "aria-expanded": "false", text: "Contact", onclick: toggleContact });
     const head = h("header", { class: "conv-head" },
       h("a", { class: "btn btn--ghost back", href: inboxHash(), "aria-label": "Back to conversations", text: "‹ Back" }),
@@ -1068,7 +1103,7 @@
       h("div", { class: "conv-head__actions" },
         h("label", { class: "sr-only", for: d.assign.id, text: "Assignee" }), d.assign, d.assignMe,
         h("label", { class: "sr-only", for: d.status.id, text: "Status" }), d.status,
-        d.resolve, d.reopen, d.pending, d.snooze));
+        d.resolve, d.reopen, d.pending, d.snooze, d.summarize));
 
     d.older = h("button", { type: "button", class: "btn btn--ghost btn--small load-older", hidden: true, text: "Load older messages", onclick: loadOlder });
     d.list = h("ol", { class: "msgs", dataset: { testid: "messages" }, "aria-label": "Messages" });
@@ -1097,13 +1132,22 @@
     d.noteToggle = h("button", { type: "button", class: "btn btn--ghost note-toggle", dataset: { testid: "note-toggle" }, "aria-pressed": "false", text: "Private note",
       onclick: () => setNoteMode(c, !c.note) });
     d.sendBtn = h("button", { type: "submit", class: "btn btn--primary", dataset: { testid: "send" }, text: "Send" });
+    d.suggestBtn = h("button", { type: "button", class: "btn btn--ghost suggest-btn", dataset: { testid: "suggest-reply" },
+      title: "Draft a reply from the knowledge base into the reply box (you review it before sending)", onclick: () => suggestReply() },
+    h("span", { class: "suggest-btn__icon", "aria-hidden": "true", text: "✦" }), h("span", { class: "suggest-btn__label", text: "Suggest reply" }));
+    d.stopBtn = h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "suggest-stop" }, hidden: true, text: "Stop",
+      "aria-label": "Stop the suggestion", onclick: () => stopSuggest(c) });
+    d.aiInfo = h("div", { class: "composer__ai", role: "status" });
     d.form = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); submitComposer(); } },
       d.canned,
       h("div", { class: "composer__top" }, h("label", { for: taId, class: "composer__label" }, d.modeLabel)),
       d.composer,
-      h("div", { class: "composer__bar" }, d.noteToggle, h("span", { class: "composer__hint", text: "Enter sends · Shift+Enter new line · / canned" }), d.sendBtn));
+      d.aiInfo,
+      h("div", { class: "composer__bar" }, d.noteToggle, d.suggestBtn, d.stopBtn,
+        h("span", { class: "composer__hint", text: "Enter sends · Shift+Enter new line · / canned" }), d.sendBtn));
 
-    d.body = h("div", { class: "conv-body" }, d.scroller, d.jump, d.typingSlot, d.form);
+    d.summarySlot = h("div", { class: "summary-slot" });
+    d.body = h("div", { class: "conv-body" }, d.summarySlot, d.scroller, d.jump, d.typingSlot, d.form);
     d.pane = dom.convPane;
     clear(d.pane).append(head, h("p", { class: "conv-loading", text: "Loading conversation…" }), d.body);
     clear(dom.contactPane).append(h("p", { class: "muted pad", text: "Loading…" }));
@@ -1137,7 +1181,8 @@
     if (!s) return;
     const bits = [s.inbox_name, STATUS_LABELS[s.status] || s.status];
     if (s.status === "snoozed" && s.snoozed_until) bits.push(`until ${clock(s.snoozed_until)}`);
-    d.sub.textContent = bits.filter(Boolean).join(" · ");
+    d.subText.textContent = bits.filter(Boolean).join(" · ");
+    clear(d.bot).append(botChip(s.bot_state) || "");
     d.status.value = s.status;
     const resolved = s.status === "resolved";
     d.resolve.hidden = resolved;
@@ -1361,7 +1406,7 @@
     li.dataset.private = String(!!m.private);
     if (status) li.dataset.status = status; else delete li.dataset.status;
     li.className = `msg msg--${m.sender_type}${m.private ? " msg--note" : ""}${m.pending ? " msg--pending" : ""}${status === "failed" ? " msg--failed" : ""}`;
-    $(".msg__author", li).textContent = m.private ? `Note · ${author}` : author;
+    $(".msg__author", li).textContent = m.private ? (m.sender_type === "bot" ? "Bot handoff note" : `Note · ${author}`) : author;
     const t = $(".msg__time", li);
     t.textContent = clock(m.created_at); t.dateTime = m.created_at || ""; t.title = fullTime(m.created_at);
     const st = clear($(".msg__status", li));
@@ -1410,11 +1455,13 @@
     const c = S.conv;
     if (!c || !c.dom) return;
     const ta = c.dom.composer;
+    if (c.suggest) { announce("Wait for the suggestion to finish, or stop it, before sending."); return; }
     const text = ta.value.trim();
     if (!text) return;
     if (byteLen(text) > MAX_BODY_BYTES) { toast("This message is too long (16 KB max). Split it into several messages."); return; }
     Typing.stop();
     queueSend(c.id, text, c.note);
+    clear(c.dom.aiInfo);
     ta.value = "";
     S.drafts.delete(c.id);
     autosize(ta);
@@ -1423,6 +1470,8 @@
   }
 
   function onComposerKey(e) {
+    const sc = S.conv;
+    if (sc && sc.suggest && e.key === "Escape") { e.preventDefault(); e.stopPropagation(); stopSuggest(sc); return; }
     if (Canned.open) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -1444,6 +1493,224 @@
     autosize(ta);
     if (ta.value.trim()) Typing.ping(c.id, c.note); else Typing.stop();
     updateCanned();
+  }
+
+  // ── AI assistance: suggested reply (Server-Sent Events over fetch) and summary ──
+  // POST /conversations/{id}/suggest streams `sources`, `delta`…, then `done` or `error`. The draft goes
+  // INTO the composer (after what the agent had typed, below a blank line); nothing is ever sent
+  // automatically. On failure the composer is put back exactly as it was.
+
+  /** Incremental text/event-stream parser: onEvent(name, data) per blank-line-terminated block. */
+  function sseParser(onEvent) {
+    let buf = "";
+    let lastCR = false;
+    const dispatch = (block) => {
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (!line || line[0] === ":") continue;
+        const i = line.indexOf(":");
+        const key = i < 0 ? line : line.slice(0, i);
+        let v = i < 0 ? "" : line.slice(i + 1);
+        if (v[0] === " ") v = v.slice(1);
+        if (key === "event") name = v || "message";
+        else if (key === "data") data.push(v);
+      }
+      if (data.length) onEvent(name, data.join("\n"));
+    };
+    return {
+      push(text) {
+        if (lastCR && text[0] === "\n") text = text.slice(1); // a CRLF split across two chunks
+        lastCR = text.endsWith("\r");
+        buf += text.replace(/\r\n?/g, "\n");
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) { const block = buf.slice(0, i); buf = buf.slice(i + 2); dispatch(block); }
+      },
+      end() { if (buf.trim()) dispatch(buf); buf = ""; },
+    };
+  }
+
+  function renderSuggestUi(c) {
+    const d = c.dom; if (!d) return;
+    const on = !!c.suggest;
+    d.suggestBtn.disabled = on;
+    d.suggestBtn.setAttribute("aria-busy", String(on));
+    $(".suggest-btn__label", d.suggestBtn).textContent = on ? "Suggesting…" : "Suggest reply";
+    d.stopBtn.hidden = !on;
+    d.sendBtn.disabled = on;
+    d.composer.readOnly = on;
+    d.composer.setAttribute("aria-busy", String(on));
+    d.form.classList.toggle("composer--suggesting", on);
+  }
+
+  function setSuggestError(c, detail) {
+    const box = c.dom && c.dom.aiInfo; if (!box) return;
+    $(".suggest-note--error", box)?.remove();
+    if (detail == null) return;
+    const note = h("div", { class: "suggest-note suggest-note--error" },
+      h("p", { class: "suggest-note__text", role: "alert", dataset: { testid: "suggest-error" }, title: detail || null, text: "Suggestion unavailable" }),
+      h("button", { type: "button", class: "suggest-note__close", "aria-label": "Dismiss", text: "×", onclick: () => { note.remove(); c.dom.composer.focus(); } }));
+    box.append(note);
+  }
+
+  function renderSources(c, data) {
+    const box = c.dom && c.dom.aiInfo; if (!box) return;
+    $("[data-testid=suggest-sources]", box)?.remove();
+    if (!data) return;
+    const arts = (Array.isArray(data.articles) ? data.articles : []).filter((a) => a && typeof a.title === "string");
+    const p = h("p", { class: "suggest-sources", dataset: { testid: "suggest-sources", source: data.source === "offline" ? "offline" : "llm" } },
+      h("span", { class: "suggest-sources__label", text: "Based on: " }));
+    if (!arts.length) p.append(h("span", { class: "muted", text: "no knowledge-base article" }));
+    arts.forEach((a, i) => {
+      if (i) p.append("; ");
+      const href = safeHttpUrl(a.url);
+      p.append(href ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: a.title, title: a.url }) : h("span", { text: a.title }));
+    });
+    if (data.source === "offline") p.append(h("span", { class: "muted", text: " · offline draft (no AI model)" }));
+    box.prepend(p);
+  }
+
+  function applySuggestDraft(c, sg) {
+    if (S.conv !== c || !c.dom || c.suggest !== sg) return;
+    const ta = c.dom.composer;
+    ta.value = sg.prefix + sg.text;
+    autosize(ta);
+    ta.scrollTop = ta.scrollHeight;
+  }
+
+  function onSuggestEvent(c, sg, name, raw) {
+    if (c.suggest !== sg) return;
+    const data = parseJSON(raw);
+    if (!data || typeof data !== "object") return;
+    if (name === "sources") { sg.sources = data; renderSources(c, data); }
+    else if (name === "delta") {
+      if (typeof data.text === "string" && data.text) { sg.text += data.text; applySuggestDraft(c, sg); }
+    } else if (name === "done") {
+      if (typeof data.text === "string") sg.text = data.text;
+      sg.done = true;
+      applySuggestDraft(c, sg);
+    } else if (name === "error") sg.failed = { message: typeof data.message === "string" ? data.message : "" };
+  }
+
+  async function suggestReply() {
+    const c = S.conv;
+    if (!c || !c.dom || !c.loaded || c.suggest) return;
+    const ta = c.dom.composer;
+    closeCanned();
+    const origin = ta.value;
+    const kept = origin.replace(/\s+$/, "");
+    const sg = { ctrl: typeof AbortController === "function" ? new AbortController() : null, origin,
+      prefix: kept ? `${kept}\n\n` : "", text: "", sources: null, done: false, failed: null, stopped: false };
+    c.suggest = sg;
+    setSuggestError(c, null);
+    renderSources(c, null);
+    renderSuggestUi(c);
+    if (document.activeElement === document.body || document.activeElement === c.dom.suggestBtn) c.dom.stopBtn.focus();
+    try {
+      const res = await fetch(`${API}/conversations/${enc(c.id)}/suggest`, {
+        method: "POST", credentials: "same-origin", signal: sg.ctrl ? sg.ctrl.signal : undefined,
+        headers: { Accept: "text/event-stream", "X-CSRF-Token": CSRF },
+      });
+      if (res.status === 401) { toLogin(); throw new Error("Session ended"); }
+      if (!res.ok) {
+        let msg = `HTTP ${res.status}`;
+        try { const j = await res.json(); if (j && j.message) msg = j.message; } catch (_) { /* not JSON */ }
+        throw new Error(msg);
+      }
+      const parser = sseParser((name, raw) => onSuggestEvent(c, sg, name, raw));
+      if (res.body && typeof res.body.getReader === "function") {
+        const reader = res.body.getReader();
+        const dec = new TextDecoder();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          parser.push(dec.decode(value, { stream: true }));
+          if (sg.done || sg.failed || c.suggest !== sg) { reader.cancel().catch(() => {}); break; }
+        }
+        parser.push(dec.decode());
+      } else parser.push(await res.text());
+      parser.end();
+      if (!sg.done && !sg.failed && !sg.stopped) sg.failed = { message: "The suggestion ended early." };
+    } catch (e) {
+      if (!sg.stopped && !sg.done && !sg.failed) sg.failed = { message: (e && e.message) || "Network error" };
+    }
+    finishSuggest(c, sg);
+  }
+
+  function finishSuggest(c, sg) {
+    if (c.suggest !== sg) return; // cancelled (conversation closed)
+    c.suggest = null;
+    if (!c.dom) return;
+    const ta = c.dom.composer;
+    const focusBack = document.activeElement === c.dom.stopBtn || document.activeElement === document.body || document.activeElement === ta;
+    const empty = !sg.text.trim();
+    if (sg.failed || (sg.done && empty)) {
+      ta.value = sg.origin; // keep exactly what the agent had typed
+      renderSources(c, null);
+      setSuggestError(c, (sg.failed && sg.failed.message) || "The suggestion was empty.");
+      announce("Suggestion unavailable");
+    } else if (sg.stopped && empty) {
+      ta.value = sg.origin;
+      renderSources(c, null);
+    } else {
+      ta.value = sg.prefix + sg.text;
+      announce(sg.stopped ? "Suggestion stopped. The partial draft is in the reply box." : "Suggested reply ready in the reply box. Review it before sending.");
+    }
+    autosize(ta);
+    renderSuggestUi(c);
+    if (focusBack) { ta.focus(); ta.setSelectionRange(ta.value.length, ta.value.length); }
+  }
+
+  function stopSuggest(c) {
+    const sg = c && c.suggest; if (!sg) return;
+    sg.stopped = true;
+    if (sg.ctrl) sg.ctrl.abort();
+  }
+
+  /** The conversation is being closed: drop the stream and put the agent's own text back. */
+  function cancelSuggest(c) {
+    const sg = c && c.suggest; if (!sg) return;
+    c.suggest = null;
+    sg.stopped = true;
+    if (sg.ctrl) sg.ctrl.abort();
+    if (c.dom) { c.dom.composer.value = sg.origin; renderSuggestUi(c); }
+  }
+
+  async function summarize() {
+    const c = S.conv;
+    if (!c || !c.dom || !c.loaded || c.summarizing) return;
+    const d = c.dom;
+    c.summarizing = true;
+    d.summarize.disabled = true; d.summarize.textContent = "Summarizing…"; d.summarize.setAttribute("aria-busy", "true");
+    let r = null, err = null;
+    try {
+      r = await api(`/conversations/${enc(c.id)}/summary`, { method: "POST" });
+      if (!r || typeof r.summary !== "string" || !r.summary.trim()) throw new ApiError(0, "empty", "The summary was empty.");
+    } catch (e) { err = e; }
+    c.summarizing = false;
+    d.summarize.disabled = false; d.summarize.textContent = "Summarize"; d.summarize.removeAttribute("aria-busy");
+    if (S.conv !== c || (err && err.status === 401)) return;
+    showSummary(c, err ? null : r, err);
+  }
+
+  function showSummary(c, r, err) {
+    const slot = clear(c.dom.summarySlot);
+    const close = () => { clear(slot); c.dom.summarize.focus(); };
+    const closeBtn = h("button", { type: "button", class: "summary__close", dataset: { testid: "summary-close" }, "aria-label": "Dismiss summary", text: "×", onclick: close });
+    if (!r) {
+      slot.append(h("div", { class: "summary summary--error", dataset: { testid: "summary", state: "error" } },
+        h("p", { class: "summary__error", role: "alert", dataset: { testid: "summary-error" }, title: (err && err.message) || null, text: "Summary unavailable" }), closeBtn));
+      return;
+    }
+    const offline = r.source === "offline";
+    const titleId = uid("summary");
+    slot.append(h("section", { class: "summary", dataset: { testid: "summary", state: "ok", source: offline ? "offline" : "llm" }, "aria-labelledby": titleId },
+      h("div", { class: "summary__head" },
+        h("h3", { class: "summary__title", id: titleId, text: "Summary" }),
+        offline ? h("span", { class: "chip", title: "Made without an AI model (extractive)", text: "offline" }) : null,
+        closeBtn),
+      h("p", { class: "summary__body", dataset: { testid: "summary-text" }, text: r.summary })));
+    announce(`Summary: ${r.summary.slice(0, 300)}`);
   }
 
   // ── canned responses ──
@@ -1630,7 +1897,7 @@
     for (const ib of inboxes) {
       list.append(h("li", {}, h("button", { type: "button", class: "inbox-list__btn", dataset: { id: ib.id }, "aria-current": "false", onclick: () => select(ib) },
         h("span", { class: "swatch", style: { background: /^#[0-9a-f]{6}$/i.test(ib.color) ? ib.color : "#888888" }, "aria-hidden": "true" }),
-        h("span", { text: ib.name }))));
+        h("span", { text: ib.name }), ib.bot_enabled ? h("span", { class: "chip chip--bot", text: "Bot" }) : null)));
     }
     const newName = h("input", { type: "text", class: "input", required: true, maxlength: "80", placeholder: "e.g. Website" });
     const create = h("form", { class: "form form--inline", "aria-label": "New inbox", onsubmit: async (e) => {
@@ -1677,6 +1944,17 @@
       try { const r = await api(`/inboxes/${enc(ib.id)}/rotate-identity-secret`, { method: "POST" }); ib.identity_secret = r.inbox.identity_secret; secret.value = ib.identity_secret || ""; rotate.textContent = "Rotate"; toast("Identity secret rotated", "info", 2500); } catch (e) { fail(e); }
     } });
     const snippet = h("textarea", { class: "input mono", rows: "3", readOnly: true, value: ib.snippet || "", "aria-label": "Install snippet" });
+    const turns0 = parseInt(ib.bot_max_turns, 10);
+    const botOn = h("input", { type: "checkbox", id: uid("bot"), name: "bot_enabled", checked: !!ib.bot_enabled, dataset: { testid: "bot-enabled" } });
+    const botTurns = h("input", { type: "number", id: uid("f"), class: "input input--num", name: "bot_max_turns", min: "1", max: "20", step: "1", required: true,
+      value: String(turns0 >= 1 && turns0 <= 20 ? turns0 : 3), disabled: !ib.bot_enabled, dataset: { testid: "bot-max-turns" } });
+    botOn.addEventListener("change", () => { botTurns.disabled = !botOn.checked; });
+    const botBox = h("fieldset", { class: "fieldset" }, h("legend", { text: "AI assistant" }),
+      h("div", { class: "field field--check" }, botOn, h("label", { for: botOn.id, text: "First-line bot" })),
+      h("p", { class: "hint", id: `${botOn.id}-hint`, text: "New conversations are answered first by a bot that uses the knowledge base; it hands the conversation to your team when it cannot help or the customer asks for a person." }),
+      h("div", { class: "field bot-turns" }, h("label", { for: botTurns.id, text: "Bot answers before handing off" }), botTurns,
+        h("p", { class: "hint", text: "1 to 20." })));
+    botOn.setAttribute("aria-describedby", `${botOn.id}-hint`);
     const form = h("form", { class: "card form", "aria-label": `Edit inbox ${ib.name}`, dataset: { testid: "inbox-form" }, onsubmit: async (e) => {
       e.preventDefault();
       const days = {};
@@ -1690,7 +1968,11 @@
         allowed_origins: origins.value.split("\n").map((s) => s.trim().replace(/\/+$/, "")).filter(Boolean),
         business_hours: bhOn.checked ? { utc_offset_minutes: parseInt(offset.value, 10) || 0, days } : null,
         identity_required: idReq.checked,
+        bot_enabled: botOn.checked,
       };
+      const turns = Number(botTurns.value);
+      if (Number.isInteger(turns) && turns >= 1 && turns <= 20) body.bot_max_turns = turns;
+      else if (botOn.checked) { toast("Bot answers before handing off: enter a whole number from 1 to 20."); botTurns.focus(); return; }
       submitting(form, true);
       try { const r = await api(`/inboxes/${enc(ib.id)}`, { method: "PATCH", body }); toast("Inbox saved", "info", 2000); onSaved(r.inbox || body); } catch (err) { fail(err); submitting(form, false); }
     } },
@@ -1706,6 +1988,7 @@
       h("div", { class: "field" }, h("span", { class: "label", text: "Identity secret" }), h("div", { class: "row" }, secret, rotate,
         h("button", { type: "button", class: "btn btn--ghost", text: "Copy", onclick: () => copyText(secret.value, secret) })),
       h("p", { class: "hint", text: "user_hash = hex HMAC-SHA256(secret, user_id), computed on your server." }))),
+    botBox,
     h("div", { class: "field" }, h("span", { class: "label", text: "Install snippet" }), snippet,
       h("div", { class: "row" }, h("button", { type: "button", class: "btn btn--ghost", dataset: { testid: "copy-snippet" }, text: "Copy snippet", onclick: () => copyText(snippet.value, snippet) }),
         h("span", { class: "hint", text: "Paste before </body> on your website." }))),
@@ -1769,7 +2052,229 @@
     adminShell("Canned responses", form, table);
   }
 
+  // ── admin: knowledge base ──
+  // Every agent can read the articles and test retrieval; only admins see the editor.
+  // API: GET/POST /kb/articles, PUT/DELETE /kb/articles/{id}, GET /kb/search?q&limit.
+  const KB = { articles: [], editing: null, viewing: null, searchGen: 0 };
+  const kbTags = (v) => [...new Set(String(v || "").split(",").map((t) => t.trim()).filter(Boolean))];
+  const kbDate = (v) => (tms(v) ? h("time", { datetime: v, title: fullTime(v), text: new Date(tms(v)).toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" }) }) : "—");
+
+  async function renderAdminKb() {
+    adminShell("Knowledge base", h("p", { class: "muted", text: "Loading…" }));
+    let articles;
+    try { articles = (await api("/kb/articles")).articles || []; } catch (e) { adminUnavailable("Knowledge base", e); return; }
+    if (S.route.name !== "admin" || S.route.section !== "kb") return;
+    KB.articles = articles.filter((a) => a && a.id);
+    KB.editing = null; KB.viewing = null;
+    buildKbPage();
+  }
+
+  function buildKbPage() {
+    const admin = ME.role === "admin";
+    const d = {};
+    KB.dom = d;
+    d.list = h("div", { class: "kb-list" });
+    d.side = h("div", { class: "kb-side" });
+    adminShell("Knowledge base",
+      h("p", { class: "muted kb-intro", text: admin
+        ? "Articles the first-line bot and “Suggest reply” draw their answers from. Write the body in Markdown; headings split an article into passages."
+        : "Articles the first-line bot and “Suggest reply” draw their answers from. Only admins can edit them." }),
+      kbSearchCard(),
+      d.list,
+      d.side);
+    renderKbList();
+    if (admin) renderKbEditor(null, false);
+  }
+
+  function renderKbList() {
+    const d = KB.dom; if (!d) return;
+    const admin = ME.role === "admin";
+    const items = KB.articles.slice().sort((a, b) => String(a.title).localeCompare(String(b.title)));
+    const box = clear(d.list);
+    if (!items.length) {
+      box.append(h("p", { class: "card muted", dataset: { testid: "kb-empty" }, text: admin ? "No article yet. Add the answers to your customers' common questions below." : "No article yet." }));
+      return;
+    }
+    const tbody = h("tbody");
+    for (const a of items) {
+      const current = (KB.editing && KB.editing.id === a.id) || (KB.viewing && KB.viewing.id === a.id);
+      tbody.append(h("tr", { dataset: { testid: "kb-row", id: a.id }, class: current ? "is-current" : null },
+        h("td", {}, h("button", { type: "button", class: "link-btn kb-open", dataset: { testid: "kb-open" }, "aria-current": current ? "true" : null,
+          title: admin ? "Edit this article" : "Read this article", text: a.title || a.slug || "(untitled)", onclick: () => openKbArticle(a.id) })),
+        h("td", { class: "mono kb-slug", text: a.slug || "" }),
+        h("td", {}, (Array.isArray(a.tags) ? a.tags : []).map((t) => h("span", { class: "chip chip--tag", text: t }))),
+        h("td", { class: "nowrap" }, kbDate(a.updated_at || a.created_at)),
+        admin ? h("td", { class: "nowrap" },
+          h("button", { type: "button", class: "btn btn--danger btn--small", dataset: { testid: "kb-row-delete" }, text: "Delete",
+            "aria-label": `Delete ${a.title}`, onclick: () => deleteKbArticle(a) })) : null));
+    }
+    box.append(h("div", { class: "card card--flush table-wrap" }, h("table", { class: "table" },
+      h("caption", { class: "sr-only", text: "Knowledge-base articles" }),
+      h("thead", {}, h("tr", {}, ["Title", "Slug", "Tags", "Updated", admin ? "Actions" : null].filter(Boolean).map((t) => h("th", { scope: "col", text: t })))),
+      tbody)));
+  }
+
+  function openKbArticle(id) {
+    const a = KB.articles.find((x) => x.id === id);
+    if (!a) { toast("This article no longer exists."); return; }
+    if (ME.role === "admin") {
+      if (KB.dirty && KB.dirty() && !window.confirm("Discard your unsaved changes to this article?")) return;
+      renderKbEditor(a, true);
+    } else renderKbViewer(a);
+    renderKbList();
+  }
+
+  /** Read-only article (agents). */
+  function renderKbViewer(a) {
+    KB.viewing = a;
+    const side = clear(KB.dom.side);
+    const href = safeHttpUrl(a.url);
+    const titleId = uid("kbv");
+    const card = h("article", { class: "card kb-article", dataset: { testid: "kb-article", id: a.id }, "aria-labelledby": titleId, tabindex: "-1" },
+      h("div", { class: "kb-article__head" },
+        h("h2", { class: "card__title", id: titleId, text: a.title }),
+        h("button", { type: "button", class: "btn btn--ghost btn--small", text: "Close", onclick: () => { KB.viewing = null; clear(side); renderKbList(); } })),
+      h("p", { class: "kb-article__meta" },
+        h("span", { class: "mono", text: a.slug }),
+        (Array.isArray(a.tags) ? a.tags : []).map((t) => h("span", { class: "chip chip--tag", text: t })),
+        h("span", { class: "muted" }, "Updated ", kbDate(a.updated_at)),
+        href ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: "Public page ↗", title: a.url }) : null),
+      h("div", { class: "kb-article__body prewrap", text: a.body || "" }));
+    side.append(card);
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Admin editor: a new article (a = null) or an existing one. */
+  function renderKbEditor(a, focus) {
+    KB.editing = a;
+    const side = clear(KB.dom.side);
+    const inp = (name, props) => h("input", Object.assign({ type: "text", class: "input", name, autocomplete: "off", spellcheck: "false" }, props));
+    const fTitle = inp("title", { required: true, maxlength: "200", spellcheck: "true", value: a ? a.title : "" });
+    const fSlug = inp("slug", { class: "input mono", maxlength: "80", pattern: "[a-z0-9._\\-]{1,80}", placeholder: "made from the title", value: a ? a.slug : "" });
+    const fTags = inp("tags", { placeholder: "billing, refunds", value: a && Array.isArray(a.tags) ? a.tags.join(", ") : "" });
+    const fUrl = inp("url", { type: "url", maxlength: "500", placeholder: "https://help.example.com/refunds", value: a && a.url ? a.url : "" });
+    const fBody = h("textarea", { class: "input mono kb-body", name: "body", rows: "14", required: true, spellcheck: "true", value: a ? a.body : "" });
+    const err = h("p", { class: "form-error", role: "alert", dataset: { testid: "kb-form-error" }, hidden: true });
+    const fields = { title: fTitle, slug: fSlug, tags: fTags, url: fUrl, body: fBody };
+    const snapshot = () => JSON.stringify([fTitle.value, fSlug.value, fTags.value, fUrl.value, fBody.value]);
+    const initial = snapshot();
+    KB.dirty = () => fTitle.isConnected && snapshot() !== initial;
+    const showError = (msg, fieldName) => {
+      err.textContent = msg; err.hidden = false;
+      for (const [k, el] of Object.entries(fields)) if (k === fieldName) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
+      if (fields[fieldName]) fields[fieldName].focus();
+    };
+    const submit = h("button", { type: "submit", class: "btn btn--primary", dataset: { testid: "kb-save" }, text: a ? "Save changes" : "Add article" });
+    const form = h("form", { class: "card form kb-form", dataset: { testid: "kb-form", id: a ? a.id : "" }, "aria-label": a ? `Edit article ${a.title}` : "New article",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        const body = { title: fTitle.value.trim(), body: fBody.value, tags: kbTags(fTags.value), url: fUrl.value.trim() || null };
+        const slug = fSlug.value.trim().toLowerCase();
+        if (slug) body.slug = slug;
+        if (!body.title) { showError("Give the article a title.", "title"); return; }
+        if (!body.body.trim()) { showError("The article body is empty.", "body"); return; }
+        if (slug && !/^[a-z0-9._-]{1,80}$/.test(slug)) { showError("Slugs use a–z, 0–9, '-', '_' and '.' (up to 80).", "slug"); return; }
+        if (body.url && !safeHttpUrl(body.url)) { showError("The URL must start with http:// or https://.", "url"); return; }
+        submitting(form, true);
+        try {
+          const saved = a
+            ? await api(`/kb/articles/${enc(a.id)}`, { method: "PUT", body })
+            : await api("/kb/articles", { method: "POST", body });
+          const art = saved && saved.article ? saved.article : saved;
+          if (!art || !art.id) throw new ApiError(0, "invalid_response", "Unexpected answer from the server.");
+          KB.articles = KB.articles.filter((x) => x.id !== art.id).concat([art]);
+          toast(a ? "Article saved" : "Article added", "info", 2000);
+          renderKbEditor(art, false);
+          renderKbList();
+          const t = $("[name=title]", KB.dom.side); if (t) t.focus();
+        } catch (ex) {
+          submitting(form, false);
+          if (ex.status === 401) return;
+          let which = null;
+          if (ex.code === "conflict" || ex.status === 409) which = "slug";
+          else { const m = /\b(title|slug|body|url|tags?)\b/i.exec(ex.message || ""); if (m) which = m[1].toLowerCase().replace(/^tag$/, "tags"); }
+          showError(ex.code === "conflict" || ex.status === 409 ? ex.message || "Another article already uses this slug." : ex.message || "Could not save the article.", which);
+        }
+      } },
+    h("div", { class: "kb-form__head" },
+      h("h2", { class: "card__title", text: a ? `Edit: ${a.title}` : "New article" }),
+      a ? h("button", { type: "button", class: "btn btn--ghost btn--small", dataset: { testid: "kb-new" }, text: "New article", onclick: () => {
+        if (KB.dirty() && !window.confirm("Discard your unsaved changes to this article?")) return;
+        renderKbEditor(null, true); renderKbList();
+      } }) : null),
+    h("div", { class: "grid kb-form__grid" },
+      field("Title", fTitle),
+      field("Slug", fSlug, "Stable id, e.g. refund-policy. Left empty, it is made from the title."),
+      field("Tags", fTags, "Comma-separated."),
+      field("Public URL (optional)", fUrl, "Shown as the source link when set.")),
+    field("Body (Markdown)", fBody, "Plain Markdown. Keep one topic per article; ## headings make good passages."),
+    err,
+    h("div", { class: "row" }, submit,
+      a ? h("button", { type: "button", class: "btn btn--danger", dataset: { testid: "kb-delete" }, text: "Delete", onclick: () => deleteKbArticle(a) }) : null,
+      a ? h("span", { class: "hint" }, "Updated ", kbDate(a.updated_at)) : null));
+    for (const el of Object.values(fields)) el.addEventListener("input", () => el.removeAttribute("aria-invalid"));
+    side.append(form);
+    if (focus) { fTitle.focus({ preventScroll: true }); form.scrollIntoView({ block: "nearest" }); }
+  }
+
+  async function deleteKbArticle(a) {
+    if (!window.confirm(`Delete the article “${a.title}”? The bot and suggested replies stop using it.`)) return;
+    try {
+      await api(`/kb/articles/${enc(a.id)}`, { method: "DELETE" });
+      KB.articles = KB.articles.filter((x) => x.id !== a.id);
+      toast("Article deleted", "info", 2000);
+      if (KB.editing && KB.editing.id === a.id) renderKbEditor(null, false);
+      renderKbList();
+    } catch (e) { if (e.status === 404) { KB.articles = KB.articles.filter((x) => x.id !== a.id); renderKbList(); } fail(e); }
+  }
+
+  /** "What would the bot find for this question?" */
+  function kbSearchCard() {
+    const input = h("input", { type: "search", id: uid("kbq"), class: "input", name: "q", maxlength: "500", autocomplete: "off",
+      placeholder: "e.g. How do I get a refund?", dataset: { testid: "kb-search-input" } });
+    const results = h("div", { class: "kb-results", dataset: { testid: "kb-results" }, "aria-live": "polite" });
+    const btn = h("button", { type: "submit", class: "btn btn--primary", dataset: { testid: "kb-search" }, text: "Search" });
+    const form = h("form", { class: "card form kb-search", role: "search", "aria-label": "Test the knowledge base", onsubmit: async (e) => {
+      e.preventDefault();
+      const q = input.value.trim();
+      if (!q) { clear(results); input.focus(); return; }
+      const gen = ++KB.searchGen;
+      results.setAttribute("aria-busy", "true");
+      clear(results).append(h("p", { class: "muted" }, h("span", { class: "spinner", "aria-hidden": "true" }), " Searching…"));
+      let hits = null, err = null;
+      try { hits = ((await api(`/kb/search?${new URLSearchParams({ q, limit: "5" })}`)) || {}).hits || []; } catch (ex) { err = ex; }
+      if (gen !== KB.searchGen || !results.isConnected) return;
+      results.removeAttribute("aria-busy");
+      clear(results);
+      if (err) { results.append(h("p", { class: "form-error", dataset: { testid: "kb-search-error" }, text: `Search failed: ${err.message}` })); return; }
+      if (!hits.length) { results.append(h("p", { class: "muted", dataset: { testid: "kb-no-hits" }, text: "No article matches — the bot would have nothing to answer from and would hand this question to an agent." })); return; }
+      results.append(h("p", { class: "sr-only", text: `${hits.length} passage${hits.length === 1 ? "" : "s"} found` }),
+        h("ol", { class: "kb-hits" }, hits.filter((x) => x && x.article).map((x) => {
+          const art = x.article;
+          const href = safeHttpUrl(art.url);
+          const score = Number(x.score);
+          return h("li", { class: "kb-hit", dataset: { testid: "kb-hit", id: art.id || "" } },
+            h("div", { class: "kb-hit__top" },
+              KB.articles.some((y) => y.id === art.id)
+                ? h("button", { type: "button", class: "link-btn kb-hit__title", text: art.title || art.slug, onclick: () => openKbArticle(art.id) })
+                : h("strong", { class: "kb-hit__title", text: art.title || art.slug }),
+              x.heading ? h("span", { class: "kb-hit__heading", text: `§ ${x.heading}` }) : null,
+              Number.isFinite(score) ? h("span", { class: "chip", dataset: { testid: "kb-score" }, title: "Retrieval score (higher is closer)", text: `score ${score.toFixed(2)}` }) : null,
+              href ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow", text: "page ↗", title: art.url }) : null),
+            x.snippet ? h("p", { class: "kb-hit__snippet prewrap", text: x.snippet }) : null);
+        })));
+    } },
+    h("h2", { class: "card__title", text: "Test a question" }),
+    h("label", { for: input.id, class: "label", text: "What would the bot find for this question?" }),
+    h("div", { class: "row kb-search__bar" }, input, btn),
+    results);
+    return form;
+  }
+
   function renderAdmin(section) {
+    if (section === "kb") { renderAdminKb(); return; } // agents may read the knowledge base
     if (ME.role !== "admin") { adminShell("Admin", h("p", { class: "card", text: "Only admins can open this page." })); return; }
     if (section === "inboxes") renderAdminInboxes();
     else if (section === "canned") renderAdminCanned();
@@ -2323,7 +2828,7 @@
         page: page > 0 ? Math.min(page, 100000) : 1 };
     }
     if (parts[0] === "c" && parts[1]) return { name: "conv", id: decodeURIComponent(parts[1]).toLowerCase() };
-    if (parts[0] === "admin") return { name: "admin", section: ["agents", "inboxes", "canned"].includes(parts[1]) ? parts[1] : "agents" };
+    if (parts[0] === "admin") return { name: "admin", section: ["agents", "inboxes", "canned", "kb"].includes(parts[1]) ? parts[1] : ME.role === "admin" ? "agents" : "kb" };
     return { name: "inbox", view: q.get("view"), status: q.get("status") };
   }
 
@@ -2411,6 +2916,7 @@
     dom.presence = $("#presence-toggle");
     dom.notify = $("#notify-toggle");
     if (ME.role === "admin") for (const a of $$("[data-admin-only]")) a.hidden = false;
+    ensureKbNav();
     if (dom.conn) dom.conn.addEventListener("click", () => Sock.kick());
     if (dom.presence) dom.presence.addEventListener("click", () => setMyPresence(S.myPresence === "away" ? "online" : "away"));
     if (dom.notify) dom.notify.addEventListener("click", toggleNotify);
@@ -2429,6 +2935,15 @@
     renderMyPresence();
     renderNotifyToggle();
     Sock.setState("connecting");
+  }
+
+  /** The "Knowledge base" entry of the main navigation (every agent may read it; admins edit). */
+  function ensureKbNav() {
+    const nav = $(".mainnav");
+    if (!nav) return;
+    const a = $("[data-nav=kb]", nav);
+    if (a) { a.hidden = false; return; }
+    nav.append(h("a", { href: "#/admin/kb", dataset: { nav: "kb", testid: "nav-kb" }, text: "Knowledge base" }));
   }
 
   function start() {

@@ -19,7 +19,7 @@ window.Switchboard('_chat', function (X) {
     '.ls{flex:1;overflow-y:auto;padding:14px 12px;display:flex;flex-direction:column;gap:6px;overscroll-behavior:contain}' +
     '.m{max-width:82%;display:flex;flex-direction:column}.m .b{padding:8px 12px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bu)}' +
     '.me{align-self:flex-end;align-items:flex-end}.me .b{background:var(--c);color:var(--cf);border-bottom-right-radius:4px}.them .b{border-bottom-left-radius:4px}' +
-    '.b a{color:inherit;text-decoration:underline}.sys{align-self:center;font-size:12px;color:var(--mu)}.sys .b{background:none}' +
+    '.lb{font-size:11.5px;color:var(--mu);margin:0 0 2px 4px}.b a{color:inherit;text-decoration:underline}.sys{align-self:center;font-size:12px;color:var(--mu)}.sys .b{background:none}' +
     '.me[data-status=sending] .b{opacity:.7}.st{font-size:11.5px;color:var(--mu);margin-top:2px;display:none}.me.last .st,.me[data-status=failed] .st{display:block}.me[data-status=failed] .st{color:#dc2626}' +
     '.ty{margin:0 12px 6px;padding:8px 12px;border-radius:16px;background:var(--bu);align-self:flex-start;display:flex;gap:4px}' +
     '.ty i{width:6px;height:6px;border-radius:50%;background:var(--mu);animation:sbd 1s infinite}.ty i:nth-child(2){animation-delay:.2s}.ty i:nth-child(3){animation-delay:.4s}@keyframes sbd{50%{opacity:.3}}' +
@@ -185,6 +185,7 @@ window.Switchboard('_chat', function (X) {
   }
   function render(m) {
     var c = m.sender_type, e = at(el('div', 'm ' + (c == 'customer' ? 'me' : c == 'system' ? 'sys' : 'them')), { 'data-testid': 'message', 'data-sender': c, 'data-seq': '' });
+    if (c == 'bot') el('div', 'lb', e).textContent = 'Assistant';
     linkify(at(el('div', 'b', e), { 'data-testid': 'body' }), m.body || '');
     if (c == 'customer') e._s = el('div', 'st', e);
     return e;
@@ -323,13 +324,14 @@ window.Switchboard('_chat', function (X) {
     clearTimeout(tyT); tyT = setTimeout(typingOff, 3000);
   }
   function typingOff() { clearTimeout(tyT); if (tyOn) { tyOn = false; sendTy(false); } }
-  function agTyping(v) {
+  function agTyping(v, bot) {
     clearTimeout(agTyT);
     if (!v) return tyEl.remove();
     var b = atBottom();
+    tyEl.setAttribute('aria-label', bot ? 'Assistant is typing' : 'Agent is typing');
     if (!tyEl.parentNode) P.insertBefore(tyEl, list.nextSibling);
     if (b) scroll();
-    agTyT = setTimeout(agTyping, 8000, false);
+    agTyT = setTimeout(agTyping, bot ? 20000 : 8000, false);
   }
 
   // ---- transport ----
@@ -367,7 +369,7 @@ window.Switchboard('_chat', function (X) {
           if (p && up && mode == 'ws') wsSend({ type: 'send', client_msg_id: f.ref, body: p.it.body });
         }, 1000 + Math.random() * 2000);
         return;
-      case 'typing': if (f.sender_type != 'customer') agTyping(f.typing); return;
+      case 'typing': if (f.sender_type != 'customer') agTyping(f.typing, f.sender_type == 'bot'); return;
       case 'read':
         if (f.reader_type == 'customer') { if (f.seq > seen) { seen = f.seq; ls(K + ':seen', String(seen)); unread(); } }
         else if (f.seq > agentRead) { agentRead = f.seq; refresh(); }

@@ -69,10 +69,10 @@ impl MigrationTrait for Migration {
         add(
             m,
             Inbox::Table,
-            &mut boolean(Inbox::BotEnabled).default(false),
+            boolean(Inbox::BotEnabled).default(false),
         )
         .await?;
-        add(m, Inbox::Table, &mut integer(Inbox::BotMaxTurns).default(3)).await?;
+        add(m, Inbox::Table, integer(Inbox::BotMaxTurns).default(3)).await?;
         add(
             m,
             Conversation::Table,
@@ -82,7 +82,7 @@ impl MigrationTrait for Migration {
         add(
             m,
             Conversation::Table,
-            &mut integer(Conversation::BotTurns).default(0),
+            integer(Conversation::BotTurns).default(0),
         )
         .await?;
 

@@ -380,7 +380,7 @@ impl Bot {
                 if reason.is_some() {
                     Expr::value(now)
                 } else {
-                    Expr::col(conversation::Column::WaitingSince).into()
+                    Expr::col(conversation::Column::WaitingSince)
                 },
             )
             .col_expr(conversation::Column::UpdatedAt, Expr::value(now))

@@ -123,10 +123,10 @@ pub fn sections(title: &str, body: &str) -> Vec<Section> {
     }];
     for line in body.lines() {
         let t = line.trim_start();
-        if let Some(h) = t.strip_prefix("# ") {
-            if h.trim() == title.trim() || out.len() == 1 && out[0].text.trim().is_empty() {
-                continue;
-            }
+        if let Some(h) = t.strip_prefix("# ")
+            && (h.trim() == title.trim() || out.len() == 1 && out[0].text.trim().is_empty())
+        {
+            continue;
         }
         if t.starts_with("##") {
             out.push(Section {

@@ -96,8 +96,11 @@ impl KbIndexes {
             None => version(db, account_id).await?,
         };
         let articles = service::list_all(db, account_id).await?;
+        // Building takes milliseconds for hundreds of articles, but is CPU work: off the runtime.
         let index = Arc::new(
-            tokio::task::block_in_place(|| KbIndex::build(&articles))
+            tokio::task::spawn_blocking(move || KbIndex::build(&articles))
+                .await
+                .map_err(|e| crate::error::AppError::Internal(e.into()))?
                 .map_err(crate::error::AppError::Internal)?,
         );
         if let Ok(mut m) = self.inner.lock() {

@@ -1,35 +1,52 @@
 //! `LlmClient` for any OpenAI-compatible endpoint (OpenAI, llama.cpp's `llama-server`,
-//! `llama_cpp.server`, vLLM, …): `POST {base_url}/chat/completions`, plain or streamed (SSE).
+//! `llama_cpp.server`, vLLM, …): `POST {base_url}/chat/completions`, plain or streamed (SSE),
+//! sent through async-openai's `Client` (`chat().create` / `chat().create_stream`).
 //!
 //! What goes on the wire: `model`, `messages`, `max_tokens` (not `max_completion_tokens`, which
 //! llama.cpp ignores), `temperature`, and `response_format: {type: json_schema, …, strict: true}`
 //! when the request asks for a schema. Streams add `stream: true` and
 //! `stream_options.include_usage: true`.
 //!
-//! The request and response bodies are async-openai 0.43's types, but the HTTP exchange is done
-//! here with reqwest (the same 0.13 async-openai uses, ring-only rustls), because async-openai's
-//! own `Client` (without its `middleware` feature) silently wraps every call in a retry layer
-//! (3 retries on 429, 5xx and connect errors, 100 ms·2ⁿ backoff, an uncapped `Retry-After`)
-//! that would multiply the retries and blind the circuit breaker of `resilient`. It also hides
-//! `data: [DONE]` (a body that ends cleanly between two events looks complete) and turns a 4xx
-//! whose body is not JSON into a parse error without the status.
+//! No hidden retries: async-openai's default `Client` wraps every call in its `OpenAIRetryLayer`
+//! (3 retries on 429, 5xx and connect errors, an uncapped `Retry-After`), which would multiply
+//! the retries of `resilient` and blind its circuit breaker. The client here is built with the
+//! `middleware` feature's `with_http_service(ReqwestService::new(…))`: a bare reqwest transport,
+//! one HTTP request per call.
 //!
 //! Errors: HTTP 429 → `RateLimited`, any other HTTP error status → `Upstream` (message from
 //! `{"error": {"message"}}` or the body), a body that does not parse → `InvalidResponse`,
-//! connection refused / reset / a body cut short / a stream without `[DONE]` → `Transport`,
-//! reqwest timeouts → `Timeout`. Never panics.
+//! connection refused / reset / a body cut short → `Transport`, reqwest timeouts → `Timeout`.
+//! Never panics. Limits of async-openai's transport:
+//! - a 4xx whose body is not an OpenAI error object (`{"error": {"message": "…", "code":
+//!   "…"|null}}`) reaches us as a parse error without its status: it becomes `InvalidResponse`
+//!   (not retried), or `RateLimited` when the body says `rate_limit`;
+//! - async-openai ends a stream silently at `data: [DONE]` and also when the body ends cleanly
+//!   without it, so completeness is judged from the chunks: a stream that ends before any chunk
+//!   carried a `finish_reason` or the usage yields `Err(Transport)` (an answer cut short), or
+//!   `Err(InvalidResponse)` when it carried no event at all (e.g. a server that ignores
+//!   `stream: true` and answers with plain JSON: async-openai does not expose the response's
+//!   content type, so that answer cannot be used);
+//! - a broken stream reaches us as text only, so a reqwest read timeout mid-stream is a
+//!   `Transport` error (`resilient` applies its own idle timeout between items anyway).
 //!
-//! Cancel-safety: the futures and streams own the HTTP response; dropping them drops the
-//! connection.
+//! Cancel-safety: dropping the future drops the request; dropping the stream drops the
+//! receiver of async-openai's reader task, which then drops the response (the connection).
 use std::{collections::VecDeque, time::Duration};
 
-use async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
-    ChatCompletionRequestUserMessageContent, ChatCompletionStreamOptions, CompletionUsage,
-    CreateChatCompletionRequest, CreateChatCompletionResponse, CreateChatCompletionStreamResponse,
-    ResponseFormat, ResponseFormatJsonSchema,
+use async_openai::{
+    Client,
+    config::OpenAIConfig,
+    error::{OpenAIError, StreamError},
+    middleware::ReqwestService,
+    types::chat::{
+        ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
+        ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+        ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
+        ChatCompletionRequestUserMessageContent, ChatCompletionResponseStream,
+        ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
+        CreateChatCompletionResponse, CreateChatCompletionStreamResponse, ResponseFormat,
+        ResponseFormatJsonSchema,
+    },
 };
 use futures_util::{StreamExt, future::BoxFuture, stream};
 
@@ -40,15 +57,11 @@ use super::{
 
 /// Longest excerpt of an unparseable body kept in an error message.
 const MAX_ERROR_EXCERPT: usize = 300;
-/// Longest SSE line accepted (a chunk is a few hundred bytes).
-const MAX_SSE_LINE: usize = 1 << 20;
 
 pub struct OpenAiClient {
-    /// Err when the HTTP client could not be built: every call then fails with `Transport`
-    /// instead of the constructor panicking.
-    http: Result<reqwest::Client, String>,
-    url: String,
-    api_key: String,
+    /// Err when the client could not be built (no TLS, an API key that is not a valid header
+    /// value): every call then fails with `Transport` instead of the constructor panicking.
+    client: Result<Client<OpenAIConfig>, String>,
     model: String,
     timeout: Duration,
 }
@@ -62,15 +75,8 @@ impl OpenAiClient {
         // installed; installing ring here is idempotent (main does it too).
         crate::install_crypto_provider();
         let timeout = timeout.max(Duration::from_millis(1));
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .read_timeout(timeout)
-            .build()
-            .map_err(|e| error_chain(&e));
         Self {
-            http,
-            url: format!("{}/chat/completions", base_url.trim().trim_end_matches('/')),
-            api_key: api_key.trim().to_string(),
+            client: build_client(base_url, api_key.trim(), timeout),
             model: model.to_string(),
             timeout,
         }
@@ -104,33 +110,35 @@ impl OpenAiClient {
         }
     }
 
-    /// Sends the request; Ok only for a 2xx status (the body is not read yet).
-    async fn send(
-        &self,
-        body: &CreateChatCompletionRequest,
-    ) -> Result<reqwest::Response, LlmError> {
-        let http = self
-            .http
+    fn client(&self) -> Result<&Client<OpenAIConfig>, LlmError> {
+        self.client
             .as_ref()
-            .map_err(|e| LlmError::Transport(format!("cannot build the HTTP client: {e}")))?;
-        let mut rb = http.post(&self.url).json(body);
-        if !self.api_key.is_empty() {
-            rb = rb.bearer_auth(&self.api_key);
-        }
-        let response = rb.send().await.map_err(map_reqwest)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        if status.as_u16() == 429 {
-            return Err(LlmError::RateLimited);
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(LlmError::Upstream {
-            status: status.as_u16(),
-            message: error_message(&text),
-        })
+            .map_err(|e| LlmError::Transport(format!("cannot build the HTTP client: {e}")))
     }
+}
+
+/// async-openai's `Client` over a bare reqwest transport (no retry layer).
+fn build_client(
+    base_url: &str,
+    api_key: &str,
+    timeout: Duration,
+) -> Result<Client<OpenAIConfig>, String> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .read_timeout(timeout)
+        .build()
+        .map_err(|e| error_chain(&e))?;
+    // `OpenAIConfig::headers` unwraps the parsed `Bearer …` value: check it first.
+    reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
+        .map_err(|_| "the API key is not a valid HTTP header value".to_string())?;
+    // Explicit values everywhere: `OpenAIConfig::new` reads `OPENAI_*` environment variables,
+    // which must neither leak to a self-hosted endpoint nor change the target.
+    let config = OpenAIConfig::new()
+        .with_api_base(base_url.trim().trim_end_matches('/'))
+        .with_api_key(api_key)
+        .with_org_id("")
+        .with_project_id("");
+    Ok(Client::build(http.clone(), config).with_http_service(ReqwestService::new(http)))
 }
 
 fn to_wire_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
@@ -190,34 +198,79 @@ fn excerpt(s: &str) -> String {
 
 fn map_reqwest(e: reqwest::Error) -> LlmError {
     if e.is_timeout() {
-        LlmError::Timeout
-    } else {
-        LlmError::Transport(error_chain(&e))
+        return LlmError::Timeout;
+    }
+    match e.status().map(|s| s.as_u16()) {
+        Some(429) => LlmError::RateLimited,
+        Some(status) => LlmError::Upstream {
+            status,
+            message: error_chain(&e),
+        },
+        None => LlmError::Transport(error_chain(&e)),
     }
 }
 
-/// The message of an OpenAI-style error body (`{"error": {"message": …}}` or
-/// `{"error": "…"}`), else an excerpt of the raw body.
-fn error_message(body: &str) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let from_json = parsed.as_ref().and_then(|v| {
-        let e = v.get("error")?;
-        e.get("message")
-            .and_then(|m| m.as_str())
-            .or_else(|| e.as_str())
-            .map(str::to_string)
-    });
-    excerpt(from_json.as_deref().unwrap_or(body).trim())
+/// `{"error": …}` bodies: an error sent with a 2xx status (mid-stream), or an error status
+/// whose body async-openai could not parse into its `ApiError`.
+fn error_object(body: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("error").cloned()
+}
+
+/// Maps async-openai's errors. `in_stream`: the error came from an event of an open stream
+/// (HTTP status 200 already received).
+fn map_error(e: OpenAIError, in_stream: bool) -> LlmError {
+    match e {
+        OpenAIError::ApiError(r) => {
+            let status = r.status_code.as_u16();
+            if status == 429 {
+                LlmError::RateLimited
+            } else {
+                // 5xx: the raw body; 4xx: the parsed `error.message`.
+                LlmError::Upstream {
+                    status,
+                    message: error_message(&r.api_error.message),
+                }
+            }
+        }
+        OpenAIError::Reqwest(e) => map_reqwest(e),
+        OpenAIError::JSONDeserialize(e, body) => match error_object(&body) {
+            // An error event (`data: {"error": {…}}`) mid-stream.
+            Some(_) if in_stream => LlmError::Upstream {
+                status: 500,
+                message: error_message(&body),
+            },
+            // An error status whose body is not OpenAI's error object: the status is lost.
+            Some(err) if err.to_string().contains("rate_limit") => LlmError::RateLimited,
+            Some(_) => LlmError::InvalidResponse(format!(
+                "HTTP error (status unknown): {}",
+                error_message(&body)
+            )),
+            None if in_stream => invalid("unexpected stream chunk", e, &body),
+            None => invalid("unexpected answer", e, &body),
+        },
+        OpenAIError::StreamError(se) => match *se {
+            StreamError::EventStream(m)
+                if m.starts_with("UTF8 error") || m.starts_with("Parse error") =>
+            {
+                LlmError::InvalidResponse(format!("unreadable event stream: {m}"))
+            }
+            StreamError::EventStream(m) => {
+                LlmError::Transport(format!("the stream broke off: {m}"))
+            }
+            StreamError::UnknownEvent(ev) => {
+                LlmError::InvalidResponse(format!("unexpected stream event {:?}", ev.event))
+            }
+        },
+        other => LlmError::Transport(error_chain(&other)),
+    }
 }
 
 fn invalid(what: &str, e: impl std::fmt::Display, body: &str) -> LlmError {
     LlmError::InvalidResponse(format!("{what}: {e} in {:?}", excerpt(body)))
 }
 
-fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
-    let body = String::from_utf8_lossy(bytes);
-    let response: CreateChatCompletionResponse =
-        serde_json::from_slice(bytes).map_err(|e| invalid("unexpected answer", e, &body))?;
+fn to_completion(response: CreateChatCompletionResponse) -> Result<Completion, LlmError> {
     let Some(choice) = response.choices.into_iter().next() else {
         return Err(LlmError::InvalidResponse(
             "the answer has no choices".into(),
@@ -245,14 +298,11 @@ impl LlmClient for OpenAiClient {
 
     fn complete(&self, req: ChatRequest) -> BoxFuture<'_, Result<Completion, LlmError>> {
         Box::pin(async move {
+            let client = self.client()?;
             let request = self.build_request(&req, false);
-            let exchange = async {
-                let response = self.send(&request).await?;
-                let bytes = response.bytes().await.map_err(map_reqwest)?;
-                parse_completion(&bytes)
-            };
-            match tokio::time::timeout(self.timeout, exchange).await {
-                Ok(r) => r,
+            match tokio::time::timeout(self.timeout, client.chat().create(request)).await {
+                Ok(Ok(response)) => to_completion(response),
+                Ok(Err(e)) => Err(map_error(e, false)),
                 Err(_) => Err(LlmError::Timeout),
             }
         })
@@ -260,94 +310,33 @@ impl LlmClient for OpenAiClient {
 
     fn stream(&self, req: ChatRequest) -> BoxFuture<'_, Result<TokenStream, LlmError>> {
         Box::pin(async move {
+            let client = self.client()?;
             let request = self.build_request(&req, true);
-            let response = match tokio::time::timeout(self.timeout, self.send(&request)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(LlmError::Timeout),
-            };
-            let is_sse = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with("text/event-stream"));
-            if !is_sse {
-                // A server that ignored `stream: true` and answered in one piece.
-                let bytes = match tokio::time::timeout(self.timeout, response.bytes()).await {
-                    Ok(r) => r.map_err(map_reqwest)?,
-                    Err(_) => return Err(LlmError::Timeout),
-                };
-                let c = parse_completion(&bytes)?;
-                let mut items = Vec::new();
-                if !c.text.is_empty() {
-                    items.push(Ok(StreamItem::Delta(c.text)));
-                }
-                if let Some(u) = c.usage {
-                    items.push(Ok(StreamItem::Usage(u)));
-                }
-                return Ok(stream::iter(items).boxed());
+            match tokio::time::timeout(self.timeout, client.chat().create_stream(request)).await {
+                Ok(Ok(chunks)) => Ok(token_stream(chunks)),
+                Ok(Err(e)) => Err(map_error(e, false)),
+                Err(_) => Err(LlmError::Timeout),
             }
-            Ok(sse_stream(response))
         })
     }
 }
 
-/// Reads `text/event-stream` chunk events into `StreamItem`s.
-#[derive(Default)]
-struct SseParser {
-    /// Bytes received but not yet split into lines.
-    buf: Vec<u8>,
-    /// `data:` lines of the event being read.
-    data: Vec<String>,
+/// Turns async-openai's chunk stream into `StreamItem`s, and tells a complete answer from one
+/// cut short (async-openai ends the stream the same way at `[DONE]` and at a bare end).
+struct Chunks {
+    inner: ChatCompletionResponseStream,
     pending: VecDeque<Result<StreamItem, LlmError>>,
+    /// A chunk was received.
+    any: bool,
     /// A `finish_reason` or the usage chunk was seen.
     finished: bool,
-    /// `[DONE]` seen, an error yielded, or the body ended: nothing more to read.
+    /// An error was yielded or the stream ended: nothing more to read.
     done: bool,
 }
 
-impl SseParser {
-    /// Handles one line (without its line ending).
-    fn line(&mut self, line: &str) {
-        if line.is_empty() {
-            self.dispatch();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            self.data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
-        }
-        // `event:`, `id:`, `retry:` and `:` comments (keep-alives) carry nothing for us.
-    }
-
-    /// The end of an event (a blank line).
-    fn dispatch(&mut self) {
-        if self.data.is_empty() {
-            return;
-        }
-        let data = self.data.join("\n");
-        self.data.clear();
-        if data.trim() == "[DONE]" {
-            self.done = true;
-            return;
-        }
-        match serde_json::from_str::<CreateChatCompletionStreamResponse>(&data) {
-            Ok(chunk) => self.absorb(chunk),
-            Err(e) => {
-                // An error event (`data: {"error": {…}}`) mid-stream, or garbage.
-                let is_error_event = serde_json::from_str::<serde_json::Value>(&data)
-                    .ok()
-                    .is_some_and(|v| v.get("error").is_some());
-                let err = if is_error_event {
-                    LlmError::Upstream {
-                        status: 500,
-                        message: error_message(&data),
-                    }
-                } else {
-                    invalid("unexpected stream chunk", e, &data)
-                };
-                self.fail(err);
-            }
-        }
-    }
-
+impl Chunks {
     fn absorb(&mut self, chunk: CreateChatCompletionStreamResponse) {
+        self.any = true;
         for choice in chunk.choices {
             if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
                 self.pending.push_back(Ok(StreamItem::Delta(text)));
@@ -367,77 +356,65 @@ impl SseParser {
         self.pending.push_back(Err(e));
     }
 
-    /// Splits the complete lines out of `buf`.
-    fn feed(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-        let mut start = 0;
-        while !self.done {
-            let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let end = start + nl;
-            let raw = &self.buf[start..end];
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            match std::str::from_utf8(raw) {
-                Ok(line) => {
-                    let line = line.to_string();
-                    self.line(&line);
-                }
-                Err(e) => self.fail(invalid("stream is not UTF-8", e, "")),
-            }
-            start = end + 1;
-        }
-        self.buf.drain(..start);
-        if !self.done && self.buf.len() > MAX_SSE_LINE {
-            self.fail(LlmError::InvalidResponse("an endless stream line".into()));
-        }
-    }
-
-    /// The body ended.
-    fn eof(&mut self) {
-        if !self.buf.is_empty() {
-            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).to_string();
-            self.line(&rest);
-        }
-        self.dispatch();
-        if !self.done && !self.finished {
+    /// async-openai's stream ended (`[DONE]` or the end of the body).
+    fn end(&mut self) {
+        if self.finished {
+            self.done = true;
+        } else if self.any {
             self.fail(LlmError::Transport(
-                "the stream ended before [DONE] (no finish_reason)".into(),
+                "the stream ended before the answer did (no finish_reason)".into(),
+            ));
+        } else {
+            self.fail(LlmError::InvalidResponse(
+                "the answer carried no stream event (does the server support streaming?)".into(),
             ));
         }
-        self.done = true;
     }
 }
 
-fn sse_stream(response: reqwest::Response) -> TokenStream {
-    stream::unfold(
-        (response, SseParser::default()),
-        |(mut response, mut st)| async move {
-            loop {
-                if let Some(item) = st.pending.pop_front() {
-                    return Some((item, (response, st)));
-                }
-                if st.done {
-                    return None;
-                }
-                match response.chunk().await {
-                    Ok(Some(bytes)) => st.feed(&bytes),
-                    Ok(None) => st.eof(),
-                    Err(e) => st.fail(match map_reqwest(e) {
-                        LlmError::Transport(m) => {
-                            LlmError::Transport(format!("the stream broke off: {m}"))
-                        }
-                        other => other,
-                    }),
-                }
+fn token_stream(inner: ChatCompletionResponseStream) -> TokenStream {
+    let state = Chunks {
+        inner,
+        pending: VecDeque::new(),
+        any: false,
+        finished: false,
+        done: false,
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
             }
-        },
-    )
+            if st.done {
+                return None;
+            }
+            match st.inner.next().await {
+                Some(Ok(chunk)) => st.absorb(chunk),
+                Some(Err(e)) => st.fail(map_error(e, true)),
+                None => st.end(),
+            }
+        }
+    })
     .boxed()
+}
+/// The message of an OpenAI-style error body (`{"error": {"message": …}}` or
+/// `{"error": "…"}`), else an excerpt of the raw body.
+fn error_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        let e = v.get("error")?;
+        e.get("message")
+            .and_then(|m| m.as_str())
+            .or_else(|| e.as_str())
+            .map(str::to_string)
+    });
+    excerpt(from_json.as_deref().unwrap_or(body).trim())
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
     use crate::llm::JsonSchema;
 
@@ -489,26 +466,95 @@ mod tests {
         assert!(e.ends_with('…'));
     }
 
-    fn parse(parts: &[&str], end: bool) -> Vec<Result<StreamItem, LlmError>> {
-        let mut p = SseParser::default();
-        for part in parts {
-            if p.done {
-                break;
+    #[tokio::test]
+    async fn an_api_key_that_is_no_header_value_fails_calls_without_panicking() {
+        let c = OpenAiClient::new(
+            "http://127.0.0.1:1/v1",
+            "a\u{7f}b",
+            "m",
+            Duration::from_secs(1),
+        );
+        assert!(matches!(
+            c.complete(req(None)).await,
+            Err(LlmError::Transport(_))
+        ));
+    }
+
+    /// Serves one SSE answer whose body is sent in `parts` (one HTTP chunk each), then ends the
+    /// body cleanly. Returns the base URL.
+    async fn serve_sse(parts: Vec<Vec<u8>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = sock.set_nodelay(true);
+            // Read the whole request (headers, then content-length bytes) before answering.
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
             }
-            p.feed(part.as_bytes());
-        }
-        if end && !p.done {
-            p.eof();
-        }
-        p.pending.into_iter().collect()
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for part in parts {
+                let mut out = format!("{:x}\r\n", part.len()).into_bytes();
+                out.extend_from_slice(&part);
+                out.extend_from_slice(b"\r\n");
+                if sock.write_all(&out).await.is_err() || sock.flush().await.is_err() {
+                    return;
+                }
+            }
+            let _ = sock.write_all(b"0\r\n\r\n").await;
+            let _ = sock.flush().await;
+        });
+        format!("http://{addr}/v1")
+    }
+
+    /// Everything a stream over `parts` yields, errors included (an open error as one item).
+    async fn stream_parts(parts: Vec<Vec<u8>>) -> Vec<Result<StreamItem, LlmError>> {
+        let base = serve_sse(parts).await;
+        let c = OpenAiClient::new(&base, "k", "m", Duration::from_secs(5));
+        let run = async {
+            match c.stream(req(None)).await {
+                Ok(s) => s.collect::<Vec<_>>().await,
+                Err(e) => vec![Err(e)],
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("the stream ended")
+    }
+
+    async fn stream_body(parts: &[&str]) -> Vec<Result<StreamItem, LlmError>> {
+        stream_parts(parts.iter().map(|p| p.as_bytes().to_vec()).collect()).await
     }
 
     const CHUNK_A: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hé"},"finish_reason":null}]}"#;
     const CHUNK_B: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"llo"},"finish_reason":"stop"}]}"#;
     const USAGE: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
 
-    #[test]
-    fn sse_events_split_anywhere_parse_the_same() {
+    #[tokio::test]
+    async fn sse_events_split_anywhere_parse_the_same() {
         let body = format!(
             ": keep-alive\r\n\r\ndata: {CHUNK_A}\r\n\r\ndata: {CHUNK_B}\n\ndata: {USAGE}\n\ndata: [DONE]\n\n"
         );
@@ -520,38 +566,41 @@ mod tests {
                 completion_tokens: 2,
             })),
         ];
-        assert_eq!(parse(&[&body], true), expected);
+        assert_eq!(stream_body(&[&body]).await, expected);
         // Byte by byte (splitting "é" in two too).
-        let bytes = body.as_bytes();
-        let mut p = SseParser::default();
-        for b in bytes {
-            p.feed(std::slice::from_ref(b));
-        }
-        assert!(p.done, "[DONE] ends the stream");
-        assert_eq!(p.pending.into_iter().collect::<Vec<_>>(), expected);
+        let bytes = body.bytes().map(|b| vec![b]).collect();
+        assert_eq!(stream_parts(bytes).await, expected);
+        // Whatever follows `[DONE]` is not read.
+        let more = format!("{body}data: {CHUNK_A}\n\n");
+        assert_eq!(stream_body(&[&more]).await, expected);
     }
 
-    #[test]
-    fn sse_without_done_or_finish_reason_is_an_error() {
-        let items = parse(&[&format!("data: {CHUNK_A}\n\n")], true);
-        assert_eq!(items.len(), 2);
+    #[tokio::test]
+    async fn sse_without_done_or_finish_reason_is_an_error() {
+        let items = stream_body(&[&format!("data: {CHUNK_A}\n\n")]).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0], Ok(StreamItem::Delta("Hé".into())));
         assert!(matches!(items[1], Err(LlmError::Transport(_))), "{items:?}");
         // finish_reason seen but no [DONE]: tolerated.
-        let items = parse(&[&format!("data: {CHUNK_A}\n\ndata: {CHUNK_B}\n\n")], true);
+        let items = stream_body(&[&format!("data: {CHUNK_A}\n\ndata: {CHUNK_B}\n\n")]).await;
+        assert_eq!(items.len(), 2, "{items:?}");
         assert!(items.iter().all(|i| i.is_ok()), "{items:?}");
-    }
-
-    #[test]
-    fn sse_garbage_and_error_events() {
-        let items = parse(&["data: {\"id\": nope\n\n", "data: [DONE]\n\n"], true);
+        // Not a single event (a server that ignored `stream: true`): not retryable.
+        let items = stream_body(&[r#"{"id":"c","choices":[]}"#]).await;
         assert!(
             matches!(items.as_slice(), [Err(LlmError::InvalidResponse(_))]),
             "{items:?}"
         );
-        let items = parse(
-            &["data: {\"error\":{\"message\":\"overloaded\"}}\n\n"],
-            true,
+    }
+
+    #[tokio::test]
+    async fn sse_garbage_and_error_events() {
+        let items = stream_body(&["data: {\"id\": nope\n\n", "data: [DONE]\n\n"]).await;
+        assert!(
+            matches!(items.as_slice(), [Err(LlmError::InvalidResponse(_))]),
+            "{items:?}"
         );
+        let items = stream_body(&["data: {\"error\":{\"message\":\"overloaded\"}}\n\n"]).await;
         assert_eq!(
             items,
             vec![Err(LlmError::Upstream {

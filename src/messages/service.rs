@@ -19,7 +19,8 @@ use crate::{
 /// queued by one caller are stored in queue order, so a socket can pipeline without reordering.
 pub async fn submit(ctx: &AppContext, actor: Actor, cmd: SendCommand) -> AppResult<PendingSend> {
     cmd.validate(ctx.settings.max_body_bytes)?;
-    if cmd.private && !matches!(actor, Actor::Agent(_)) {
+    // Agents write notes; the bot writes its handoff note. Customers never do.
+    if cmd.private && matches!(actor, Actor::Customer(_)) {
         return Err(AppError::Forbidden("only agents can write private notes"));
     }
     ctx.writer.submit(actor, cmd).await

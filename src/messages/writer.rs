@@ -205,7 +205,7 @@ async fn write_batch(
                 // Same answer as a missing conversation: ids of others are not confirmed.
                 Some(Err(AppError::NotFound("conversation")))
             }
-            Some(_) if req.cmd.private && !matches!(req.actor, Actor::Agent(_)) => Some(Err(
+            Some(_) if req.cmd.private && matches!(req.actor, Actor::Customer(_)) => Some(Err(
                 AppError::Forbidden("only agents can write private notes"),
             )),
             Some(_) => None,

@@ -32,7 +32,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -95,6 +95,15 @@ struct State {
     recorded: Mutex<Vec<Recorded>>,
     arrived: Notify,
     ids: AtomicU64,
+    open: AtomicUsize,
+}
+
+/// Counts a connection as open while alive.
+struct OpenGuard(Arc<State>);
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,6 +137,7 @@ impl FakeLlm {
             recorded: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             ids: AtomicU64::new(1),
+            open: AtomicUsize::new(0),
         });
         let (stop, stopped) = watch::channel(());
         let st = state.clone();
@@ -141,6 +151,8 @@ impl FakeLlm {
                         Err(_) => continue,
                     },
                 };
+                st.open.fetch_add(1, Ordering::SeqCst);
+                let guard = OpenGuard(st.clone());
                 let st = st.clone();
                 let mut conn_stop = stopped.clone();
                 tokio::spawn(async move {
@@ -148,6 +160,7 @@ impl FakeLlm {
                         _ = conn_stop.changed() => {}
                         _ = serve(sock, st) => {}
                     }
+                    drop(guard);
                 });
             }
         });
@@ -206,6 +219,11 @@ impl FakeLlm {
     /// Every request received so far, with method, path and `Authorization`.
     pub fn recorded(&self) -> Vec<Recorded> {
         lock(&self.state.recorded).clone()
+    }
+
+    /// Connections currently open (a dropped client stream shows up here as one less).
+    pub fn open_connections(&self) -> usize {
+        self.state.open.load(Ordering::SeqCst)
     }
 
     pub fn request_count(&self) -> usize {
@@ -451,7 +469,13 @@ async fn send_raw(
 }
 
 async fn send_json(sock: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
-    send_raw(sock, status, "application/json", body.to_string().as_bytes()).await
+    send_raw(
+        sock,
+        status,
+        "application/json",
+        body.to_string().as_bytes(),
+    )
+    .await
 }
 
 /// Holds the connection open until the client closes it.
@@ -615,7 +639,11 @@ async fn stream_reply(sock: &mut TcpStream, ctx: &Ctx, reply: Reply) -> std::io:
             }
             return Ok(()); // dropping the socket mid-body: no end chunk
         }
-        write_event(sock, &chunk(ctx, json!({"content": piece}), None).to_string()).await?;
+        write_event(
+            sock,
+            &chunk(ctx, json!({"content": piece}), None).to_string(),
+        )
+        .await?;
     }
     if let Some((n, ending)) = plan.stop_after
         && n >= count
@@ -652,7 +680,13 @@ async fn send_sse_head(sock: &mut TcpStream) -> std::io::Result<()> {
 
 #[test]
 fn word_pieces_concatenate_back() {
-    for text in ["Hello there, world", "  lead and trail  ", "one", "", "a\nb  c"] {
+    for text in [
+        "Hello there, world",
+        "  lead and trail  ",
+        "one",
+        "",
+        "a\nb  c",
+    ] {
         assert_eq!(word_pieces(text).concat(), text);
     }
     assert_eq!(word_pieces("Hi there"), vec!["Hi", " there"]);

@@ -2,14 +2,17 @@
 //! a fresh SQLite file (or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set) and talks
 //! to it over real HTTP and WebSockets, like a widget or the dashboard would.
 mod api_helpers;
+mod fake_llm;
 mod helpers;
 
+mod ai;
 mod auth;
 mod browser;
 mod crash;
 mod dashboard_api;
 mod delivery;
 mod limits;
+mod llm;
 mod resume;
 mod search;
 mod widget_api;
