@@ -42,6 +42,9 @@ const SAMPLES: [(&str, &[(&str, &str)]); 3] = [
     ("Linus", &[("c", "Do you offer a student discount?")]),
 ];
 
+/// Sample knowledge base imported by the demo (when run from a checkout of the repository).
+const DEMO_KB: &str = "tests/data/eval/kb";
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
@@ -107,9 +110,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
+            // The sample knowledge base (a fictional cloud-storage company) and the first-line
+            // bot on the demo inbox: visitors get answers from it, "I want a human" reaches you.
+            let kb_dir = std::path::Path::new(DEMO_KB);
+            if kb_dir.is_dir() {
+                let stats =
+                    crate::kb::import::import_dir(&ctx.db, admin.account_id, kb_dir, false).await?;
+                let mut am: inbox::ActiveModel = i.clone().into();
+                am.bot_enabled = sea_orm::ActiveValue::Set(stats.created > 0);
+                inbox::Entity::update(am).exec(&ctx.db).await?;
+            }
             i
         }
     };
+    let kb_articles = crate::kb::service::list_all(&ctx.db, admin.account_id).await?.len();
     let base = app.base_url();
     let site = demo_site(&base, &inbox.widget_token)?;
     println!("\nSwitchboard demo is running at {base}");
@@ -125,6 +139,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         ),
     }
     println!("  widget token: {}", inbox.widget_token);
+    if kb_articles > 0 {
+        println!(
+            "  AI          : {kb_articles} knowledge-base articles; the first-line bot answers visitors first ({}); ask it for a human to reach an agent",
+            if ctx.llm.is_some() { "model configured" } else { "offline responder — set SWITCHBOARD_LLM_BASE_URL for a model" }
+        );
+    }
     println!("  API         : {base}/api/v1   health: {base}/healthz");
     println!("\nTry it as a website visitor (protocol: docs/protocol.md):");
     println!(

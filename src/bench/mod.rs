@@ -5,6 +5,7 @@ mod fsync;
 pub mod messages;
 mod search;
 mod stats;
+mod suggest;
 
 use clap::Subcommand;
 
@@ -19,6 +20,9 @@ pub enum BenchCommand {
     /// Transcript search at a million messages: tantivy against SQLite FTS5 and PostgreSQL
     /// (`ILIKE`, `tsvector`) on the same synthetic corpus; see docs/benchmarks.md.
     Search(Box<search::Args>),
+    /// Latency the server adds before the first token of a suggested reply (against an
+    /// instant built-in model, or a real endpoint with --llm-url).
+    Suggest(suggest::Args),
 }
 
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
@@ -26,6 +30,7 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
         BenchCommand::Messages(a) => messages::run(*a, settings).await,
         BenchCommand::Assets(a) => assets::run(a),
         BenchCommand::Search(a) => search::run(*a, settings).await,
+        BenchCommand::Suggest(a) => suggest::run(a, settings).await,
     }
 }
 

@@ -64,6 +64,10 @@ pub struct OpenAiClient {
     client: Result<Client<OpenAIConfig>, String>,
     model: String,
     timeout: Duration,
+    /// The endpoint refused `response_format: json_schema` once (llama-cpp-python, older
+    /// servers): structured calls use JSON mode (`json_object`) with the schema in the
+    /// instructions from then on. The answer is still parsed as that JSON object, never as prose.
+    json_object_only: std::sync::atomic::AtomicBool,
 }
 
 impl OpenAiClient {
@@ -79,7 +83,35 @@ impl OpenAiClient {
             client: build_client(base_url, api_key.trim(), timeout),
             model: model.to_string(),
             timeout,
+            json_object_only: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// `req` for an endpoint without `json_schema` support: JSON mode (`json_object`) plus the
+    /// schema, both in the instructions and as `response_format.schema` (llama-cpp-python turns
+    /// that into a grammar, so even a tiny model emits the right keys; others ignore it).
+    fn json_mode(&self, req: &ChatRequest) -> serde_json::Value {
+        let mut plain = req.clone();
+        let schema = plain.json_schema.take();
+        if let Some(s) = &schema {
+            let rule = format!(
+                "\nAnswer with one JSON object only, matching this JSON schema:\n{}",
+                s.schema
+            );
+            match plain.messages.iter_mut().find(|m| m.role == super::ChatRole::System) {
+                Some(m) => m.content.push_str(&rule),
+                None => plain.messages.insert(0, ChatMessage::system(rule)),
+            }
+        }
+        let wire = self.build_request(&plain, false);
+        let mut v = serde_json::to_value(&wire).unwrap_or_default();
+        if let (Some(s), Some(o)) = (schema, v.as_object_mut()) {
+            o.insert(
+                "response_format".into(),
+                serde_json::json!({"type": "json_object", "schema": s.schema}),
+            );
+        }
+        v
     }
 
     /// The wire request (public for tests and diagnostics).
@@ -291,6 +323,19 @@ fn to_completion(response: CreateChatCompletionResponse) -> Result<Completion, L
     })
 }
 
+impl OpenAiClient {
+    async fn create_json_mode(
+        &self,
+        client: &Client<OpenAIConfig>,
+        req: &ChatRequest,
+    ) -> Result<Result<CreateChatCompletionResponse, LlmError>, tokio::time::error::Elapsed> {
+        let body = self.json_mode(req);
+        tokio::time::timeout(self.timeout, client.chat().create_byot(body))
+            .await
+            .map(|r| r.map_err(|e| map_error(e, false)))
+    }
+}
+
 impl LlmClient for OpenAiClient {
     fn model(&self) -> &str {
         &self.model
@@ -298,11 +343,38 @@ impl LlmClient for OpenAiClient {
 
     fn complete(&self, req: ChatRequest) -> BoxFuture<'_, Result<Completion, LlmError>> {
         Box::pin(async move {
+            use std::sync::atomic::Ordering;
             let client = self.client()?;
-            let request = self.build_request(&req, false);
-            match tokio::time::timeout(self.timeout, client.chat().create(request)).await {
+            let structured = req.json_schema.is_some();
+            let json_mode = structured && self.json_object_only.load(Ordering::Relaxed);
+            let first = if json_mode {
+                self.create_json_mode(client, &req).await
+            } else {
+                let request = self.build_request(&req, false);
+                tokio::time::timeout(self.timeout, client.chat().create(request))
+                    .await
+                    .map(|r| r.map_err(|e| map_error(e, false)))
+            };
+            let first = match first {
+                Ok(Ok(response)) => return to_completion(response),
+                Ok(Err(e)) => e,
+                Err(_) => return Err(LlmError::Timeout),
+            };
+            let refused_schema = match &first {
+                LlmError::Upstream { status, message } => {
+                    *status < 500 || message.contains("response_format") || message.contains("json_schema")
+                }
+                LlmError::InvalidResponse(m) => m.contains("response_format") || m.contains("json_schema"),
+                _ => false,
+            };
+            if !(structured && !json_mode && refused_schema) {
+                return Err(first);
+            }
+            tracing::info!("the endpoint refused response_format json_schema; using JSON mode");
+            self.json_object_only.store(true, Ordering::Relaxed);
+            match self.create_json_mode(client, &req).await {
                 Ok(Ok(response)) => to_completion(response),
-                Ok(Err(e)) => Err(map_error(e, false)),
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(LlmError::Timeout),
             }
         })

@@ -31,7 +31,7 @@ async fn account_id(app: &TestApp) -> Uuid {
         .id
 }
 
-async fn import_kb(app: &TestApp) {
+pub(crate) async fn import_kb(app: &TestApp) {
     let acc = account_id(app).await;
     let stats = switchboard::kb::import::import_dir(&app.ctx.db, acc, &kb_dir(), false)
         .await
@@ -39,7 +39,7 @@ async fn import_kb(app: &TestApp) {
     assert_eq!(stats.created, 36, "{:?}", stats.errors);
 }
 
-async fn enable_bot(app: &TestApp, admin: &Agent) {
+pub(crate) async fn enable_bot(app: &TestApp, admin: &Agent) {
     let (s, v) = patch_inbox(app, admin, json!({"bot_enabled": true, "bot_max_turns": 3})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["inbox"]["bot_enabled"], true, "{v}");

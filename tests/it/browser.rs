@@ -10,6 +10,7 @@
 //!
 //! `cargo test --test it browser -- --nocapture` runs the stories;
 //! `cargo test --test it browser::screenshots -- --ignored` refreshes `docs/img/*.png`.
+mod ai;
 mod harness;
 mod host;
 mod offline;

@@ -12,6 +12,7 @@ mod crash;
 mod dashboard_api;
 mod delivery;
 mod limits;
+mod real_llm;
 mod llm;
 mod resume;
 mod search;
