@@ -123,7 +123,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             i
         }
     };
-    let kb_articles = crate::kb::service::list_all(&ctx.db, admin.account_id).await?.len();
+    let kb_articles = crate::kb::service::list_all(&ctx.db, admin.account_id)
+        .await?
+        .len();
     let base = app.base_url();
     let site = demo_site(&base, &inbox.widget_token)?;
     println!("\nSwitchboard demo is running at {base}");
@@ -142,7 +144,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if kb_articles > 0 {
         println!(
             "  AI          : {kb_articles} knowledge-base articles; the first-line bot answers visitors first ({}); ask it for a human to reach an agent",
-            if ctx.llm.is_some() { "model configured" } else { "offline responder — set SWITCHBOARD_LLM_BASE_URL for a model" }
+            if ctx.llm.is_some() {
+                "model configured"
+            } else {
+                "offline responder — set SWITCHBOARD_LLM_BASE_URL for a model"
+            }
         );
     }
     println!("  API         : {base}/api/v1   health: {base}/healthz");

@@ -66,12 +66,7 @@ async fn add(
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        add(
-            m,
-            Inbox::Table,
-            boolean(Inbox::BotEnabled).default(false),
-        )
-        .await?;
+        add(m, Inbox::Table, boolean(Inbox::BotEnabled).default(false)).await?;
         add(m, Inbox::Table, integer(Inbox::BotMaxTurns).default(3)).await?;
         add(
             m,

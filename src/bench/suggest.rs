@@ -35,7 +35,17 @@ pub struct Args {
     pub json: bool,
 }
 
-const TOKENS: &[&str] = &["Thanks ", "for ", "asking! ", "You ", "can ", "download ", "invoices ", "under ", "Settings."];
+const TOKENS: &[&str] = &[
+    "Thanks ",
+    "for ",
+    "asking! ",
+    "You ",
+    "can ",
+    "download ",
+    "invoices ",
+    "under ",
+    "Settings.",
+];
 
 /// An OpenAI-compatible endpoint that streams a fixed answer the moment a request is read.
 async fn instant_model() -> anyhow::Result<String> {
@@ -49,12 +59,16 @@ async fn instant_model() -> anyhow::Result<String> {
                 let mut chunk = [0u8; 8192];
                 loop {
                     // One request per connection: headers, then Content-Length bytes.
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
                     buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
                     let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
                     let len = head
                         .lines()
@@ -92,7 +106,11 @@ async fn instant_model() -> anyhow::Result<String> {
 
 /// Time to the first token (and to the end, and the number of content chunks) of a streamed
 /// completion straight from the endpoint.
-async fn direct(http: &reqwest::Client, base: &str, model: &str) -> anyhow::Result<(Duration, Duration, usize)> {
+async fn direct(
+    http: &reqwest::Client,
+    base: &str,
+    model: &str,
+) -> anyhow::Result<(Duration, Duration, usize)> {
     let body = json!({"model": model, "stream": true, "max_tokens": 120,
         "messages": [{"role": "system", "content": "You draft replies for a support agent."},
                      {"role": "user", "content": "Where do I find my invoices?"}]});
@@ -116,7 +134,11 @@ async fn direct(http: &reqwest::Client, base: &str, model: &str) -> anyhow::Resu
 }
 
 /// Time to the first `delta` event of a suggestion through the server.
-async fn through(http: &reqwest::Client, url: &str, bearer: &str) -> anyhow::Result<(Duration, Duration)> {
+async fn through(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+) -> anyhow::Result<(Duration, Duration)> {
     let t0 = Instant::now();
     let mut r = http.post(url).bearer_auth(bearer).send().await?;
     anyhow::ensure!(r.status().is_success(), "suggest answered {}", r.status());
@@ -151,21 +173,37 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
-    let acc = accounts::service::create_account(&ctx.db, "Bench").await.map_err(err)?;
-    let password = "bench-password-1";
-    accounts::service::create_agent(&ctx.db, acc.id, "admin@bench.example", "Admin", password, Role::Admin)
+    let acc = accounts::service::create_account(&ctx.db, "Bench")
         .await
         .map_err(err)?;
-    let inbox = inboxes::create(&ctx.db, acc.id, "Bench", &[]).await.map_err(err)?;
+    let password = "bench-password-1";
+    accounts::service::create_agent(
+        &ctx.db,
+        acc.id,
+        "admin@bench.example",
+        "Admin",
+        password,
+        Role::Admin,
+    )
+    .await
+    .map_err(err)?;
+    let inbox = inboxes::create(&ctx.db, acc.id, "Bench", &[])
+        .await
+        .map_err(err)?;
     let articles = if a.kb.is_dir() {
-        crate::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false).await?.created
+        crate::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
+            .await?
+            .created
     } else {
         0
     };
     let port = app.port();
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped(false));
-    let http = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build()?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .build()?;
     let server = format!("http://127.0.0.1:{port}");
     let login: serde_json::Value = http
         .post(format!("{server}/api/v1/auth/login"))
@@ -183,9 +221,18 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    let conv: uuid::Uuid = session["conversation_id"].as_str().context("conversation")?.parse()?;
+    let conv: uuid::Uuid = session["conversation_id"]
+        .as_str()
+        .context("conversation")?
+        .parse()?;
     let visitor = session["visitor_token"].as_str().context("visitor token")?;
-    for (i, q) in ["Hi!", "my accountant needs pdf copies of every bill from last year, where do I find those"].iter().enumerate() {
+    for (i, q) in [
+        "Hi!",
+        "my accountant needs pdf copies of every bill from last year, where do I find those",
+    ]
+    .iter()
+    .enumerate()
+    {
         let r = http
             .post(format!("{server}/api/v1/conversations/{conv}/messages"))
             .bearer_auth(visitor)
@@ -197,7 +244,8 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     let url = format!("{server}/api/v1/conversations/{conv}/suggest");
     let rounds = a.rounds.max(1);
     let warmup = if a.llm_url.is_some() { 1 } else { 20 };
-    let (mut d_first, mut t_first, mut added, mut d_total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut d_first, mut t_first, mut added, mut d_total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut pieces = 0usize;
     for i in 0..warmup + rounds {
         let (df, dt, n) = direct(&http, &base, &model).await?;
@@ -214,13 +262,30 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     let through_s = Summary::of_micros(&mut t_first);
     let added_s = Summary::of_micros(&mut added);
     let total_s: f64 = d_total.iter().map(|&v| f64::from(v) / 1e6).sum();
-    let tokens_per_s = if total_s > 0.0 { pieces as f64 / total_s } else { 0.0 };
-    println!("suggested reply: time to first token ({rounds} rounds, {articles} KB articles, model {model})");
-    println!("  straight from the endpoint   p50 {:>7.2} ms  p99 {:>7.2} ms", direct_s.p50_ms, direct_s.p99_ms);
-    println!("  through the server           p50 {:>7.2} ms  p99 {:>7.2} ms", through_s.p50_ms, through_s.p99_ms);
-    println!("  added by the server          p50 {:>7.2} ms  p99 {:>7.2} ms  max {:.2} ms", added_s.p50_ms, added_s.p99_ms, added_s.max_ms);
+    let tokens_per_s = if total_s > 0.0 {
+        pieces as f64 / total_s
+    } else {
+        0.0
+    };
+    println!(
+        "suggested reply: time to first token ({rounds} rounds, {articles} KB articles, model {model})"
+    );
+    println!(
+        "  straight from the endpoint   p50 {:>7.2} ms  p99 {:>7.2} ms",
+        direct_s.p50_ms, direct_s.p99_ms
+    );
+    println!(
+        "  through the server           p50 {:>7.2} ms  p99 {:>7.2} ms",
+        through_s.p50_ms, through_s.p99_ms
+    );
+    println!(
+        "  added by the server          p50 {:>7.2} ms  p99 {:>7.2} ms  max {:.2} ms",
+        added_s.p50_ms, added_s.p99_ms, added_s.max_ms
+    );
     if a.llm_url.is_some() {
-        println!("  endpoint throughput          {tokens_per_s:.1} tokens/s (streamed pieces over whole-request time)");
+        println!(
+            "  endpoint throughput          {tokens_per_s:.1} tokens/s (streamed pieces over whole-request time)"
+        );
     }
     if a.json {
         println!(

@@ -206,11 +206,6 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         "no Markdown articles in {}",
         args.kb.display()
     );
-    let kb_text: String = articles
-        .iter()
-        .map(|a| format!("{}\n{}\n", a.title, a.body))
-        .collect();
-    let kb = KbIndex::build(&articles)?;
     let llm: Option<SharedLlm> = if args.offline {
         None
     } else {
@@ -233,8 +228,38 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let text = std::fs::read_to_string(&args.questions)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.questions.display()))?;
+    let f = evaluate(
+        &articles,
+        &args.questions,
+        llm,
+        judge_llm,
+        settings.llm_max_tokens,
+        args.verbose,
+    )
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&f)?);
+    }
+    Ok(())
+}
+
+/// Runs the question set through `decide` and prints the figures (and, with `verbose`, every
+/// miss); returns them.
+pub async fn evaluate(
+    articles: &[Article],
+    questions: &std::path::Path,
+    llm: Option<SharedLlm>,
+    judge_llm: Option<SharedLlm>,
+    max_tokens: u32,
+    verbose: bool,
+) -> anyhow::Result<Figures> {
+    let kb_text: String = articles
+        .iter()
+        .map(|a| format!("{}\n{}\n", a.title, a.body))
+        .collect();
+    let kb = KbIndex::build(articles)?;
+    let text = std::fs::read_to_string(questions)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", questions.display()))?;
     let items: Vec<Item> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -259,7 +284,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
                 bot_turns: 0,
                 max_turns: 3,
                 allowed_hosts: &[],
-                max_tokens: settings.llm_max_tokens,
+                max_tokens,
             },
         )
         .await;
@@ -322,7 +347,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         } else if judge_llm.is_some() && !it.answer_facts.is_empty() {
             facts_all += it.answer_facts.len();
         }
-        if args.verbose && std::env::var_os("SB_EVAL_ALL").is_some() {
+        if verbose && std::env::var_os("SB_EVAL_ALL").is_some() {
             println!(
                 "{} {} {:?} score={:.1} coverage={:.2}",
                 it.id,
@@ -332,7 +357,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
                 d.top_coverage
             );
         }
-        if args.verbose && !miss.is_empty() {
+        if verbose && !miss.is_empty() {
             println!(
                 "{} [{}] {:?}: expected {:?}, got {:?} handoff={:?} score={:.1} coverage={:.2}\n    q: {}\n    a: {}",
                 it.id,
@@ -390,8 +415,5 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         "decision time       p50 {:.1} ms, max {:.1} ms",
         f.decision_ms_p50, f.decision_ms_max
     );
-    if args.json {
-        println!("{}", serde_json::to_string(&f)?);
-    }
-    Ok(())
+    Ok(f)
 }

@@ -98,7 +98,11 @@ impl OpenAiClient {
                 "\nAnswer with one JSON object only, matching this JSON schema:\n{}",
                 s.schema
             );
-            match plain.messages.iter_mut().find(|m| m.role == super::ChatRole::System) {
+            match plain
+                .messages
+                .iter_mut()
+                .find(|m| m.role == super::ChatRole::System)
+            {
                 Some(m) => m.content.push_str(&rule),
                 None => plain.messages.insert(0, ChatMessage::system(rule)),
             }
@@ -362,9 +366,13 @@ impl LlmClient for OpenAiClient {
             };
             let refused_schema = match &first {
                 LlmError::Upstream { status, message } => {
-                    *status < 500 || message.contains("response_format") || message.contains("json_schema")
+                    *status < 500
+                        || message.contains("response_format")
+                        || message.contains("json_schema")
                 }
-                LlmError::InvalidResponse(m) => m.contains("response_format") || m.contains("json_schema"),
+                LlmError::InvalidResponse(m) => {
+                    m.contains("response_format") || m.contains("json_schema")
+                }
                 _ => false,
             };
             if !(structured && !json_mode && refused_schema) {

@@ -389,6 +389,21 @@ impl Ws {
         }
     }
 
+    /// The next JSON frame, waiting up to `within` (for slow peers such as a real model).
+    pub async fn frame_within(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let item = tokio::time::timeout_at(deadline, self.inner.next())
+                .await
+                .ok()??;
+            match item {
+                Ok(WsMsg::Text(t)) => return serde_json::from_str(&t).ok(),
+                Ok(WsMsg::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
     pub async fn frame(&mut self) -> Value {
         match self.next().await {
             Next::Frame(v) => v,
