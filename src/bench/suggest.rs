@@ -122,13 +122,26 @@ async fn direct(
         .await?;
     let mut first = None;
     let mut pieces = 0;
+    let mut buf = String::new();
     while let Some(c) = r.chunk().await? {
-        let s = String::from_utf8_lossy(&c);
-        let n = s.matches("\"content\":\"").count();
-        if n > 0 && first.is_none() {
-            first = Some(t0.elapsed());
+        buf.push_str(&String::from_utf8_lossy(&c));
+        // Whole SSE lines only; count chunks that carry text.
+        while let Some(nl) = buf.find('\n') {
+            let line: String = buf.drain(..=nl).collect();
+            let Some(data) = line.trim().strip_prefix("data:") else {
+                continue;
+            };
+            let v: serde_json::Value = serde_json::from_str(data.trim()).unwrap_or_default();
+            let has_text = v["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty());
+            if has_text {
+                if first.is_none() {
+                    first = Some(t0.elapsed());
+                }
+                pieces += 1;
+            }
         }
-        pieces += n;
     }
     Ok((first.unwrap_or_else(|| t0.elapsed()), t0.elapsed(), pieces))
 }

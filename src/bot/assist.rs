@@ -115,8 +115,19 @@ pub async fn suggest(
     conversation_id: Uuid,
 ) -> AppResult<mpsc::Receiver<SuggestEvent>> {
     let conv = conversations::service::get_for(ctx, &Actor::Agent(*who), conversation_id).await?;
-    let messages = recent(ctx, conv.id, i64::MAX).await?;
-    let kb = ctx.kb.get(&ctx.db, conv.account_id).await?;
+    // Independent reads, overlapped: the agent waits for the slowest, not the sum.
+    let budget = async {
+        match &ctx.llm {
+            Some(_) => llm::usage::check(ctx, conv.account_id, Some(conversation_id)).await,
+            None => Ok(()),
+        }
+    };
+    let (messages, kb, budget) = tokio::join!(
+        recent(ctx, conv.id, i64::MAX),
+        ctx.kb.get(&ctx.db, conv.account_id),
+        budget
+    );
+    let (messages, kb) = (messages?, kb?);
     let question = latest_question(&messages);
     let r = kb.retrieve(&question, 3);
     let confident = decide::confident(&kb, &r, &question).is_ok();
@@ -145,7 +156,7 @@ pub async fn suggest(
     tokio::spawn(async move {
         match ctx.llm.clone() {
             Some(llm) => {
-                if let Err(e) = llm::usage::check(&ctx, account_id, Some(conversation_id)).await {
+                if let Err(e) = budget {
                     let _ = tx.send(unavailable(&e)).await;
                     return;
                 }
