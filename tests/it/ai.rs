@@ -745,3 +745,61 @@ async fn offline_responder_meets_the_evaluation_targets() {
     assert!(f.handoff_recall >= 0.95, "{f:?}");
     assert_eq!(f.injection_safety, 1.0, "{f:?}");
 }
+
+#[tokio::test]
+async fn the_bot_hands_off_after_its_turn_limit() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN).await;
+    import_kb(&app).await;
+    let (s, v) = patch_inbox(
+        &app,
+        &admin,
+        json!({"bot_enabled": true, "bot_max_turns": 1}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let c = app.customer().await;
+    app.post_message(
+        &c.token,
+        c.conversation_id,
+        "q1",
+        "whats the biggest file i can put on the free plan",
+        false,
+    )
+    .await;
+    wait_messages(&app, &admin, c.conversation_id, "the first answer", |h| {
+        public_bot(h).len() == 1
+    })
+    .await;
+    // Still unresolved: a second answerable question goes to a person instead of another answer.
+    app.post_message(
+        &c.token,
+        c.conversation_id,
+        "q2",
+        "and how do I reset my password?",
+        false,
+    )
+    .await;
+    let h = wait_messages(&app, &admin, c.conversation_id, "a handoff note", |h| {
+        h.iter().any(|m| from_bot(m) && m["private"] == true)
+    })
+    .await;
+    let note = h
+        .iter()
+        .find(|m| from_bot(m) && m["private"] == true)
+        .expect("note");
+    assert!(
+        note["body"]
+            .as_str()
+            .expect("b")
+            .contains("answered several times"),
+        "{note}"
+    );
+    assert!(
+        public_bot(&h)[1]["body"]
+            .as_str()
+            .expect("b")
+            .contains("member of our team")
+    );
+    app.stop().await;
+}
