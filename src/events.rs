@@ -52,6 +52,8 @@ pub struct ConversationState {
     pub status: String,
     pub assignee_id: Option<Uuid>,
     pub snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The first-line bot's hold on it: None, `active` or `handed_off`.
+    pub bot_state: Option<String>,
 }
 
 impl From<&crate::db::entities::conversation::Model> for ConversationState {
@@ -62,6 +64,7 @@ impl From<&crate::db::entities::conversation::Model> for ConversationState {
             status: c.status.clone(),
             assignee_id: c.assignee_id,
             snoozed_until: c.snoozed_until,
+            bot_state: c.bot_state.clone(),
         }
     }
 }

@@ -592,6 +592,7 @@ impl Hub {
                     status: &state.status,
                     assignee_id: state.assignee_id,
                     snoozed_until: state.snoozed_until,
+                    bot_state: state.bot_state.as_deref(),
                 }
                 .to_text()
                 .into();

@@ -203,6 +203,9 @@ pub enum ServerFrame<'a> {
         status: &'a str,
         assignee_id: Option<Uuid>,
         snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Present when the first-line bot holds or held the conversation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bot_state: Option<&'a str>,
     },
     Error {
         code: &'a str,

@@ -308,6 +308,13 @@ async fn offline_bot_answers_once_with_a_citation_then_hands_off_for_good() {
     )
     .await;
     assert_eq!(conv["bot_state"], "handed_off");
+    // The agent's dashboard learned it live.
+    let mut aws = aws;
+    let upd = next_update(&mut aws, c.conversation_id, Duration::from_secs(10), |f| {
+        f["bot_state"] == "handed_off"
+    })
+    .await;
+    assert_eq!(upd["status"], "open", "{upd}");
 
     // No loop: the bot stays out even when the customer asks something it could answer.
     app.post_message(
