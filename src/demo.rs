@@ -110,15 +110,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
-            // The sample knowledge base (a fictional cloud-storage company) and the first-line
-            // bot on the demo inbox: visitors get answers from it, "I want a human" reaches you.
+            // The sample knowledge base (a fictional cloud-storage company), for suggested
+            // replies and for the first-line bot once an admin turns it on for the inbox. (Off by
+            // default: scripts and tests drive the demo inbox as a plain human-staffed inbox.)
             let kb_dir = std::path::Path::new(DEMO_KB);
             if kb_dir.is_dir() {
-                let stats =
-                    crate::kb::import::import_dir(&ctx.db, admin.account_id, kb_dir, false).await?;
-                let mut am: inbox::ActiveModel = i.clone().into();
-                am.bot_enabled = sea_orm::ActiveValue::Set(stats.created > 0);
-                inbox::Entity::update(am).exec(&ctx.db).await?;
+                crate::kb::import::import_dir(&ctx.db, admin.account_id, kb_dir, false).await?;
             }
             i
         }
@@ -143,7 +140,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("  widget token: {}", inbox.widget_token);
     if kb_articles > 0 {
         println!(
-            "  AI          : {kb_articles} knowledge-base articles; the first-line bot answers visitors first ({}); ask it for a human to reach an agent",
+            "  AI          : {kb_articles} knowledge-base articles for \"Suggest reply\" ({}); turn on the first-line bot in Admin → Inboxes",
             if ctx.llm.is_some() {
                 "model configured"
             } else {
