@@ -121,28 +121,6 @@ pub struct DecideInput<'a> {
 }
 
 pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInput<'_>) -> Decision {
-    let mut d = decide_inner(kb, llm, &input).await;
-    let r = kb.retrieve(&query_of(&d_query(&input), input.history), 1);
-    if let Some(h) = r.hits.first() {
-        d.top_score = h.score;
-        d.top_coverage = h.coverage;
-    }
-    d
-}
-
-fn d_query(input: &DecideInput<'_>) -> String {
-    if rules::is_injection(input.question) {
-        rules::without_injection(input.question)
-    } else {
-        input.question.to_string()
-    }
-}
-
-async fn decide_inner(
-    kb: &KbIndex,
-    llm: Option<&dyn LlmClient>,
-    input: &DecideInput<'_>,
-) -> Decision {
     let injection = rules::is_injection(input.question);
     let clean = if injection {
         rules::without_injection(input.question)
@@ -150,6 +128,44 @@ async fn decide_inner(
         input.question.to_string()
     };
     let r = kb.retrieve(&query_of(&clean, input.history), 5);
+    let mut d = decide_on(kb, llm, &input, &clean, &r, injection).await;
+    if let Some(h) = r.hits.first() {
+        d.top_score = h.score;
+        d.top_coverage = h.coverage;
+    }
+    d
+}
+
+/// An answer (no handoff) from `source`.
+fn answered(
+    text: String,
+    citations: Vec<Citation>,
+    retrieved: Vec<String>,
+    source: Source,
+    injection: bool,
+) -> Decision {
+    Decision {
+        handoff: None,
+        text,
+        citations,
+        retrieved,
+        source,
+        usage: None,
+        injection,
+        top_score: 0.0,
+        top_coverage: 0.0,
+    }
+}
+
+/// The decision for `clean` (the question without injection sentences), given its retrieval.
+async fn decide_on(
+    kb: &KbIndex,
+    llm: Option<&dyn LlmClient>,
+    input: &DecideInput<'_>,
+    clean: &str,
+    r: &Retrieval,
+    injection: bool,
+) -> Decision {
     let retrieved: Vec<String> = r
         .hits
         .iter()
@@ -158,44 +174,30 @@ async fn decide_inner(
     if input.bot_turns >= input.max_turns {
         return handoff(HandoffReason::TurnLimit, retrieved, injection);
     }
-    if let Some(reason) = rules::must_hand_off(&clean) {
+    if let Some(reason) = rules::must_hand_off(clean) {
         return handoff(reason, retrieved, injection);
     }
-    if let Err(reason) = confident(kb, &r, &clean) {
+    if let Err(reason) = confident(kb, r, clean) {
         if injection {
             // Nothing legitimate left to answer: decline, stay in the chat.
-            return Decision {
-                handoff: None,
-                text: REFUSAL.into(),
-                citations: Vec::new(),
+            return answered(
+                REFUSAL.into(),
+                Vec::new(),
                 retrieved,
-                source: Source::Offline,
-                usage: None,
+                Source::Offline,
                 injection,
-                top_score: 0.0,
-                top_coverage: 0.0,
-            };
+            );
         }
         return handoff(reason, retrieved, injection);
     }
     match llm {
         None => {
-            let (text, citations) = answer::extract(kb, &clean, &r);
+            let (text, citations) = answer::extract(kb, clean, r);
             if text.is_empty() {
                 return handoff(HandoffReason::NotConfident, retrieved, injection);
             }
             let text = safety::clean_output(&text, &allowed(kb, input.allowed_hosts));
-            Decision {
-                handoff: None,
-                text,
-                citations,
-                retrieved,
-                source: Source::Offline,
-                usage: None,
-                injection,
-                top_score: 0.0,
-                top_coverage: 0.0,
-            }
+            answered(text, citations, retrieved, Source::Offline, injection)
         }
         Some(llm) => {
             let cites: Vec<Citation> = r
@@ -204,7 +206,7 @@ async fn decide_inner(
                 .take(3)
                 .filter_map(|h| kb.docs().get(h.doc).map(Citation::of))
                 .collect();
-            let passages = passages(kb, &r, &cites);
+            let passages = passages(kb, r, &cites);
             let mut lines: Vec<prompts::Line<'_>> = input
                 .history
                 .iter()
@@ -215,7 +217,7 @@ async fn decide_inner(
                 .collect();
             lines.push(prompts::Line {
                 from_customer: true,
-                text: &clean,
+                text: clean,
             });
             let req = prompts::bot_decision(&passages, &lines, input.max_tokens);
             let prompt_estimate: u32 = req
@@ -319,21 +321,17 @@ fn model_decision(
                 })
                 .cloned()
                 .collect();
-            Some(Decision {
-                handoff: None,
+            Some(answered(
                 text,
-                citations: if used.is_empty() {
+                if used.is_empty() {
                     cites.iter().take(1).cloned().collect()
                 } else {
                     used
                 },
                 retrieved,
-                source: Source::Llm,
-                usage: None,
+                Source::Llm,
                 injection,
-                top_score: 0.0,
-                top_coverage: 0.0,
-            })
+            ))
         }
         _ => None,
     }
