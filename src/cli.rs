@@ -25,7 +25,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (runs pending migrations first). The default.
-    Serve,
+    Serve {
+        /// What this node does, comma-separated: `web` (HTTP, sockets, pages) and `indexer`
+        /// (local search index replica). Default both; see docs/deployment.md.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create an account with its first admin agent. The password is read from
@@ -86,13 +91,21 @@ pub enum ImportCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref())?;
-    let command = cli.command.unwrap_or(Command::Serve);
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Serve { roles: None });
+    if let Command::Serve { roles: Some(r) } = &command {
+        settings.roles = r.iter().map(|x| x.trim().to_ascii_lowercase()).collect();
+    }
+    for r in &settings.roles {
+        if !matches!(r.trim(), "web" | "indexer") {
+            anyhow::bail!("unknown role {r:?}: roles are `web` and `indexer`");
+        }
+    }
     if !matches!(command, Command::Bench(_) | Command::Eval(_)) {
         telemetry::init(&settings.log_format);
     }
     match command {
-        Command::Serve => serve(settings).await,
+        Command::Serve { .. } => serve(settings).await,
         Command::Migrate => {
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await?;

@@ -89,6 +89,17 @@ pub struct Settings {
     pub llm_daily_token_budget: u64,
     /// Longest answer asked of the model, in tokens.
     pub llm_max_tokens: u32,
+    /// The message bus that links several nodes: `nats://host:4222` or `redis://host:6379`
+    /// (`SWITCHBOARD_BUS_URL`). Empty = a single node (in-process delivery only).
+    pub bus_url: String,
+    /// Subject (NATS) / channel (Redis) prefix: nodes with the same prefix form one cluster.
+    pub bus_prefix: String,
+    /// What this node does: `web` (HTTP API, sockets, pages) and/or `indexer` (keeps a local
+    /// replica of the transcript search index and answers searches). See docs/deployment.md.
+    pub roles: Vec<String>,
+    /// On SIGTERM: seconds `/readyz` answers 503 before sockets are closed, so the load balancer
+    /// stops sending new clients here first.
+    pub drain_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -127,6 +138,10 @@ impl Default for Settings {
             llm_conversation_token_budget: 50_000,
             llm_daily_token_budget: 2_000_000,
             llm_max_tokens: 400,
+            bus_url: String::new(),
+            bus_prefix: "switchboard".into(),
+            roles: vec!["web".into(), "indexer".into()],
+            drain_grace_secs: 0,
         }
     }
 }
@@ -146,6 +161,8 @@ impl fmt::Debug for Settings {
             .field("llm_base_url", &redact_url(&self.llm_base_url))
             .field("llm_api_key", &"<redacted>")
             .field("llm_model", &self.llm_model)
+            .field("bus_url", &redact_url(&self.bus_url))
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +201,12 @@ impl Settings {
         } else {
             self.database_url.clone()
         }
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.trim().eq_ignore_ascii_case(role))
     }
 
     pub fn is_sqlite(&self) -> bool {

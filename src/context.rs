@@ -24,4 +24,6 @@ pub struct AppContext {
     pub kb: crate::kb::KbIndexes,
     /// The configured model, or None: the offline responder answers.
     pub llm: Option<crate::llm::SharedLlm>,
+    /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending new clients.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

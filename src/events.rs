@@ -45,7 +45,7 @@ pub enum DomainEvent {
 }
 
 /// The routing-relevant state of a conversation after a change.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConversationState {
     pub conversation_id: Uuid,
     pub inbox_id: Uuid,

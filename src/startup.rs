@@ -25,8 +25,17 @@ pub struct Application {
     routing: tokio::task::JoinHandle<()>,
     /// The first-line bot (holds a context): stopped with routing.
     bot: tokio::task::JoinHandle<()>,
-    /// Owns the search index writer: stopped (releasing its lock) on shutdown.
-    search_indexer: crate::search::IndexerHandle,
+    /// Owns the search index writer: stopped (releasing its lock) on shutdown. None on a node
+    /// without the `indexer` role.
+    search_indexer: Option<crate::search::IndexerHandle>,
+    /// The bus tasks (publisher, receiver) and this node's notice receiver task.
+    bus: Option<BusTasks>,
+}
+
+struct BusTasks {
+    publisher: tokio::task::JoinHandle<()>,
+    receiver: tokio::task::JoinHandle<()>,
+    cluster: tokio::task::JoinHandle<()>,
 }
 
 /// Loads the HMAC key: from settings, else from `<data_dir>/secret.key`, created on first start.
@@ -78,10 +87,19 @@ impl Application {
         let (routing_tx, routing_rx) = mpsc::channel(65_536);
         let (search_tx, search_rx) = mpsc::channel(65_536);
         let (bot_tx, bot_rx) = mpsc::channel(65_536);
-        let events = Events::new(vec![hub_events_tx, routing_tx, search_tx, bot_tx]);
+        let events = Events::new(vec![hub_events_tx, routing_tx, search_tx.clone(), bot_tx]);
         let search = crate::search::SearchIndex::open_or_create(&settings.data_dir.join("search"))
             .context("opening the search index")?;
-        let (hub, hub_task) = realtime::hub::spawn(hub_events_rx);
+        let bus = if settings.bus_url.trim().is_empty() {
+            None
+        } else {
+            let bus = realtime::bus::Bus::connect(settings.bus_url.trim(), &settings.bus_prefix)
+                .await
+                .context("starting the cluster bus")?;
+            Some(bus.into_parts())
+        };
+        let (hub, hub_task) =
+            realtime::hub::spawn(hub_events_rx, bus.as_ref().map(|(tx, _, _)| tx.clone()));
         let (writer, writer_task) = messages::writer::spawn(
             conn.clone(),
             events.clone(),
@@ -97,8 +115,15 @@ impl Application {
             limits: Arc::new(crate::web::limits::Limits::new(settings.rate_limits)),
             search,
             kb: crate::kb::KbIndexes::default(),
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             llm: crate::llm::from_settings(&settings),
         };
+        let indexer_role = settings.has_role("indexer");
+        let bus = bus.map(|(_, rx, (publisher, receiver))| BusTasks {
+            publisher,
+            receiver,
+            cluster: realtime::cluster::spawn(ctx.clone(), rx, indexer_role.then_some(search_tx)),
+        });
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
         let bot_task = crate::bot::runner::spawn(ctx.clone(), bot_rx);
 
@@ -106,10 +131,14 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(ctx.clone());
+        let web_role = settings.has_role("web");
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .configure(crate::web::routes)
+            let app = App::new().app_data(data.clone());
+            if web_role {
+                app.configure(crate::web::routes)
+            } else {
+                app.configure(crate::web::health_routes)
+            }
         })
         .shutdown_timeout(5)
         // Sockets carry streams of small frames: without this, Nagle + delayed ACK hold them back.
@@ -117,14 +146,16 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        let search_indexer = crate::search::indexer::spawn(
-            ctx.db.clone(),
-            ctx.search.clone(),
-            Some(crate::search::indexer::db_fingerprint(
-                &settings.database_url(),
-            )),
-            search_rx,
-        );
+        let search_indexer = indexer_role.then(|| {
+            crate::search::indexer::spawn(
+                ctx.db.clone(),
+                ctx.search.clone(),
+                Some(crate::search::indexer::db_fingerprint(
+                    &settings.database_url(),
+                )),
+                search_rx,
+            )
+        });
         Ok(Self {
             port,
             ctx,
@@ -133,6 +164,7 @@ impl Application {
             routing: routing_task,
             bot: bot_task,
             search_indexer,
+            bus,
         })
     }
 
@@ -152,6 +184,8 @@ impl Application {
         StopHandle {
             hub: self.ctx.hub.clone(),
             server: self.server.handle(),
+            draining: self.ctx.draining.clone(),
+            grace: Duration::ZERO,
         }
     }
 
@@ -164,6 +198,7 @@ impl Application {
             routing,
             bot,
             search_indexer,
+            bus,
             ..
         } = self;
         let handle = server.handle();
@@ -171,11 +206,13 @@ impl Application {
             let stop = StopHandle {
                 hub: ctx.hub.clone(),
                 server: handle,
+                draining: ctx.draining.clone(),
+                grace: Duration::from_secs(ctx.settings.drain_grace_secs),
             };
             tokio::spawn(async move {
                 shutdown_signal().await;
-                tracing::info!("shutting down");
-                stop.stop().await;
+                tracing::info!("draining: closing sockets, finishing in-flight requests");
+                stop.drain().await;
             });
         }
         server.await?;
@@ -183,8 +220,17 @@ impl Application {
         let _ = routing.await;
         bot.abort();
         let _ = bot.await;
-        search_indexer.stop().await;
+        if let Some(indexer) = search_indexer {
+            indexer.stop().await;
+        }
         ctx.hub.shutdown().await;
+        if let Some(b) = bus {
+            b.cluster.abort();
+            b.receiver.abort();
+            // The hub has queued `Leaving`; give the publisher a moment to send it.
+            drop(ctx.hub.clone());
+            let _ = tokio::time::timeout(Duration::from_millis(500), b.publisher).await;
+        }
         // Dropping the last writer handle lets the writer finish its queue and stop.
         drop(ctx);
         for t in tasks {
@@ -201,11 +247,31 @@ impl Application {
 pub struct StopHandle {
     hub: crate::realtime::HubHandle,
     server: ServerHandle,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    grace: Duration,
 }
 
 impl StopHandle {
     pub async fn stop(&self) {
         self.hub.shutdown().await;
+        self.server.stop(true).await;
+    }
+
+    /// SIGTERM: `/readyz` turns 503 (the load balancer stops sending clients here), after the
+    /// grace period sockets close with 1012 "service restart" (clients reconnect, jittered, to
+    /// another node and resume), HTTP stops accepting and in-flight requests and writes finish.
+    pub async fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if !self.grace.is_zero() {
+            tokio::time::sleep(self.grace).await;
+        }
+        self.hub
+            .shutdown_with(crate::realtime::hub::CloseReason {
+                code: crate::realtime::protocol::close::SERVICE_RESTART,
+                reason: "service restart",
+            })
+            .await;
         self.server.stop(true).await;
     }
 }

@@ -1194,11 +1194,22 @@
 
   async function assignTo(agentId) {
     const c = S.conv; if (!c) return;
+    // Taking an unassigned conversation is a claim: if a colleague took it a moment ago, the
+    // server refuses (409) instead of silently taking it from them.
+    const cur = S.sums.get(c.id);
+    const claim = agentId === ME.id && !(cur && cur.assignee_id);
+    const body = claim ? { agent_id: agentId, only_if_unassigned: true } : { agent_id: agentId };
     try {
-      const r = await api(`/conversations/${enc(c.id)}/assign`, { method: "POST", body: { agent_id: agentId } });
+      const r = await api(`/conversations/${enc(c.id)}/assign`, { method: "POST", body });
       applySummary(r.conversation);
       toast(agentId ? `Assigned to ${agentName(agentId) === "You" ? "you" : agentName(agentId)}` : "Unassigned", "info", 2500);
-    } catch (e) { fail(e); patchHead(); }
+    } catch (e) {
+      if (claim && e.status === 409) {
+        const x = await fetchSummary(c.id, {});
+        toast(x && x.assignee_id ? `Already taken by ${agentName(x.assignee_id)}` : "Already assigned", "info", 4000);
+      } else fail(e);
+      patchHead();
+    }
   }
 
   async function setStatus(status, until) {

@@ -2,7 +2,7 @@
 //! between open, pending, snoozed (until a time) and resolved. Every change is announced to the
 //! agents and the customer (`conversation_updated`).
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -19,6 +19,10 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     pub agent_id: Option<Uuid>,
+    /// Claim: assign only if nobody holds the conversation yet (else 409 `conflict`). Two
+    /// agents claiming at once — on the same node or on two nodes — get one winner.
+    #[serde(default)]
+    pub only_if_unassigned: bool,
 }
 
 async fn save(ctx: &AppContext, am: conversation::ActiveModel) -> AppResult<conversation::Model> {
@@ -48,6 +52,9 @@ pub async fn assign(
             .await?
             .ok_or(AppError::NotFound("agent"))?;
     }
+    if body.only_if_unassigned {
+        return claim(ctx, conv, body.agent_id).await;
+    }
     if conv.assignee_id == body.agent_id {
         return Ok(conv);
     }
@@ -55,6 +62,46 @@ pub async fn assign(
     am.assignee_id = Set(body.agent_id);
     am.updated_at = Set(Utc::now());
     save(ctx, am).await
+}
+
+/// A conditional `UPDATE … WHERE assignee_id IS NULL`: the database picks the one winner.
+async fn claim(
+    ctx: &AppContext,
+    conv: conversation::Model,
+    agent_id: Option<Uuid>,
+) -> AppResult<conversation::Model> {
+    let Some(agent_id) = agent_id else {
+        return Err(AppError::Invalid(
+            "only_if_unassigned needs an agent_id".into(),
+        ));
+    };
+    let res = conversation::Entity::update_many()
+        .col_expr(conversation::Column::AssigneeId, Expr::value(agent_id))
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(conversation::Column::Id.eq(conv.id))
+        .filter(conversation::Column::AssigneeId.is_null())
+        .exec(&ctx.db)
+        .await?;
+    let saved = conversation::Entity::find_by_id(conv.id)
+        .one(&ctx.db)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    if res.rows_affected == 0 {
+        return if saved.assignee_id == Some(agent_id) {
+            Ok(saved)
+        } else {
+            Err(AppError::Conflict(
+                "the conversation is already assigned".into(),
+            ))
+        };
+    }
+    ctx.events
+        .publish(DomainEvent::ConversationUpdated {
+            account_id: saved.account_id,
+            state: ConversationState::from(&saved),
+        })
+        .await;
+    Ok(saved)
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,18 +3,27 @@
 //! shared by every recipient — and pushes them into each connection's bounded queue. A full
 //! queue means the client is not reading: that connection is closed as a slow consumer, and
 //! nobody else waits for it.
+//!
+//! With a cluster bus the hub also publishes what happens here (events, typing, presence,
+//! kicks) and applies what other nodes publish to its own sockets. Presence is cluster-wide:
+//! each node announces its agents every [`PRESENCE_EVERY`]; a node not heard from for
+//! [`PRESENCE_TTL`] (killed, cut off) has its agents dropped.
 use std::{
     collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::protocol::{PresenceEntry, PresenceStatus, ServerFrame, close};
+use super::{
+    bus::{BusTx, Notice},
+    protocol::{PresenceEntry, PresenceStatus, ServerFrame, close},
+};
 use crate::{actor::SenderType, events::DomainEvent};
 
 /// What a connection receives from the hub.
@@ -72,6 +81,12 @@ enum Cmd {
     },
     KickAgent(Uuid),
     KickSession(Uuid),
+    /// A notice from another node.
+    Remote(Uuid, Notice),
+    /// Login sessions of the agent sockets on this node.
+    Sessions(oneshot::Sender<Vec<Uuid>>),
+    /// Publish this node's presence now (the bus just came back).
+    Announce,
     Online(Uuid, oneshot::Sender<Vec<PresenceEntry>>),
     OnlineAccounts(oneshot::Sender<Vec<Uuid>>),
     /// Typing reported over HTTP (SSE clients): relayed to the account's agents.
@@ -87,7 +102,7 @@ enum Cmd {
         conversation_id: Uuid,
         typing: bool,
     },
-    Shutdown,
+    Shutdown(CloseReason),
 }
 
 #[derive(Clone)]
@@ -196,14 +211,58 @@ impl HubHandle {
 
     /// Closes every socket with "going away" so clients reconnect elsewhere.
     pub async fn shutdown(&self) {
-        let _ = self.cmd.send(Cmd::Shutdown).await;
+        self.shutdown_with(CloseReason {
+            code: close::GOING_AWAY,
+            reason: "server shutting down",
+        })
+        .await;
+    }
+
+    /// Closes every socket with `why` and stops the hub (a drain uses "service restart").
+    pub async fn shutdown_with(&self, why: CloseReason) {
+        let _ = self.cmd.send(Cmd::Shutdown(why)).await;
+    }
+
+    /// Applies a notice from another node to this node's sockets.
+    pub async fn remote(&self, node: Uuid, notice: Notice) {
+        let _ = self.cmd.send(Cmd::Remote(node, notice)).await;
+    }
+
+    /// Delivers an event read back from the database (catch-up) to this node's sockets only.
+    pub async fn replay(&self, event: &DomainEvent) {
+        self.remote(Uuid::nil(), Notice::from_event(event)).await;
+    }
+
+    pub async fn agent_sessions(&self) -> Vec<Uuid> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Sessions(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn announce_presence(&self) {
+        let _ = self.cmd.send(Cmd::Announce).await;
     }
 }
 
-/// Starts the hub; `events` is its subscription to domain events.
-pub fn spawn(events: mpsc::Receiver<DomainEvent>) -> (HubHandle, tokio::task::JoinHandle<()>) {
+/// How often a node announces its agents on the bus…
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(5);
+/// …and how long without news before another node counts them offline.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(16);
+
+/// Starts the hub; `events` is its subscription to domain events, `bus` (if any) where it
+/// publishes for the other nodes.
+pub fn spawn(
+    events: mpsc::Receiver<DomainEvent>,
+    bus: Option<BusTx>,
+) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-    let task = tokio::spawn(Hub::default().run(cmd_rx, events));
+    let hub = Hub {
+        bus,
+        ..Hub::default()
+    };
+    let task = tokio::spawn(hub.run(cmd_rx, events));
     (
         HubHandle {
             cmd: cmd_tx,
@@ -223,11 +282,27 @@ struct Entry {
     status: PresenceStatus,
 }
 
+/// What another node last said about its agents.
+struct RemoteNode {
+    seen: Instant,
+    agents: HashMap<(Uuid, Uuid), PresenceStatus>,
+}
+
 #[derive(Default)]
 struct Hub {
     conns: HashMap<u64, Entry>,
     agents_by_account: HashMap<Uuid, HashSet<u64>>,
     customers_by_conversation: HashMap<Uuid, HashSet<u64>>,
+    bus: Option<BusTx>,
+    remote: HashMap<Uuid, RemoteNode>,
+}
+
+fn rank(s: PresenceStatus) -> u8 {
+    match s {
+        PresenceStatus::Online => 2,
+        PresenceStatus::Away => 1,
+        PresenceStatus::Offline => 0,
+    }
 }
 
 const SLOW: CloseReason = CloseReason {
@@ -237,6 +312,12 @@ const SLOW: CloseReason = CloseReason {
 
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
+        let mut heartbeat = tokio::time::interval(PRESENCE_EVERY);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut why = CloseReason {
+            code: close::GOING_AWAY,
+            reason: "server shutting down",
+        };
         loop {
             // Commands first (joins must be prompt). Measured: unbiased polling cost ~5 % of
             // throughput at 20k msgs/s; a command flood is prevented upstream instead (typing is
@@ -244,24 +325,156 @@ impl Hub {
             tokio::select! {
                 biased;
                 cmd = cmds.recv() => match cmd {
-                    Some(Cmd::Shutdown) | None => break,
+                    Some(Cmd::Shutdown(w)) => { why = w; break; }
+                    None => break,
                     Some(cmd) => self.command(cmd),
                 },
                 ev = events.recv() => match ev {
-                    Some(ev) => self.event(ev),
+                    Some(ev) => {
+                        self.publish(|| Notice::from_event(&ev));
+                        self.event(ev);
+                    }
                     None => break,
                 },
+                _ = heartbeat.tick(), if self.bus.is_some() => self.heartbeat(),
             }
         }
+        self.publish(|| Notice::Leaving);
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            self.close(
-                id,
-                CloseReason {
-                    code: close::GOING_AWAY,
-                    reason: "server shutting down",
-                },
-            );
+            self.close(id, why);
+        }
+    }
+
+    fn publish(&self, notice: impl FnOnce() -> Notice) {
+        if let Some(bus) = &self.bus {
+            bus.publish(notice());
+        }
+    }
+
+    /// Announces this node's agents and forgets nodes that went quiet.
+    fn heartbeat(&mut self) {
+        self.announce();
+        let dead: Vec<Uuid> = self
+            .remote
+            .iter()
+            .filter(|(_, n)| n.seen.elapsed() > PRESENCE_TTL)
+            .map(|(id, _)| *id)
+            .collect();
+        for node in dead {
+            tracing::info!(%node, "no presence from a node: its agents are offline");
+            self.forget_node(node);
+        }
+    }
+
+    fn announce(&self) {
+        let Some(bus) = &self.bus else { return };
+        let mut agents = Vec::new();
+        for (account_id, ids) in &self.agents_by_account {
+            let mut seen = HashSet::new();
+            for id in ids {
+                if let Some(ConnKind::Agent { agent_id, .. }) = self.conns.get(id).map(|e| e.kind)
+                    && seen.insert(agent_id)
+                {
+                    agents.push((
+                        *account_id,
+                        agent_id,
+                        self.local_status(*account_id, agent_id),
+                    ));
+                }
+            }
+        }
+        bus.publish(Notice::Presence { full: true, agents });
+    }
+
+    fn forget_node(&mut self, node: Uuid) {
+        self.remote_presence(node, true, Vec::new());
+        self.remote.remove(&node);
+    }
+
+    /// Another node's agents changed (or all of them, `full`): local agents see the combined
+    /// status change, if it changed.
+    fn remote_presence(
+        &mut self,
+        node: Uuid,
+        full: bool,
+        agents: Vec<(Uuid, Uuid, PresenceStatus)>,
+    ) {
+        let mut touched: Vec<(Uuid, Uuid)> = agents.iter().map(|(a, g, _)| (*a, *g)).collect();
+        if full && let Some(n) = self.remote.get(&node) {
+            touched.extend(n.agents.keys().copied());
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let before: Vec<PresenceStatus> = touched
+            .iter()
+            .map(|(a, g)| self.agent_status(*a, *g))
+            .collect();
+        let n = self.remote.entry(node).or_insert_with(|| RemoteNode {
+            seen: Instant::now(),
+            agents: HashMap::new(),
+        });
+        n.seen = Instant::now();
+        if full {
+            n.agents.clear();
+        }
+        for (a, g, s) in agents {
+            if s == PresenceStatus::Offline {
+                n.agents.remove(&(a, g));
+            } else {
+                n.agents.insert((a, g), s);
+            }
+        }
+        for ((account_id, agent_id), was) in touched.into_iter().zip(before) {
+            let now = self.agent_status(account_id, agent_id);
+            if now != was {
+                self.push_presence(account_id, agent_id, now);
+            }
+        }
+    }
+
+    fn remote_notice(&mut self, node: Uuid, notice: Notice) {
+        match notice {
+            Notice::Typing {
+                account_id,
+                conversation_id,
+                sender_type,
+                sender_id,
+                typing,
+                private,
+            } => {
+                let frame: Arc<str> = ServerFrame::Typing {
+                    conversation_id,
+                    sender_type,
+                    sender_id,
+                    typing,
+                }
+                .to_text()
+                .into();
+                let targets = self.audience(account_id, conversation_id, !private);
+                self.push_all(&targets, Outbound::Frame(frame));
+            }
+            Notice::Presence { full, agents } => self.remote_presence(node, full, agents),
+            Notice::Kick {
+                agent_id,
+                session_id,
+            } => {
+                if let Some(agent) = agent_id {
+                    self.kick_where(
+                        |e| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent),
+                    );
+                }
+                if let Some(session) = session_id {
+                    self.kick_where(|e| e.session == Some(session));
+                }
+            }
+            Notice::Leaving => self.forget_node(node),
+            Notice::Resync { .. } => {}
+            other => {
+                if let Some(ev) = other.to_event() {
+                    self.event(ev);
+                }
+            }
         }
     }
 
@@ -287,15 +500,39 @@ impl Hub {
                     }
                 }
             }
-            Cmd::KickAgent(agent) => self.kick_where(
-                |e| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent),
-            ),
-            Cmd::KickSession(session) => self.kick_where(|e| e.session == Some(session)),
+            Cmd::KickAgent(agent) => {
+                self.publish(|| Notice::Kick {
+                    agent_id: Some(agent),
+                    session_id: None,
+                });
+                self.kick_where(
+                    |e| matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent),
+                )
+            }
+            Cmd::KickSession(session) => {
+                self.publish(|| Notice::Kick {
+                    agent_id: None,
+                    session_id: Some(session),
+                });
+                self.kick_where(|e| e.session == Some(session))
+            }
+            Cmd::Remote(node, notice) => self.remote_notice(node, notice),
+            Cmd::Sessions(reply) => {
+                let mut s: Vec<Uuid> = self.conns.values().filter_map(|e| e.session).collect();
+                s.sort_unstable();
+                s.dedup();
+                let _ = reply.send(s);
+            }
+            Cmd::Announce => self.announce(),
             Cmd::Online(account_id, reply) => {
                 let _ = reply.send(self.presence_of(account_id));
             }
             Cmd::OnlineAccounts(reply) => {
-                let _ = reply.send(self.agents_by_account.keys().copied().collect());
+                let mut accounts: HashSet<Uuid> = self.agents_by_account.keys().copied().collect();
+                for n in self.remote.values() {
+                    accounts.extend(n.agents.keys().map(|(a, _)| *a));
+                }
+                let _ = reply.send(accounts.into_iter().collect());
             }
             Cmd::CustomerTyping {
                 account_id,
@@ -313,6 +550,14 @@ impl Hub {
                 .into();
                 let targets = self.agents_of(account_id);
                 self.push_all(&targets, Outbound::Frame(frame));
+                self.publish(|| Notice::Typing {
+                    account_id,
+                    conversation_id,
+                    sender_type: SenderType::Customer,
+                    sender_id: contact_id,
+                    typing,
+                    private: true,
+                });
             }
             Cmd::BotTyping {
                 account_id,
@@ -329,8 +574,16 @@ impl Hub {
                 .into();
                 let targets = self.audience(account_id, conversation_id, true);
                 self.push_all(&targets, Outbound::Frame(frame));
+                self.publish(|| Notice::Typing {
+                    account_id,
+                    conversation_id,
+                    sender_type: SenderType::Bot,
+                    sender_id: Uuid::nil(),
+                    typing,
+                    private: false,
+                });
             }
-            Cmd::Shutdown => {}
+            Cmd::Shutdown(_) => {}
         }
     }
 
@@ -438,8 +691,22 @@ impl Hub {
         self.remove(id);
     }
 
-    /// An agent's status: the "most present" of its sockets, offline when it has none.
+    /// An agent's status across the cluster: the "most present" of this node's view and what
+    /// other nodes announced.
     fn agent_status(&self, account_id: Uuid, agent: Uuid) -> PresenceStatus {
+        let mut best = self.local_status(account_id, agent);
+        for n in self.remote.values() {
+            if let Some(s) = n.agents.get(&(account_id, agent))
+                && rank(*s) > rank(best)
+            {
+                best = *s;
+            }
+        }
+        best
+    }
+
+    /// An agent's status on this node: the "most present" of its sockets, offline when it has none.
+    fn local_status(&self, account_id: Uuid, agent: Uuid) -> PresenceStatus {
         let mut best = PresenceStatus::Offline;
         for id in self
             .agents_by_account
@@ -470,6 +737,14 @@ impl Hub {
                 ConnKind::Customer { .. } => None,
             })
             .collect();
+        for n in self.remote.values() {
+            agents.extend(
+                n.agents
+                    .keys()
+                    .filter(|(a, _)| *a == account_id)
+                    .map(|(_, g)| *g),
+            );
+        }
         agents.sort_unstable();
         agents.dedup();
         agents
@@ -481,8 +756,22 @@ impl Hub {
             .collect()
     }
 
+    /// An agent's sockets on this node changed: tell the local agents (cluster-wide status) and
+    /// the other nodes (this node's part).
     fn broadcast_presence(&mut self, account_id: Uuid, agent_id: Uuid) {
         let status = self.agent_status(account_id, agent_id);
+        self.publish(|| Notice::Presence {
+            full: false,
+            agents: vec![(
+                account_id,
+                agent_id,
+                self.local_status(account_id, agent_id),
+            )],
+        });
+        self.push_presence(account_id, agent_id, status);
+    }
+
+    fn push_presence(&mut self, account_id: Uuid, agent_id: Uuid, status: PresenceStatus) {
         let frame: Arc<str> = ServerFrame::Presence { agent_id, status }.to_text().into();
         let targets = self.agents_of(account_id);
         self.push_all(&targets, Outbound::Frame(frame));
@@ -520,6 +809,14 @@ impl Hub {
         let mut targets = self.audience(account_id, conversation_id, !private);
         targets.retain(|id| *id != from);
         self.push_all(&targets, Outbound::Frame(frame));
+        self.publish(|| Notice::Typing {
+            account_id,
+            conversation_id,
+            sender_type,
+            sender_id,
+            typing,
+            private,
+        });
     }
 
     /// Agents of the account, plus (if `customers`) the customer sockets of the conversation —

@@ -1,5 +1,7 @@
 //! Real-time delivery over WebSockets: the versioned frame protocol, the hub task that routes
-//! events to connections, and the per-connection session loop.
+//! events to connections, the per-connection session loop, and the cluster bus that links nodes.
+pub mod bus;
+pub mod cluster;
 pub mod hub;
 pub mod protocol;
 pub mod session;

@@ -14,6 +14,8 @@ pub mod close {
     pub const UNSUPPORTED_DATA: u16 = 1003;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
+    /// The node is draining (rolling restart): reconnect, to another node, and resume.
+    pub const SERVICE_RESTART: u16 = 1012;
     pub const IDLE_TIMEOUT: u16 = 4000;
     pub const REVOKED: u16 = 4003;
     pub const SLOW_CONSUMER: u16 = 4008;

@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up) and `/readyz` (the database answers).
+//! `/healthz` (the process is up) and `/readyz` (the database answers and the node is not
+//! draining).
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -9,6 +10,9 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
+    if ctx.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}));
+    }
     let backend = if db::is_postgres(&ctx.db) {
         "postgres"
     } else {

@@ -158,6 +158,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }));
 }
 
+/// A node without the `web` role (an indexer only) answers health checks and nothing else.
+pub fn health_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .default_service(web::to(|| async {
+            HttpResponse::NotFound().json(AppError::NotFound("route").body())
+        }));
+}
+
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(256 * 1024)

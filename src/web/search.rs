@@ -29,6 +29,12 @@ pub async fn search(
     who: CurrentAgent,
     params: web::Query<SearchParams>,
 ) -> AppResult<HttpResponse> {
+    if !ctx.settings.has_role("indexer") {
+        // Route /api/v1/search to the nodes with the `indexer` role (docs/deployment.md).
+        return Err(crate::error::AppError::Unavailable(anyhow::anyhow!(
+            "this node does not hold the search index (its roles lack `indexer`)"
+        )));
+    }
     let p = params.into_inner();
     let defaults = SearchOptions::default();
     let opts = SearchOptions {

@@ -19,11 +19,28 @@ pub const ADMIN: &str = "admin@acme.example";
 pub const AGENT2: &str = "agent2@acme.example";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct TestApp {
+/// How a test talks to one server over HTTP and WebSockets (an in-process [`TestApp`] derefs
+/// to it; the cluster tests build one per node process).
+pub struct Endpoint {
     pub base: String,
     pub ws_base: String,
     pub http: reqwest::Client,
     pub inbox_token: String,
+}
+
+impl Endpoint {
+    pub fn new(base: &str, inbox_token: &str) -> Endpoint {
+        Endpoint {
+            base: base.to_string(),
+            ws_base: base.replacen("http", "ws", 1),
+            http: reqwest::Client::new(),
+            inbox_token: inbox_token.to_string(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub endpoint: Endpoint,
     pub settings: Settings,
     /// The running server's context, for setting up what has no API yet.
     pub ctx: switchboard::context::AppContext,
@@ -110,10 +127,7 @@ async fn start(
     let ctx = app.context().clone();
     let join = tokio::spawn(app.run_until_stopped(false));
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        ws_base: format!("ws://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        inbox_token,
+        endpoint: Endpoint::new(&format!("http://127.0.0.1:{port}"), &inbox_token),
         settings,
         ctx,
         dir,
@@ -131,6 +145,13 @@ pub struct Agent {
     pub session: String,
 }
 
+impl std::ops::Deref for TestApp {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
 impl TestApp {
     /// Stops the server (sockets first, then HTTP) and waits until it is down; returns what a
     /// restart on the same database needs.
@@ -138,12 +159,13 @@ impl TestApp {
         let TestApp {
             settings,
             dir,
-            inbox_token,
+            endpoint,
             handle,
             join,
             ctx,
             ..
         } = self;
+        let inbox_token = endpoint.inbox_token;
         drop(ctx); // the server drains its writer once the last handle is gone
         handle.stop().await;
         join.await
@@ -166,7 +188,9 @@ impl TestApp {
         let (settings, _, _) = self.shut_down().await;
         drop_database(&settings.database_url).await;
     }
+}
 
+impl Endpoint {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -8,6 +8,7 @@ mod helpers;
 mod ai;
 mod auth;
 mod browser;
+mod cluster;
 mod crash;
 mod dashboard_api;
 mod delivery;
