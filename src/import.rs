@@ -247,6 +247,7 @@ async fn write_chunk(
             tags: p.tags.join("\n"),
             bot_state: None,
             bot_turns: 0,
+            bot_lease_until: None,
         };
         let am: conversation::ActiveModel = model.into();
         conversation::Entity::insert(am)

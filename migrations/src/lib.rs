@@ -6,6 +6,7 @@ mod m20261127_000001_init;
 mod m20261128_000001_dashboard;
 mod m20261128_000002_search;
 mod m20261128_000003_ai;
+mod m20261128_000004_cluster;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_dashboard::Migration),
             Box::new(m20261128_000002_search::Migration),
             Box::new(m20261128_000003_ai::Migration),
+            Box::new(m20261128_000004_cluster::Migration),
         ]
     }
 }

@@ -11,6 +11,11 @@
 //! never takes that conversation back, so there are no loops. An agent replying or being assigned
 //! also ends the bot's turn. Every 5 s a catch-up pass answers bot conversations whose customer
 //! still waits (a crash between the customer's message and the answer, or a missed event).
+//!
+//! With several nodes, the node that stored the customer's message answers it; before working
+//! on a conversation a node takes its **lease** (`bot_lease_until`, a conditional update), so
+//! another node's catch-up pass does not start a second model call meanwhile. A lease left by a
+//! node that died expires and the catch-up pass of any node takes over.
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -19,7 +24,7 @@ use std::{
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use tokio::sync::{Semaphore, mpsc};
@@ -171,6 +176,25 @@ impl Bot {
         if already_answered(ctx, conversation_id, &reply_id).await? {
             return Ok(());
         }
+        let Some(lease) = take_lease(ctx, conversation_id).await? else {
+            return Ok(()); // another node is answering it
+        };
+        let res = self
+            .answer_with_lease(&conv, account_id, msg, &reply_id)
+            .await;
+        release_lease(ctx, conversation_id, lease).await;
+        res
+    }
+
+    async fn answer_with_lease(
+        &self,
+        conv: &conversation::Model,
+        account_id: Uuid,
+        msg: Arc<Message>,
+        reply_id: &str,
+    ) -> AppResult<()> {
+        let ctx = &self.ctx;
+        let conversation_id = conv.id;
         let Some(inbox) = inbox::Entity::find_by_id(conv.inbox_id)
             .one(&ctx.db)
             .await?
@@ -225,14 +249,14 @@ impl Bot {
         }
         let result = match decision.handoff {
             None => {
-                self.reply(account_id, conversation_id, &reply_id, &decision)
+                self.reply(account_id, conversation_id, reply_id, &decision)
                     .await
             }
             Some(reason) => {
                 self.hand_off(
                     account_id,
                     conversation_id,
-                    &reply_id,
+                    reply_id,
                     &decision,
                     reason,
                     &history,
@@ -427,6 +451,56 @@ impl Bot {
             }
             Err(e) => tracing::warn!(error = %e, "bot catch-up failed"),
         }
+    }
+}
+
+/// How long a node may work on one answer before another node may take over: the model's
+/// whole retry budget, bounded.
+fn lease_length(ctx: &AppContext) -> chrono::Duration {
+    let s = &ctx.settings;
+    let secs = std::cmp::max(s.llm_first_token_timeout_secs, s.llm_timeout_secs)
+        * u64::from(s.llm_max_retries + 1)
+        + 15;
+    chrono::Duration::seconds(secs.clamp(30, 300) as i64)
+}
+
+/// Takes the conversation's bot lease; None when another worker holds it. The value returned
+/// (millisecond precision, as every database stores it) identifies this holder.
+async fn take_lease(
+    ctx: &AppContext,
+    conversation_id: Uuid,
+) -> AppResult<Option<chrono::DateTime<Utc>>> {
+    let now = Utc::now();
+    let Some(until) =
+        chrono::DateTime::from_timestamp_millis((now + lease_length(ctx)).timestamp_millis())
+    else {
+        return Ok(None);
+    };
+    let res = conversation::Entity::update_many()
+        .col_expr(conversation::Column::BotLeaseUntil, Expr::value(until))
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .filter(
+            Condition::any()
+                .add(conversation::Column::BotLeaseUntil.is_null())
+                .add(conversation::Column::BotLeaseUntil.lt(now)),
+        )
+        .exec(&ctx.db)
+        .await?;
+    Ok((res.rows_affected == 1).then_some(until))
+}
+
+async fn release_lease(ctx: &AppContext, conversation_id: Uuid, lease: chrono::DateTime<Utc>) {
+    let res = conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::BotLeaseUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .filter(conversation::Column::BotLeaseUntil.eq(lease))
+        .exec(&ctx.db)
+        .await;
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "releasing the bot lease failed (it expires by itself)");
     }
 }
 

@@ -183,6 +183,7 @@ async fn new_conversation(
         tags: String::new(),
         bot_state: inbox.bot_enabled.then(|| "active".to_string()),
         bot_turns: 0,
+        bot_lease_until: None,
     };
     let am: conversation::ActiveModel = m.clone().into();
     conversation::Entity::insert(am)

@@ -28,6 +28,8 @@ pub struct Model {
     pub bot_state: Option<String>,
     /// Answers the bot gave in this conversation.
     pub bot_turns: i32,
+    /// Until when one node's bot holds this conversation's turn (see `bot::runner`).
+    pub bot_lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
