@@ -223,18 +223,28 @@ impl Application {
         if let Some(indexer) = search_indexer {
             indexer.stop().await;
         }
-        ctx.hub.shutdown().await;
-        if let Some(b) = bus {
+        let publisher = bus.map(|b| {
             b.cluster.abort();
             b.receiver.abort();
-            // The hub has queued `Leaving`; give the publisher a moment to send it.
-            drop(ctx.hub.clone());
-            let _ = tokio::time::timeout(Duration::from_millis(500), b.publisher).await;
-        }
-        // Dropping the last writer handle lets the writer finish its queue and stop.
+            b.publisher
+        });
+        // Dropping the last writer handle lets the writer finish its queue and stop; the hub
+        // still runs meanwhile, so the events of those last writes reach the other nodes.
+        let hub = ctx.hub.clone();
         drop(ctx);
+        let mut tasks = tasks.into_iter();
+        let hub_task = tasks.next();
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        hub.shutdown().await;
+        drop(hub);
+        if let Some(t) = hub_task {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        // The hub is gone (it queued `Leaving`): the publisher sends what is queued and ends.
+        if let Some(p) = publisher {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
         }
         Ok(())
     }
@@ -267,7 +277,7 @@ impl StopHandle {
             tokio::time::sleep(self.grace).await;
         }
         self.hub
-            .shutdown_with(crate::realtime::hub::CloseReason {
+            .close_all(crate::realtime::hub::CloseReason {
                 code: crate::realtime::protocol::close::SERVICE_RESTART,
                 reason: "service restart",
             })

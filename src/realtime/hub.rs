@@ -87,6 +87,9 @@ enum Cmd {
     Sessions(oneshot::Sender<Vec<Uuid>>),
     /// Publish this node's presence now (the bus just came back).
     Announce,
+    /// Drain: close every socket (and any that joins later) with this reason, but keep
+    /// running so the events of writes still in flight reach the other nodes.
+    CloseAll(CloseReason),
     Online(Uuid, oneshot::Sender<Vec<PresenceEntry>>),
     OnlineAccounts(oneshot::Sender<Vec<Uuid>>),
     /// Typing reported over HTTP (SSE clients): relayed to the account's agents.
@@ -218,9 +221,15 @@ impl HubHandle {
         .await;
     }
 
-    /// Closes every socket with `why` and stops the hub (a drain uses "service restart").
+    /// Closes every socket with `why` and stops the hub.
     pub async fn shutdown_with(&self, why: CloseReason) {
         let _ = self.cmd.send(Cmd::Shutdown(why)).await;
+    }
+
+    /// Drain: closes every socket with `why` (and refuses new ones) while the hub keeps
+    /// publishing events for the other nodes until [`HubHandle::shutdown`].
+    pub async fn close_all(&self, why: CloseReason) {
+        let _ = self.cmd.send(Cmd::CloseAll(why)).await;
     }
 
     /// Applies a notice from another node to this node's sockets.
@@ -295,6 +304,8 @@ struct Hub {
     customers_by_conversation: HashMap<Uuid, HashSet<u64>>,
     bus: Option<BusTx>,
     remote: HashMap<Uuid, RemoteNode>,
+    /// Set by a drain: sockets are closed with this as soon as they join.
+    closing: Option<CloseReason>,
 }
 
 fn rank(s: PresenceStatus) -> u8 {
@@ -354,7 +365,9 @@ impl Hub {
 
     /// Announces this node's agents and forgets nodes that went quiet.
     fn heartbeat(&mut self) {
-        self.announce();
+        if self.closing.is_none() {
+            self.announce();
+        }
         let dead: Vec<Uuid> = self
             .remote
             .iter()
@@ -524,6 +537,15 @@ impl Hub {
                 let _ = reply.send(s);
             }
             Cmd::Announce => self.announce(),
+            Cmd::CloseAll(why) => {
+                self.closing = Some(why);
+                // The others forget this node's agents now, not at the presence timeout.
+                self.publish(|| Notice::Leaving);
+                let ids: Vec<u64> = self.conns.keys().copied().collect();
+                for id in ids {
+                    self.close(id, why);
+                }
+            }
             Cmd::Online(account_id, reply) => {
                 let _ = reply.send(self.presence_of(account_id));
             }
@@ -606,6 +628,11 @@ impl Hub {
     }
 
     fn join(&mut self, conn: Conn, ready: oneshot::Sender<Vec<PresenceEntry>>) {
+        if let Some(why) = self.closing {
+            let _ = conn.kick.send(why);
+            let _ = ready.send(Vec::new());
+            return;
+        }
         let account = match conn.kind {
             ConnKind::Agent { account_id, .. } => {
                 self.agents_by_account

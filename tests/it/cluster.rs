@@ -95,6 +95,10 @@ impl Cluster {
     }
 
     async fn node(&self, bus_url: &str) -> Node {
+        self.node_with(bus_url, &[]).await
+    }
+
+    async fn node_with(&self, bus_url: &str, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -110,6 +114,7 @@ impl Cluster {
             .env("SWITCHBOARD_BUS_PREFIX", &self.prefix)
             .env("SWITCHBOARD_RATE_LIMITS", "false")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -146,6 +151,35 @@ impl Node {
         if let Some(mut c) = self.child.take() {
             c.kill().expect("SIGKILL");
             let _ = c.wait();
+        }
+    }
+}
+
+impl Node {
+    /// SIGTERM, as a service manager or a rolling deploy stops a node.
+    fn sigterm(&self) {
+        let pid = self.child.as_ref().map(|c| c.id()).expect("running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit by itself; its exit status.
+    async fn exited(&mut self, within: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return st;
+            }
+            assert!(
+                start.elapsed() < within,
+                "the node did not exit within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -615,4 +649,111 @@ async fn me(node: &Endpoint, bearer: &str) -> Uuid {
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("my id")
+}
+
+#[tokio::test]
+async fn sigterm_drains_a_node_and_its_clients_resume_on_the_other() {
+    let cluster = Cluster::new().await;
+    let nats = nats_url();
+    let mut a = cluster
+        .node_with(&nats, &[("SWITCHBOARD_DRAIN_GRACE_SECS", "1")])
+        .await;
+    let b = cluster.node(&nats).await;
+    let admin = b.login(ADMIN).await;
+    let mut agent = Peer::new(b.agent_ws(&admin).await);
+    let bo = a.login(AGENT2).await;
+    let _bo_ws = a.agent_ws(&bo).await;
+    eventually("B sees Bo (on A) online", TIMEOUT, || async {
+        agent_status(&b, &admin.session, AGENT2).await == "online"
+    })
+    .await;
+
+    let c = a.customer().await;
+    let conv = c.conversation_id;
+    let mut cust = Peer::new(a.customer_resume(&c, 0).await.0);
+    let total = 30;
+    for i in 0..total {
+        cust.ws
+            .send(json!({"type": "send", "client_msg_id": format!("m-{i}"), "body": format!("m {i}")}))
+            .await;
+    }
+    let mut acked: HashMap<String, i64> = HashMap::new();
+    let f = cust.frame_of("ack", TIMEOUT).await;
+    record_ack(&mut acked, &f);
+    a.sigterm();
+    // Draining: the load balancer's readiness probe fails first, sockets are still open.
+    eventually("readyz answers 503 while draining", Duration::from_millis(900), || async {
+        let r = a.http.get(a.url("/readyz")).send().await.expect("readyz");
+        r.status() == 503
+    })
+    .await;
+    // Then sockets close with 1012 "service restart" after in-flight sends were acked.
+    let close = loop {
+        match tokio::time::timeout(TIMEOUT, cust.ws.next())
+            .await
+            .expect("close in time")
+        {
+            Next::Frame(f) if f["type"] == "ack" => record_ack(&mut acked, &f),
+            Next::Frame(f) if f["type"] == "message" => cust.msgs.push(f),
+            Next::Frame(_) => {}
+            Next::Closed(c) => break c,
+        }
+    };
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(1012));
+    let status = a.exited(Duration::from_secs(15)).await;
+    assert!(status.success(), "a drained node exits cleanly: {status:?}");
+    // Bo's presence leaves with the node at once, not at the heartbeat timeout.
+    eventually(
+        "Bo offline on B after A drained",
+        Duration::from_secs(4),
+        || async { agent_status(&b, &admin.session, AGENT2).await == "offline" },
+    )
+    .await;
+
+    // The customer reconnects to B, resumes, and re-sends what was never acked.
+    let last = cust.seqs(conv).last().copied().unwrap_or(0);
+    let (ws, replayed) = b.customer_resume(&c, last).await;
+    let mut resumed = Peer::new(ws);
+    resumed.msgs = cust.msgs.clone();
+    resumed.msgs.extend(replayed);
+    for i in 0..total {
+        let id = format!("m-{i}");
+        if !acked.contains_key(&id) {
+            resumed
+                .ws
+                .send(json!({"type": "send", "client_msg_id": id, "body": format!("m {i}")}))
+                .await;
+            let f = resumed.frame_of("ack", TIMEOUT).await;
+            record_ack(&mut acked, &f);
+        }
+    }
+    resumed.wait_messages(conv, total, TIMEOUT).await;
+    let all: Vec<i64> = (1..=total as i64).collect();
+    assert_eq!(
+        resumed.seqs(conv),
+        all,
+        "the customer: every message once, in order"
+    );
+    let history = b.history(&c.token, conv).await;
+    assert_eq!(seqs(&history), all);
+    for (id, seq) in &acked {
+        let stored: Vec<&Value> = history
+            .iter()
+            .filter(|m| m["client_msg_id"] == id.as_str())
+            .collect();
+        assert_eq!(stored.len(), 1, "{id} stored once");
+        assert_eq!(
+            stored[0]["seq"].as_i64(),
+            Some(*seq),
+            "{id} kept the seq it was acked with"
+        );
+    }
+    agent.wait_messages(conv, total, TIMEOUT).await;
+    assert_eq!(
+        agent.seqs(conv),
+        all,
+        "the agent on B: every message once, in order"
+    );
+    drop(b);
+    cluster.drop_db().await;
 }
