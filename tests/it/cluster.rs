@@ -591,7 +591,7 @@ async fn bus_outage_then_everyone_converges() {
 }
 
 #[tokio::test]
-async fn concurrent_claims_from_two_nodes_have_one_winner() {
+async fn races_across_two_nodes_have_one_winner() {
     let cluster = Cluster::new().await;
     let nats = nats_url();
     let a = cluster.node(&nats).await;
@@ -630,6 +630,37 @@ async fn concurrent_claims_from_two_nodes_have_one_winner() {
         let conv = conversation(&a, &ada.session, c.conversation_id).await;
         assert_eq!(conv["assignee_id"], winner.to_string(), "round {round}");
     }
+
+    // One message retried many times in parallel through both nodes is stored once.
+    let c = a.customer().await;
+    let sends = (0..16).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.post_message(
+            &c.token,
+            c.conversation_id,
+            "same-id",
+            "sent everywhere",
+            false,
+        )
+    });
+    let replies = futures_util::future::join_all(sends).await;
+    let mut ids = Vec::new();
+    for r in replies {
+        assert!(r.status() == 201 || r.status() == 200, "{}", r.status());
+        let v: Value = r.json().await.expect("json");
+        let m = if v["message"].is_object() {
+            &v["message"]
+        } else {
+            &v
+        };
+        ids.push((
+            m["id"].as_str().unwrap_or("").to_string(),
+            m["seq"].as_i64(),
+        ));
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry got the same message: {ids:?}");
+    assert_eq!(seqs(&a.history(&c.token, c.conversation_id).await), vec![1]);
     drop((a, b));
     cluster.drop_db().await;
 }
@@ -682,10 +713,14 @@ async fn sigterm_drains_a_node_and_its_clients_resume_on_the_other() {
     record_ack(&mut acked, &f);
     a.sigterm();
     // Draining: the load balancer's readiness probe fails first, sockets are still open.
-    eventually("readyz answers 503 while draining", Duration::from_millis(900), || async {
-        let r = a.http.get(a.url("/readyz")).send().await.expect("readyz");
-        r.status() == 503
-    })
+    eventually(
+        "readyz answers 503 while draining",
+        Duration::from_millis(900),
+        || async {
+            let r = a.http.get(a.url("/readyz")).send().await.expect("readyz");
+            r.status() == 503
+        },
+    )
     .await;
     // Then sockets close with 1012 "service restart" after in-flight sends were acked.
     let close = loop {
