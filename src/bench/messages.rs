@@ -4,8 +4,9 @@
 //! ack latency (send → ack at the customer), delivery latency (send → every agent receipt),
 //! durable msgs/s, this disk's fsync median for comparison, and checks afterwards that nothing
 //! was lost or duplicated. See docs/benchmarks.md.
-mod load;
-mod target;
+mod cluster;
+pub(crate) mod load;
+pub(crate) mod target;
 mod verify;
 
 use std::{
@@ -91,6 +92,17 @@ pub struct Args {
     /// 4 KiB write + fsync round trips in the fsync probe.
     #[arg(long, default_value_t = 200)]
     pub fsync_samples: usize,
+    /// Server nodes: 1, or 2 = a cluster on one PostgreSQL database (`--database-url`) linked by
+    /// `--bus`, customers on node A and agents on node B, so every delivery crosses the bus. With
+    /// 2 the same load first runs on a single node (no bus), and both are reported side by side.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub nodes: u8,
+    /// With `--nodes 2`: the bus linking the nodes (default nats).
+    #[arg(long, value_parser = ["nats", "redis"])]
+    pub bus: Option<String>,
+    /// With `--nodes 2`: the bus server (default nats://127.0.0.1:4222 or redis://127.0.0.1:6379).
+    #[arg(long)]
+    pub bus_url: Option<String>,
     /// Print one JSON object on stdout instead of the report (progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -185,6 +197,13 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
         a.agents <= 1000 && a.customers <= 100_000,
         "too many sockets"
     );
+    if a.nodes > 1 {
+        return cluster::run(a, settings).await;
+    }
+    anyhow::ensure!(
+        a.bus.is_none() && a.bus_url.is_none(),
+        "--bus and --bus-url need --nodes 2"
+    );
     let target = match &a.url {
         Some(url) => {
             anyhow::ensure!(
@@ -217,6 +236,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
                 database_url: a.database_url.clone(),
                 sqlite_synchronous: sync,
                 agents: a.agents,
+                cluster: None,
             };
             progress(format_args!(
                 "starting an in-process server on a fresh database"
@@ -252,7 +272,7 @@ struct TokenBody {
     token: String,
 }
 
-async fn post_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn post_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
     bearer: Option<&str>,
@@ -296,8 +316,8 @@ async fn open_customers(t: &Target, n: usize) -> anyhow::Result<Vec<(Uuid, Strin
 /// Logs the agents in (argon2: slow on purpose, not measured) and mints their socket tokens;
 /// returns the socket URLs and one session token (for the history API).
 async fn open_agents(t: &Target) -> anyhow::Result<(Vec<String>, String)> {
-    let login_url = format!("{}/api/v1/auth/login", t.base);
-    let token_url = format!("{}/api/v1/auth/socket-token", t.base);
+    let login_url = format!("{}/api/v1/auth/login", t.agent_base);
+    let token_url = format!("{}/api/v1/auth/socket-token", t.agent_base);
     let opened: Vec<(String, String)> = stream::iter(t.logins.iter())
         .map(|(email, password)| {
             let (login_url, token_url) = (&login_url, &token_url);
@@ -314,7 +334,7 @@ async fn open_agents(t: &Target) -> anyhow::Result<(Vec<String>, String)> {
                 )
                 .await
                 .context("minting a socket token")?;
-                let url = format!("{}/ws/agent?token={}", t.ws_base, socket.token);
+                let url = format!("{}/ws/agent?token={}", t.agent_ws_base, socket.token);
                 anyhow::Ok((session.token, url))
             }
         })

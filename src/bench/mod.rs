@@ -3,6 +3,8 @@ mod assets;
 mod cpu;
 mod fsync;
 pub mod messages;
+mod nodes;
+mod relay;
 mod search;
 mod stats;
 mod suggest;
@@ -23,6 +25,9 @@ pub enum BenchCommand {
     /// Latency the server adds before the first token of a suggested reply (against an
     /// instant built-in model, or a real endpoint with --llm-url).
     Suggest(suggest::Args),
+    /// Typing relay latency (customer socket → agent socket) through one node and across two
+    /// nodes via NATS, against a raw NATS publish → subscribe; see docs/benchmarks.md.
+    Relay(relay::Args),
 }
 
 pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
@@ -31,6 +36,7 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
         BenchCommand::Assets(a) => assets::run(a),
         BenchCommand::Search(a) => search::run(*a, settings).await,
         BenchCommand::Suggest(a) => suggest::run(a, settings).await,
+        BenchCommand::Relay(a) => relay::run(a, settings).await,
     }
 }
 

@@ -15,7 +15,10 @@ use crate::{
     accounts,
     actor::Role,
     auth::tokens,
-    bench::with_database,
+    bench::{
+        nodes::{ClusterLink, Node},
+        with_database,
+    },
     config::{Settings, SqliteSync},
     db::entities::message,
     inboxes,
@@ -30,6 +33,9 @@ pub struct Target {
     pub base: String,
     /// `ws://host:port`
     pub ws_base: String,
+    /// Where the agents log in and open their sockets: `base`, or node B of a two-node cluster.
+    pub agent_base: String,
+    pub agent_ws_base: String,
     /// `sqlite`, `postgres` or `remote`.
     pub backend: &'static str,
     pub sqlite_synchronous: Option<&'static str>,
@@ -48,17 +54,20 @@ struct Local {
     handle: crate::startup::StopHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
     pg: Option<FreshPg>,
+    /// Node B of a two-node cluster (on its own runtime); stopped first.
+    node_b: Option<Node>,
     _dir: tempfile::TempDir,
 }
 
 /// A database created for this run on a PostgreSQL server, dropped at the end.
-struct FreshPg {
+pub(crate) struct FreshPg {
     admin_url: String,
     name: String,
 }
 
 impl FreshPg {
-    async fn create(admin_url: &str) -> anyhow::Result<(Self, String)> {
+    /// Creates `sb_bench_<random>` on the server of `admin_url`; returns it and its URL.
+    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<(Self, String)> {
         let name = format!("sb_bench_{}", tokens::random_hex(6)?);
         let conn = sea_orm::Database::connect(admin_url)
             .await
@@ -77,7 +86,7 @@ impl FreshPg {
         ))
     }
 
-    async fn drop_database(&self) -> anyhow::Result<()> {
+    pub(crate) async fn drop_database(&self) -> anyhow::Result<()> {
         let conn = sea_orm::Database::connect(&self.admin_url).await?;
         let r = conn
             .execute_unprepared(&format!(
@@ -95,6 +104,9 @@ pub struct LocalOptions {
     pub database_url: Option<String>,
     pub sqlite_synchronous: Option<SqliteSync>,
     pub agents: usize,
+    /// Two nodes on the same (PostgreSQL) database linked by this bus: customers use node A,
+    /// agents node B. None = one node, no bus.
+    pub cluster: Option<ClusterLink>,
 }
 
 pub struct RemoteOptions {
@@ -121,6 +133,16 @@ impl Target {
         // Hundreds of visitors from one address in a second: the per-IP limits would (rightly)
         // refuse them.
         settings.rate_limits = false;
+        // A fresh database must never join a configured cluster's bus (its nodes would get the
+        // bench's notices); a cluster run links its own two nodes under a unique prefix.
+        settings.bus_url = String::new();
+        if let Some(link) = &o.cluster {
+            anyhow::ensure!(
+                matches!(&o.database_url, Some(u) if u.starts_with("postgres")),
+                "two nodes need a PostgreSQL --database-url (they share one database)"
+            );
+            link.apply(&mut settings);
+        }
         if let Some(s) = o.sqlite_synchronous {
             settings.sqlite_synchronous = s;
         }
@@ -136,6 +158,7 @@ impl Target {
             ),
             None => None,
         };
+        let settings_b = settings.clone();
         let built = seed(settings, o.agents).await;
         let (app, account_id, inbox_token, logins, sync) = match built {
             Ok(b) => b,
@@ -150,10 +173,31 @@ impl Target {
         let port = app.port();
         let handle = app.handle();
         let join = tokio::spawn(app.run_until_stopped(false));
+        let node_b = match &o.cluster {
+            Some(_) => {
+                let mut b = settings_b;
+                b.data_dir = dir.path().join("node-b");
+                match Node::start(b, "node-b").await {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        handle.stop().await;
+                        let _ = tokio::time::timeout(Duration::from_secs(30), join).await;
+                        if let Some(pg) = &pg {
+                            let _ = pg.drop_database().await;
+                        }
+                        return Err(e.context("starting node B"));
+                    }
+                }
+            }
+            None => None,
+        };
+        let agent_port = node_b.as_ref().map_or(port, |n| n.port);
         let backend = if pg.is_some() { "postgres" } else { "sqlite" };
         Ok(Self {
             base: format!("http://127.0.0.1:{port}"),
             ws_base: format!("ws://127.0.0.1:{port}"),
+            agent_base: format!("http://127.0.0.1:{agent_port}"),
+            agent_ws_base: format!("ws://127.0.0.1:{agent_port}"),
             backend,
             sqlite_synchronous: if pg.is_some() { None } else { Some(sync) },
             inbox_token,
@@ -166,6 +210,7 @@ impl Target {
                 handle,
                 join,
                 pg,
+                node_b,
                 _dir: dir,
             }),
         })
@@ -181,6 +226,8 @@ impl Target {
             ),
         };
         Ok(Self {
+            agent_base: base.clone(),
+            agent_ws_base: ws_base.clone(),
             base,
             ws_base,
             backend: "remote",
@@ -278,6 +325,10 @@ impl Target {
     /// Stops an in-process server and drops its PostgreSQL database; nothing for `--url`.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let Some(l) = self.local else { return Ok(()) };
+        let b = match l.node_b {
+            Some(n) => n.stop().await,
+            None => Ok(()),
+        };
         l.handle.stop().await;
         match tokio::time::timeout(Duration::from_secs(30), l.join).await {
             Ok(Ok(r)) => r?,
@@ -288,7 +339,7 @@ impl Target {
         if let Some(pg) = &l.pg {
             pg.drop_database().await?;
         }
-        Ok(())
+        b.context("stopping node B")
     }
 }
 
