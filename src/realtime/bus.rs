@@ -269,6 +269,19 @@ impl BusTx {
             .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
     }
 
+    /// A publisher whose notices land in the returned receiver (unit tests of the hub).
+    #[cfg(test)]
+    pub(crate) fn for_test() -> (BusTx, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel(1024);
+        let bus = BusTx {
+            node: Uuid::new_v4(),
+            tx,
+            lost_since: Arc::new(AtomicI64::new(0)),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (bus, rx)
+    }
+
     /// Notices dropped so far (bus down or too slow).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

@@ -948,3 +948,112 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::bus::Envelope;
+
+    fn agent_conn(
+        hub: &HubHandle,
+        account_id: Uuid,
+        agent_id: Uuid,
+    ) -> (Conn, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(64);
+        let (kick, _) = oneshot::channel();
+        let conn = Conn {
+            id: hub.next_conn_id(),
+            kind: ConnKind::Agent {
+                agent_id,
+                account_id,
+            },
+            session: None,
+            tx,
+            kick,
+        };
+        (conn, rx)
+    }
+
+    fn frames(rx: &mut mpsc::Receiver<Outbound>) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        while let Ok(Outbound::Frame(f) | Outbound::Message { frame: f, .. }) = rx.try_recv() {
+            out.push(serde_json::from_str(&f).unwrap_or_default());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn presence_is_merged_across_nodes_and_a_leaving_node_takes_its_agents() {
+        let (bus, mut published) = BusTx::for_test();
+        let (_events_tx, events_rx) = mpsc::channel(8);
+        let (hub, _task) = spawn(events_rx, Some(bus));
+        let account = Uuid::new_v4();
+        let (local_agent, remote_agent, other_node) =
+            (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+
+        let (conn, mut rx) = agent_conn(&hub, account, local_agent);
+        assert!(hub.join(conn).await.is_some());
+        // The join was announced to the other nodes with this node's status.
+        let sent: Envelope = serde_json::from_slice(&published.recv().await.unwrap_or_default())
+            .expect("a presence notice");
+        assert!(
+            matches!(sent.notice, Notice::Presence { full: false, ref agents }
+            if agents == &vec![(account, local_agent, PresenceStatus::Online)])
+        );
+
+        // Another node announces an agent: local agents see it, routing counts it.
+        let agents = vec![(account, remote_agent, PresenceStatus::Away)];
+        hub.remote(other_node, Notice::Presence { full: true, agents })
+            .await;
+        let present = hub.agents_present(account).await;
+        assert_eq!(present.len(), 2);
+        assert!(
+            present
+                .iter()
+                .any(|p| p.agent_id == remote_agent && p.status == PresenceStatus::Away)
+        );
+        assert!(hub.accounts_with_agents().await.contains(&account));
+        let seen = frames(&mut rx);
+        assert!(
+            seen.iter().any(|f| f["type"] == "presence"
+                && f["agent_id"] == remote_agent.to_string()
+                && f["status"] == "away"),
+            "{seen:?}"
+        );
+
+        // Its typing reaches local agents without being published again.
+        hub.remote(
+            other_node,
+            Notice::Typing {
+                account_id: account,
+                conversation_id: Uuid::new_v4(),
+                sender_type: SenderType::Customer,
+                sender_id: Uuid::new_v4(),
+                typing: true,
+                private: false,
+            },
+        )
+        .await;
+        let _ = hub.agents_present(account).await; // a round trip: the notice was applied
+        assert!(frames(&mut rx).iter().any(|f| f["type"] == "typing"));
+        assert!(
+            published.try_recv().is_err(),
+            "remote notices are not re-published"
+        );
+
+        // The node leaves: its agent goes offline here at once.
+        hub.remote(other_node, Notice::Leaving).await;
+        let present = hub.agents_present(account).await;
+        assert_eq!(
+            present.iter().map(|p| p.agent_id).collect::<Vec<_>>(),
+            vec![local_agent]
+        );
+        let seen = frames(&mut rx);
+        assert!(
+            seen.iter().any(|f| f["type"] == "presence"
+                && f["agent_id"] == remote_agent.to_string()
+                && f["status"] == "offline"),
+            "{seen:?}"
+        );
+    }
+}
