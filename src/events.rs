@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use crate::{actor::SenderType, messages::Message};
 
-#[derive(Clone, Debug)]
+/// Serializable: other nodes receive them as they are (`realtime::bus`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DomainEvent {
     MessageCreated {
         account_id: Uuid,

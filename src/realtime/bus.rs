@@ -26,11 +26,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::protocol::PresenceStatus;
-use crate::{
-    actor::SenderType,
-    events::{ConversationState, DomainEvent},
-    messages::Message,
-};
+use crate::{actor::SenderType, events::DomainEvent};
 
 /// Notices waiting to be published; beyond this they are dropped (and a resync announced).
 const PUBLISH_QUEUE: usize = 16_384;
@@ -50,35 +46,9 @@ pub struct Envelope {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Notice {
-    Message {
-        account_id: Uuid,
-        message: Arc<Message>,
-    },
-    Read {
-        account_id: Uuid,
-        conversation_id: Uuid,
-        reader_type: SenderType,
-        reader_id: Uuid,
-        seq: i64,
-    },
-    ConversationCreated {
-        account_id: Uuid,
-        conversation_id: Uuid,
-    },
-    ConversationUpdated {
-        account_id: Uuid,
-        state: ConversationState,
-    },
-    MessageDeleted {
-        account_id: Uuid,
-        conversation_id: Uuid,
-        message_id: Uuid,
-    },
-    ContactErased {
-        account_id: Uuid,
-        contact_id: Uuid,
-        conversation_ids: Vec<Uuid>,
-    },
+    /// A domain event committed on the sender (a message carries its whole body: receivers
+    /// need no database read to deliver it).
+    Event { event: DomainEvent },
     Typing {
         account_id: Uuid,
         conversation_id: Uuid,
@@ -102,120 +72,6 @@ pub enum Notice {
     Resync { since: DateTime<Utc> },
     /// The sender is draining: forget its agents now rather than at the heartbeat timeout.
     Leaving,
-}
-
-impl Notice {
-    pub fn from_event(ev: &DomainEvent) -> Notice {
-        match ev.clone() {
-            DomainEvent::MessageCreated {
-                account_id,
-                message,
-            } => Notice::Message {
-                account_id,
-                message,
-            },
-            DomainEvent::ReadUpdated {
-                account_id,
-                conversation_id,
-                reader_type,
-                reader_id,
-                seq,
-            } => Notice::Read {
-                account_id,
-                conversation_id,
-                reader_type,
-                reader_id,
-                seq,
-            },
-            DomainEvent::ConversationCreated {
-                account_id,
-                conversation_id,
-            } => Notice::ConversationCreated {
-                account_id,
-                conversation_id,
-            },
-            DomainEvent::ConversationUpdated { account_id, state } => {
-                Notice::ConversationUpdated { account_id, state }
-            }
-            DomainEvent::MessageDeleted {
-                account_id,
-                conversation_id,
-                message_id,
-            } => Notice::MessageDeleted {
-                account_id,
-                conversation_id,
-                message_id,
-            },
-            DomainEvent::ContactErased {
-                account_id,
-                contact_id,
-                conversation_ids,
-            } => Notice::ContactErased {
-                account_id,
-                contact_id,
-                conversation_ids,
-            },
-        }
-    }
-
-    /// The domain event a notice stands for (None for the cluster's own notices).
-    pub fn to_event(&self) -> Option<DomainEvent> {
-        Some(match self.clone() {
-            Notice::Message {
-                account_id,
-                message,
-            } => DomainEvent::MessageCreated {
-                account_id,
-                message,
-            },
-            Notice::Read {
-                account_id,
-                conversation_id,
-                reader_type,
-                reader_id,
-                seq,
-            } => DomainEvent::ReadUpdated {
-                account_id,
-                conversation_id,
-                reader_type,
-                reader_id,
-                seq,
-            },
-            Notice::ConversationCreated {
-                account_id,
-                conversation_id,
-            } => DomainEvent::ConversationCreated {
-                account_id,
-                conversation_id,
-            },
-            Notice::ConversationUpdated { account_id, state } => {
-                DomainEvent::ConversationUpdated { account_id, state }
-            }
-            Notice::MessageDeleted {
-                account_id,
-                conversation_id,
-                message_id,
-            } => DomainEvent::MessageDeleted {
-                account_id,
-                conversation_id,
-                message_id,
-            },
-            Notice::ContactErased {
-                account_id,
-                contact_id,
-                conversation_ids,
-            } => DomainEvent::ContactErased {
-                account_id,
-                contact_id,
-                conversation_ids,
-            },
-            Notice::Typing { .. }
-            | Notice::Presence { .. }
-            | Notice::Kick { .. }
-            | Notice::Resync { .. }
-            | Notice::Leaving => return None,
-        })
-    }
 }
 
 /// What the bus tells this node.

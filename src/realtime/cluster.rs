@@ -39,8 +39,12 @@ pub fn spawn(
             match input {
                 BusIn::Notice(env) => match env.notice {
                     Notice::Resync { since } => start_catch_up(&ctx, since),
-                    n @ (Notice::ContactErased { .. } | Notice::MessageDeleted { .. }) => {
-                        if let (Some(tx), Some(ev)) = (&search, n.to_event()) {
+                    Notice::Event {
+                        event:
+                            ev
+                            @ (DomainEvent::ContactErased { .. } | DomainEvent::MessageDeleted { .. }),
+                    } => {
+                        if let Some(tx) = &search {
                             let _ = tx.try_send(ev);
                         }
                     }

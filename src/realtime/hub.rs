@@ -239,7 +239,8 @@ impl HubHandle {
 
     /// Delivers an event read back from the database (catch-up) to this node's sockets only.
     pub async fn replay(&self, event: &DomainEvent) {
-        self.remote(Uuid::nil(), Notice::from_event(event)).await;
+        let event = event.clone();
+        self.remote(Uuid::nil(), Notice::Event { event }).await;
     }
 
     pub async fn agent_sessions(&self) -> Vec<Uuid> {
@@ -253,6 +254,21 @@ impl HubHandle {
     pub async fn announce_presence(&self) {
         let _ = self.cmd.send(Cmd::Announce).await;
     }
+}
+
+fn typing_frame(
+    conversation_id: Uuid,
+    sender_type: SenderType,
+    sender_id: Uuid,
+    typing: bool,
+) -> Outbound {
+    let frame = ServerFrame::Typing {
+        conversation_id,
+        sender_type,
+        sender_id,
+        typing,
+    };
+    Outbound::Frame(frame.to_text().into())
 }
 
 /// How often a node announces its agents on the bus…
@@ -342,7 +358,7 @@ impl Hub {
                 },
                 ev = events.recv() => match ev {
                     Some(ev) => {
-                        self.publish(|| Notice::from_event(&ev));
+                        self.publish(|| Notice::Event { event: ev.clone() });
                         self.event(ev);
                     }
                     None => break,
@@ -456,16 +472,9 @@ impl Hub {
                 typing,
                 private,
             } => {
-                let frame: Arc<str> = ServerFrame::Typing {
-                    conversation_id,
-                    sender_type,
-                    sender_id,
-                    typing,
-                }
-                .to_text()
-                .into();
+                let frame = typing_frame(conversation_id, sender_type, sender_id, typing);
                 let targets = self.audience(account_id, conversation_id, !private);
-                self.push_all(&targets, Outbound::Frame(frame));
+                self.push_all(&targets, frame);
             }
             Notice::Presence { full, agents } => self.remote_presence(node, full, agents),
             Notice::Kick {
@@ -483,11 +492,7 @@ impl Hub {
             }
             Notice::Leaving => self.forget_node(node),
             Notice::Resync { .. } => {}
-            other => {
-                if let Some(ev) = other.to_event() {
-                    self.event(ev);
-                }
-            }
+            Notice::Event { event } => self.event(event),
         }
     }
 
@@ -562,16 +567,9 @@ impl Hub {
                 contact_id,
                 typing,
             } => {
-                let frame: Arc<str> = ServerFrame::Typing {
-                    conversation_id,
-                    sender_type: SenderType::Customer,
-                    sender_id: contact_id,
-                    typing,
-                }
-                .to_text()
-                .into();
+                let frame = typing_frame(conversation_id, SenderType::Customer, contact_id, typing);
                 let targets = self.agents_of(account_id);
-                self.push_all(&targets, Outbound::Frame(frame));
+                self.push_all(&targets, frame);
                 self.publish(|| Notice::Typing {
                     account_id,
                     conversation_id,
@@ -586,16 +584,9 @@ impl Hub {
                 conversation_id,
                 typing,
             } => {
-                let frame: Arc<str> = ServerFrame::Typing {
-                    conversation_id,
-                    sender_type: SenderType::Bot,
-                    sender_id: Uuid::nil(),
-                    typing,
-                }
-                .to_text()
-                .into();
+                let frame = typing_frame(conversation_id, SenderType::Bot, Uuid::nil(), typing);
                 let targets = self.audience(account_id, conversation_id, true);
-                self.push_all(&targets, Outbound::Frame(frame));
+                self.push_all(&targets, frame);
                 self.publish(|| Notice::Typing {
                     account_id,
                     conversation_id,
@@ -825,17 +816,10 @@ impl Hub {
                 ..
             } => (account_id, SenderType::Customer, contact_id),
         };
-        let frame: Arc<str> = ServerFrame::Typing {
-            conversation_id,
-            sender_type,
-            sender_id,
-            typing,
-        }
-        .to_text()
-        .into();
+        let frame = typing_frame(conversation_id, sender_type, sender_id, typing);
         let mut targets = self.audience(account_id, conversation_id, !private);
         targets.retain(|id| *id != from);
-        self.push_all(&targets, Outbound::Frame(frame));
+        self.push_all(&targets, frame);
         self.publish(|| Notice::Typing {
             account_id,
             conversation_id,

@@ -118,7 +118,7 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
     // that the socket is registered (a later logout reaches it through the hub).
     if let Some(sid) = session_id
         && !matches!(
-            accounts::service::session_is_open(&ctx, sid).await,
+            Box::pin(accounts::service::session_is_open(&ctx, sid)).await,
             Ok(true)
         )
     {
@@ -338,7 +338,10 @@ impl State {
                 after_seq,
             } => {
                 let conversation_id = self.conversation(conversation_id);
-                self.subscribe(conversation_id, after_seq, rx).await
+                // Boxed, as are the other database reads of a session (mark_read, fill_gap,
+                // session_is_open): every socket's task would otherwise carry room for the
+                // largest of these futures (≈ 5 KiB) for its whole life, idle or not.
+                Box::pin(self.subscribe(conversation_id, after_seq, rx)).await
             }
             ClientFrame::Unsubscribe { conversation_id } => {
                 self.delivered.remove(&conversation_id);
@@ -380,12 +383,12 @@ impl State {
                 seq,
             } => {
                 let conversation_id = self.conversation(conversation_id);
-                match conversations::service::mark_read(
+                match Box::pin(conversations::service::mark_read(
                     &self.ctx,
                     &self.actor,
                     conversation_id,
                     seq,
-                )
+                ))
                 .await
                 {
                     Ok(_) => Ok(()),
@@ -458,7 +461,9 @@ impl State {
                     None => self.send(frame.to_string()).await,
                     Some(done) if seq <= done => Ok(()),
                     Some(done) => {
-                        if seq > done + 1 && !self.fill_gap(conversation_id, done, seq).await? {
+                        if seq > done + 1
+                            && !Box::pin(self.fill_gap(conversation_id, done, seq)).await?
+                        {
                             // The client was told to resubscribe; sending this one would hide the gap.
                             return Ok(());
                         }
