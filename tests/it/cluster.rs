@@ -53,6 +53,11 @@ struct Cluster {
 
 impl Cluster {
     async fn new() -> Cluster {
+        Self::seeded(false).await
+    }
+
+    /// With `bot`: the sample knowledge base imported and the first-line bot on in the inbox.
+    async fn seeded(bot: bool) -> Cluster {
         switchboard::install_crypto_provider();
         let admin = env_or(
             "TEST_DATABASE_URL",
@@ -86,6 +91,16 @@ impl Cluster {
         let inbox = inboxes::create(&conn, acc.id, "Website", &[])
             .await
             .expect("inbox");
+        if bot {
+            use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+            let kb = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval/kb");
+            switchboard::kb::import::import_dir(&conn, acc.id, &kb, false)
+                .await
+                .expect("import the knowledge base");
+            let mut am: switchboard::db::entities::inbox::ActiveModel = inbox.clone().into();
+            am.bot_enabled = Set(true);
+            am.update(&conn).await.expect("bot on");
+        }
         let _ = conn.close().await;
         Cluster {
             db_url,
@@ -790,5 +805,71 @@ async fn sigterm_drains_a_node_and_its_clients_resume_on_the_other() {
         "the agent on B: every message once, in order"
     );
     drop(b);
+    cluster.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_bot_answers_once_with_two_nodes_even_when_the_model_is_slow() {
+    // The model takes 7 s: node B's catch-up pass (every 5 s, for customers waiting > 3 s)
+    // sees the customer still waiting while node A is on it, and must not call the model too.
+    let llm = crate::fake_llm::FakeLlm::start().await;
+    llm.respond_with(|req| {
+        if req.get("response_format").is_some() {
+            let decision = json!({
+                "action": "answer",
+                "reason": "",
+                "answer": "Annual plans can be refunded within 14 days.",
+                "cited_article_ids": ["kb-07"]
+            });
+            crate::fake_llm::Reply::SlowFirstToken(Duration::from_secs(7), decision.to_string())
+        } else {
+            crate::fake_llm::Reply::Text("ok".into())
+        }
+    });
+    let cluster = Cluster::seeded(true).await;
+    let nats = nats_url();
+    let base = llm.base_url();
+    let env = [
+        ("SWITCHBOARD_LLM_BASE_URL", base.as_str()),
+        ("SWITCHBOARD_LLM_API_KEY", crate::fake_llm::FakeLlm::API_KEY),
+        ("SWITCHBOARD_LLM_MAX_RETRIES", "0"),
+    ];
+    let a = cluster.node_with(&nats, &env).await;
+    let b = cluster.node_with(&nats, &env).await;
+    let admin = b.login(ADMIN).await;
+    let c = a.customer().await;
+    let r = a
+        .post_message(
+            &c.token,
+            c.conversation_id,
+            "q1",
+            "yearly plan: how long to change my mind and get a refund?",
+            false,
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let bot_replies = |h: &[Value]| {
+        h.iter()
+            .filter(|m| m["sender_type"] == "bot" && m["private"] == false)
+            .count()
+    };
+    eventually("the bot's answer", Duration::from_secs(25), || async {
+        bot_replies(&b.history(&admin.session, c.conversation_id).await) >= 1
+    })
+    .await;
+    // Two more catch-up rounds on both nodes: still one answer, and one model call.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let h = b.history(&admin.session, c.conversation_id).await;
+    assert_eq!(bot_replies(&h), 1, "{h:#?}");
+    let decisions = llm
+        .requests()
+        .iter()
+        .filter(|r| r.get("response_format").is_some())
+        .count();
+    assert_eq!(
+        decisions, 1,
+        "one model call for one customer message across two nodes"
+    );
+    drop((a, b));
     cluster.drop_db().await;
 }
