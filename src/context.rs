@@ -26,4 +26,6 @@ pub struct AppContext {
     pub llm: Option<crate::llm::SharedLlm>,
     /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending new clients.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this node is subscribed to the cluster bus (reported by `/readyz`).
+    pub bus_up: Arc<std::sync::atomic::AtomicBool>,
 }

@@ -116,6 +116,7 @@ impl Application {
             search,
             kb: crate::kb::KbIndexes::default(),
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            bus_up: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             llm: crate::llm::from_settings(&settings),
         };
         let indexer_role = settings.has_role("indexer");

@@ -8,7 +8,7 @@
 //! the seqs they already have and fill any gap from the database, so delivering twice is
 //! harmless. It also re-checks the login sessions of this node's agent sockets: a logout
 //! announced while the bus was down still closes them.
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -51,12 +51,13 @@ pub fn spawn(
                     n => ctx.hub.remote(env.node, n).await,
                 },
                 BusIn::Up { missed_since } => {
+                    ctx.bus_up.store(true, Ordering::Relaxed);
                     ctx.hub.announce_presence().await;
                     if let Some(since) = missed_since {
                         start_catch_up(&ctx, since - CATCH_UP_MARGIN);
                     }
                 }
-                BusIn::Down => {}
+                BusIn::Down => ctx.bus_up.store(false, Ordering::Relaxed),
             }
         }
     })

@@ -18,9 +18,20 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     } else {
         "sqlite"
     };
+    // A node cut off from the bus still serves (deliveries to other nodes' clients are late,
+    // never lost), so the bus is reported but does not fail readiness.
+    let bus = if ctx.settings.bus_url.trim().is_empty() {
+        "none"
+    } else if ctx.bus_up.load(std::sync::atomic::Ordering::Relaxed) {
+        "connected"
+    } else {
+        "down"
+    };
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(&ctx.db)).await;
     match check {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
+        Ok(Ok(())) => {
+            HttpResponse::Ok().json(json!({"status": "ready", "database": backend, "bus": bus}))
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database error");
             HttpResponse::ServiceUnavailable().json(

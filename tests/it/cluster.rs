@@ -563,9 +563,14 @@ async fn bus_outage_then_everyone_converges() {
     agent.wait_messages(conv, 1, TIMEOUT).await;
     agent.subscribe(conv, 1).await;
 
-    // Node A loses the bus. Both sides keep writing: everything is stored and acked.
+    // Node A loses the bus (its readiness says so, but it stays ready). Both sides keep
+    // writing: everything is stored and acked.
+    assert_eq!(bus_state(&a).await, "connected");
     relay.cut().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("A reports the bus down", TIMEOUT, || async {
+        bus_state(&a).await == "down"
+    })
+    .await;
     for i in 0..3 {
         cust.ws
             .send(json!({"type": "send", "client_msg_id": format!("cut-c{i}"),
@@ -588,6 +593,12 @@ async fn bus_outage_then_everyone_converges() {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     relay.restore();
+    eventually(
+        "A reports the bus back",
+        Duration::from_secs(20),
+        || async { bus_state(&a).await == "connected" },
+    )
+    .await;
 
     // Once the bus is back, both clients converge: every message once, in seq order.
     let within = Duration::from_secs(20);
@@ -872,4 +883,17 @@ async fn the_bot_answers_once_with_two_nodes_even_when_the_model_is_slow() {
     );
     drop((a, b));
     cluster.drop_db().await;
+}
+
+/// The bus state `/readyz` reports (the node stays ready: 200).
+async fn bus_state(node: &Endpoint) -> String {
+    let r = node
+        .http
+        .get(node.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    v["bus"].as_str().unwrap_or("missing").to_string()
 }
