@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 use uuid::Uuid;
 
@@ -67,7 +66,8 @@ struct Report {
     typing_one_node: PathReport,
     /// (b) customer socket on node A → node A → NATS → node B → agent socket on node B.
     typing_two_nodes: PathReport,
-    /// (c) `publish` + `flush` on one NATS client → message on another client's subscription.
+    /// (c) `publish` + `flush` on one NATS client → the message on another client's
+    /// subscription.
     raw_nats: PathReport,
     /// Typing p50 ÷ raw NATS p50 (the target: ≤ 3).
     one_node_over_nats_p50: f64,
@@ -345,14 +345,14 @@ impl TypingPath {
     }
 }
 
-/// Raw NATS: one client publishes (and flushes, as the bus publisher does when its queue is
-/// empty), another client's subscription stamps the arrival.
+/// Raw NATS: one client publishes (and flushes its socket, as the bus publisher does when its
+/// queue is empty), another client's subscription receives, awaited by the same task.
 struct RawNats {
     publisher: async_nats::Client,
     subject: String,
     payload: Vec<u8>,
-    arrivals: mpsc::Receiver<Instant>,
-    _subscriber: tokio::task::JoinHandle<()>,
+    sub: async_nats::Subscriber,
+    _sub_client: async_nats::Client,
 }
 
 impl RawNats {
@@ -360,7 +360,7 @@ impl RawNats {
         let sub_client = async_nats::connect(url)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
-        let mut sub = sub_client
+        let sub = sub_client
             .subscribe(subject.clone())
             .await
             .context("subscribing")?;
@@ -371,35 +371,27 @@ impl RawNats {
         let publisher = async_nats::connect(url)
             .await
             .with_context(|| format!("connecting to NATS at {url}"))?;
-        let (tx, arrivals) = mpsc::channel(16);
-        let subscriber = tokio::spawn(async move {
-            let _client = sub_client;
-            while sub.next().await.is_some() {
-                if tx.send(Instant::now()).await.is_err() {
-                    break;
-                }
-            }
-        });
         Ok(Self {
             publisher,
             subject,
             payload,
-            arrivals,
-            _subscriber: subscriber,
+            sub,
+            _sub_client: sub_client,
         })
     }
 
     async fn round(&mut self, timeout: Duration) -> anyhow::Result<Option<Duration>> {
         // A late arrival from an earlier, timed-out round must not count for this one.
-        while self.arrivals.try_recv().is_ok() {}
+        while let Some(Some(_)) = self.sub.next().now_or_never() {}
         let t0 = Instant::now();
         self.publisher
             .publish(self.subject.clone(), self.payload.clone().into())
             .await
             .context("NATS publish")?;
+        // A local socket flush (no round trip to the server).
         self.publisher.flush().await.context("NATS flush")?;
-        match tokio::time::timeout(timeout, self.arrivals.recv()).await {
-            Ok(Some(at)) => Ok(Some(at.saturating_duration_since(t0))),
+        match tokio::time::timeout(timeout, self.sub.next()).await {
+            Ok(Some(_)) => Ok(Some(t0.elapsed())),
             Ok(None) => anyhow::bail!("the NATS subscription ended"),
             Err(_) => Ok(None),
         }
