@@ -1,11 +1,14 @@
 //! `switchboard bench …`: load generators that print figures (never assertions).
 mod assets;
+mod connections;
 mod cpu;
 mod fsync;
 pub mod messages;
 mod nodes;
+mod reconnect;
 mod relay;
 mod search;
+mod sockets;
 mod stats;
 mod suggest;
 
@@ -25,6 +28,13 @@ pub enum BenchCommand {
     /// Latency the server adds before the first token of a suggested reply (against an
     /// instant built-in model, or a real endpoint with --llm-url).
     Suggest(suggest::Args),
+    /// Idle sockets one server node holds: opens N customer sockets (plus a few agents) to a
+    /// server in a child process and reports the time to open them, RSS per socket and idle
+    /// CPU; see docs/benchmarks.md.
+    Connections(connections::Args),
+    /// Mass reconnect: clients dropped at once while messages keep coming, then all resume at
+    /// once; time until all are live again, and no message lost or duplicated.
+    Reconnect(reconnect::Args),
     /// Typing relay latency (customer socket → agent socket) through one node and across two
     /// nodes via NATS, against a raw NATS publish → subscribe; see docs/benchmarks.md.
     Relay(relay::Args),
@@ -36,6 +46,8 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
         BenchCommand::Assets(a) => assets::run(a),
         BenchCommand::Search(a) => search::run(*a, settings).await,
         BenchCommand::Suggest(a) => suggest::run(a, settings).await,
+        BenchCommand::Connections(a) => connections::run(a, settings).await,
+        BenchCommand::Reconnect(a) => reconnect::run(a, settings).await,
         BenchCommand::Relay(a) => relay::run(a, settings).await,
     }
 }
