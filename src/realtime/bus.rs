@@ -32,6 +32,8 @@ use crate::{actor::SenderType, events::DomainEvent};
 const PUBLISH_QUEUE: usize = 16_384;
 /// Longest wait for one publish before the bus is treated as down.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Notices sent to Redis in one pipeline, at most.
+const REDIS_PIPELINE: usize = 256;
 /// A node re-reads this much before the moment it lost the bus (clocks, commit order).
 pub const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::seconds(3);
 
@@ -364,15 +366,19 @@ mod redis_bus {
                     tx.lost();
                     continue;
                 };
-                let sent = tokio::time::timeout(
-                    PUBLISH_TIMEOUT,
-                    redis::cmd("PUBLISH")
-                        .arg(&pub_channel)
-                        .arg(bytes)
-                        .query_async::<i64>(c),
-                )
-                .await;
-                if !matches!(sent, Ok(Ok(_))) {
+                // Everything queued goes out in one pipeline: one round trip, not one per notice.
+                let mut pipe = redis::pipe();
+                pipe.cmd("PUBLISH").arg(&pub_channel).arg(bytes).ignore();
+                for _ in 1..REDIS_PIPELINE {
+                    match out.try_recv() {
+                        Ok(more) => {
+                            pipe.cmd("PUBLISH").arg(&pub_channel).arg(more).ignore();
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let sent = tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(c)).await;
+                if !matches!(sent, Ok(Ok(()))) {
                     conn = None;
                     tx.lost();
                     continue;
