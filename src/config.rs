@@ -100,6 +100,13 @@ pub struct Settings {
     /// On SIGTERM: seconds `/readyz` answers 503 before sockets are closed, so the load balancer
     /// stops sending new clients here first.
     pub drain_grace_secs: u64,
+    /// Connections (sockets included) each HTTP worker thread holds at most; there is one
+    /// worker per core. actix's own default, 25,600, is below what one node should hold.
+    pub http_max_connections: usize,
+    /// Connections the kernel queues until the server accepts them (capped by
+    /// `net.core.somaxconn`). A reconnect storm of thousands of clients overflows a small
+    /// queue, and each refused connect is retried only after a 1 s SYN timeout.
+    pub http_backlog: u32,
 }
 
 impl Default for Settings {
@@ -142,6 +149,8 @@ impl Default for Settings {
             bus_prefix: "switchboard".into(),
             roles: vec!["web".into(), "indexer".into()],
             drain_grace_secs: 0,
+            http_max_connections: 100_000,
+            http_backlog: 4096,
         }
     }
 }

@@ -128,7 +128,7 @@ impl Application {
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
         let bot_task = crate::bot::runner::spawn(ctx.clone(), bot_rx);
 
-        let listener = TcpListener::bind(&settings.bind)
+        let listener = listen(&settings.bind, settings.http_backlog)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(ctx.clone());
@@ -145,6 +145,7 @@ impl Application {
         // Sockets carry streams of small frames: without this, Nagle + delayed ACK hold them back.
         .tcp_nodelay(true)
         .disable_signals()
+        .max_connections(settings.http_max_connections.max(1))
         .listen(listener)?
         .run();
         let search_indexer = indexer_role.then(|| {
@@ -300,4 +301,35 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A listening socket with room for `backlog` pending connections (`TcpListener::bind` in std
+/// always asks for 128; actix's `backlog()` only applies to addresses it binds itself). Like
+/// std, it tries each address the name resolves to.
+fn listen(addr: &str, backlog: u32) -> anyhow::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        let bound = (|| -> std::io::Result<TcpListener> {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            // As std does: a restarted server binds while old connections sit in TIME_WAIT.
+            #[cfg(unix)]
+            socket.set_reuse_address(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
+            Ok(socket.into())
+        })();
+        match bound {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || anyhow::anyhow!("the address resolves to nothing"),
+        anyhow::Error::from,
+    ))
 }
