@@ -96,6 +96,8 @@ pub struct Settings {
     pub bus_prefix: String,
     /// What this node does: `web` (HTTP API, sockets, pages) and/or `indexer` (keeps a local
     /// replica of the transcript search index and answers searches). See docs/deployment.md.
+    /// A list, or a comma-separated string (`SWITCHBOARD_ROLES=web,indexer`).
+    #[serde(deserialize_with = "comma_list")]
     pub roles: Vec<String>,
     /// On SIGTERM: seconds `/readyz` answers 503 before sockets are closed, so the load balancer
     /// stops sending new clients here first.
@@ -153,6 +155,25 @@ impl Default for Settings {
             http_backlog: 4096,
         }
     }
+}
+
+/// A list of strings given as a list or as one comma-separated string.
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect())
 }
 
 impl fmt::Debug for Settings {
@@ -264,6 +285,13 @@ mod tests {
             assert_eq!(s.bind, "0.0.0.0:9999");
             assert_eq!(s.sqlite_synchronous, SqliteSync::Normal);
             assert_eq!(s.database_url(), "sqlite://./data/switchboard.db");
+            assert_eq!(s.roles, vec!["web", "indexer"]);
+            jail.set_env("SWITCHBOARD_ROLES", "Web");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert!(s.has_role("web") && !s.has_role("indexer"));
+            jail.set_env("SWITCHBOARD_ROLES", "web, indexer");
+            let s = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(s.roles, vec!["web", "indexer"]);
             Ok(())
         });
     }
