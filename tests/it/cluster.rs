@@ -897,3 +897,26 @@ async fn bus_state(node: &Endpoint) -> String {
     let v: Value = r.json().await.expect("json");
     v["bus"].as_str().unwrap_or("missing").to_string()
 }
+
+#[tokio::test]
+async fn a_node_without_the_indexer_role_sends_searches_elsewhere() {
+    let app = spawn_app_with(|s| s.roles = vec!["web".into()]).await;
+    let admin = app.login(ADMIN).await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/search?q=refund"))
+        .bearer_auth(&admin.session)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["code"], "unavailable", "{v}");
+    // Everything else works on it.
+    let c = app.customer().await;
+    let r = app
+        .post_message(&c.token, c.conversation_id, "r1", "hello", false)
+        .await;
+    assert_eq!(r.status(), 201);
+    app.stop().await;
+}
