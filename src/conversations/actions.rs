@@ -27,6 +27,11 @@ pub struct AssignBody {
 
 async fn save(ctx: &AppContext, am: conversation::ActiveModel) -> AppResult<conversation::Model> {
     let saved = conversation::Entity::update(am).exec(&ctx.db).await?;
+    announce(ctx, saved).await
+}
+
+/// Tells everyone watching (agents, the customer, routing, other nodes) about the change.
+async fn announce(ctx: &AppContext, saved: conversation::Model) -> AppResult<conversation::Model> {
     ctx.events
         .publish(DomainEvent::ConversationUpdated {
             account_id: saved.account_id,
@@ -95,13 +100,7 @@ async fn claim(
             ))
         };
     }
-    ctx.events
-        .publish(DomainEvent::ConversationUpdated {
-            account_id: saved.account_id,
-            state: ConversationState::from(&saved),
-        })
-        .await;
-    Ok(saved)
+    announce(ctx, saved).await
 }
 
 #[derive(Clone, Debug, Deserialize)]
