@@ -288,7 +288,9 @@ mod nats {
             let _ = tokio::time::timeout(PUBLISH_TIMEOUT, pub_client.flush()).await;
         });
         let receiver = tokio::spawn(async move {
-            let mut down_since: Option<DateTime<Utc>> = None;
+            // Until the first `Connected` the node runs alone: what other nodes published
+            // meanwhile is caught up then (a no-op when the connection came up at once).
+            let mut down_since: Option<DateTime<Utc>> = Some(Utc::now());
             // Keeps the connection alive as long as the receiver runs.
             let _client = client;
             loop {
@@ -425,7 +427,14 @@ mod redis_bus {
                             return;
                         }
                     }
-                    _ => {
+                    failed => {
+                        if down_since.is_none() {
+                            let why = match failed {
+                                Ok(Err(e)) => e.to_string(),
+                                _ => "timed out".to_string(),
+                            };
+                            tracing::warn!(error = %why, "Redis bus unreachable; retrying");
+                        }
                         down_since.get_or_insert_with(Utc::now);
                     }
                 }
