@@ -126,6 +126,7 @@ pub fn spawn(
             writer: None,
             watermark: None,
             committed: None,
+            settled: None,
             seen: HashMap::new(),
         }
         .run(),
@@ -143,6 +144,11 @@ struct Indexer {
     watermark: Option<DateTime<Utc>>,
     /// The watermark of the last successful commit.
     committed: Option<DateTime<Utc>>,
+    /// Every conversation with `updated_at` at or before this was read by a complete round
+    /// that started at least [`OVERLAP`] later (so its transaction had committed): later
+    /// rounds need not read it again. Without it, a burst of conversations sharing one
+    /// timestamp was re-read on every poll for as long as nothing newer came.
+    settled: Option<DateTime<Utc>>,
     /// Conversations indexed within the overlap window, with the `updated_at` indexed: not
     /// re-indexed on every poll.
     seen: HashMap<Uuid, DateTime<Utc>>,
@@ -197,6 +203,7 @@ impl Indexer {
                 tracing::warn!(error = %format!("{e:#}"), "search indexing failed; will retry");
                 // Redo everything since the last commit (upserts are idempotent).
                 self.watermark = self.committed;
+                self.settled = None;
                 self.seen.clear();
                 continue;
             }
@@ -346,10 +353,15 @@ impl Indexer {
             })
             .await?;
         }
-        let from = self.watermark.map(|w| w - OVERLAP);
+        let started = Utc::now();
+        let from = match (self.watermark.map(|w| w - OVERLAP), self.settled) {
+            (Some(f), Some(s)) if s >= f => Some(Since::After(s)),
+            (f, _) => f.map(Since::From),
+        };
         let mut after: Option<(DateTime<Utc>, Uuid)> = None;
         let mut batches = 0;
         let mut indexed = 0;
+        let mut complete = true;
         loop {
             let rows = changed_since(&self.db, from, after, BATCH).await?;
             let Some(last) = rows.last() else { break };
@@ -386,9 +398,16 @@ impl Indexer {
                 dirty = false;
             }
             // A long catch-up stops (keeping its progress) when the server does.
-            if !full || *self.stop.borrow() {
+            if !full {
                 break;
             }
+            if *self.stop.borrow() {
+                complete = false;
+                break;
+            }
+        }
+        if complete {
+            self.settled = self.settled.max(Some(started - OVERLAP));
         }
         if dirty {
             self.commit().await?;
@@ -401,17 +420,28 @@ impl Indexer {
     }
 }
 
-/// Conversations with `updated_at >= from`, after the keyset cursor `after`, oldest first.
+/// Where a round starts reading `updated_at`.
+#[derive(Clone, Copy, Debug)]
+pub enum Since {
+    /// At or after (the overlap window before the watermark).
+    From(DateTime<Utc>),
+    /// Strictly after (what is settled was read already).
+    After(DateTime<Utc>),
+}
+
+/// Conversations changed since `from`, after the keyset cursor `after`, oldest first.
 pub async fn changed_since(
     db: &DatabaseConnection,
-    from: Option<DateTime<Utc>>,
+    from: Option<Since>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> Result<Vec<conversation::Model>, sea_orm::DbErr> {
     use conversation::Column as C;
     let mut q = conversation::Entity::find();
-    if let Some(f) = from {
-        q = q.filter(C::UpdatedAt.gte(f));
+    match from {
+        Some(Since::From(f)) => q = q.filter(C::UpdatedAt.gte(f)),
+        Some(Since::After(f)) => q = q.filter(C::UpdatedAt.gt(f)),
+        None => {}
     }
     if let Some((u, id)) = after {
         q = q.filter(
