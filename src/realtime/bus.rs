@@ -177,7 +177,12 @@ impl Bus {
         };
         let (publisher, receiver) = if url.starts_with("nats://") || url.starts_with("tls://") {
             nats::start(url, subject, node, tx.clone(), pub_rx, in_tx).await?
-        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        } else if url.starts_with("rediss://") {
+            anyhow::bail!(
+                "rediss:// (Redis over TLS) is not built in: use redis:// on a private network \
+                 (or a TLS tunnel), or NATS with tls://"
+            );
+        } else if url.starts_with("redis://") {
             redis_bus::start(url, subject, node, tx.clone(), pub_rx, in_tx)?
         } else {
             anyhow::bail!("bus_url must start with nats:// or redis:// (got {url:?})");
