@@ -450,11 +450,8 @@ impl State {
     async fn on_outbound(&mut self, out: Outbound) -> Result<(), End> {
         match out {
             Outbound::Frame(f) => self.send(f.to_string()).await,
-            Outbound::Message {
-                conversation_id,
-                seq,
-                frame,
-            } => {
+            Outbound::Message(m) => {
+                let (conversation_id, seq, frame) = (m.conversation_id, m.seq, &m.frame);
                 match self.delivered.get(&conversation_id).copied() {
                     // Customers only get messages of a conversation they subscribed to.
                     None if self.actor.is_customer() => Ok(()),

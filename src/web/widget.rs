@@ -257,7 +257,8 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
             o = rx.recv() => match o {
                 None => break,
                 Some(Outbound::Frame(f)) => out.send(event(None, &f)).await.is_ok(),
-                Some(Outbound::Message { conversation_id, seq, frame }) => {
+                Some(Outbound::Message(m)) => {
+                    let (conversation_id, seq, frame) = (m.conversation_id, m.seq, &m.frame);
                     if conversation_id != c.conversation_id || seq <= delivered {
                         true
                     } else {
@@ -268,7 +269,7 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
                             }
                         }
                         delivered = seq;
-                        out.send(event(Some(seq), &frame)).await.is_ok()
+                        out.send(event(Some(seq), frame)).await.is_ok()
                     }
                 }
             },
