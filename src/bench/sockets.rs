@@ -23,15 +23,12 @@ use tokio_tungstenite::{
 use uuid::Uuid;
 
 use crate::{
-    accounts,
-    actor::Role,
     auth::{Signer, VisitorClaims, tokens},
     config::Settings,
     db::{
         self,
         entities::{contact, conversation},
     },
-    inboxes,
 };
 
 pub type Ws = WebSocketStream<TcpStream>;
@@ -399,33 +396,8 @@ impl Workspace {
     pub async fn seed(&self, visitors: usize, agents: usize) -> anyhow::Result<Seeded> {
         let db = self.connect_db().await?;
         db::migrate(&db).await.context("running migrations")?;
-        let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
-        let acc = accounts::service::create_account(&db, "Bench")
-            .await
-            .map_err(err)?;
-        let password = format!("bench-{}", tokens::random_hex(8)?);
-        let mut logins = Vec::with_capacity(agents);
-        for i in 0..agents {
-            let (email, role) = if i == 0 {
-                ("admin@bench.example".to_string(), Role::Admin)
-            } else {
-                (format!("agent{i}@bench.example"), Role::Agent)
-            };
-            accounts::service::create_agent(
-                &db,
-                acc.id,
-                &email,
-                &format!("Bench agent {i}"),
-                &password,
-                role,
-            )
-            .await
-            .map_err(err)?;
-            logins.push((email, password.clone()));
-        }
-        let inbox = inboxes::create(&db, acc.id, "Bench", &[])
-            .await
-            .map_err(err)?;
+        let (acc, inbox, logins) =
+            crate::bench::messages::target::seed_account(&db, agents).await?;
         let signer = Signer::new(self.secret.as_bytes());
         let expires = (Utc::now() + chrono::Duration::days(7)).timestamp();
         let now = Utc::now();
@@ -515,16 +487,8 @@ async fn post_token(
     bearer: Option<&str>,
     body: &serde_json::Value,
 ) -> anyhow::Result<String> {
-    let mut req = http.post(url).json(body);
-    if let Some(b) = bearer {
-        req = req.bearer_auth(b);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("HTTP {status}: {}", resp.text().await.unwrap_or_default());
-    }
-    Ok(resp.json::<TokenBody>().await?.token)
+    let t: TokenBody = crate::bench::messages::post_json(http, url, bearer, body).await?;
+    Ok(t.token)
 }
 
 /// Logs an agent in; returns (session token, socket token).

@@ -357,7 +357,20 @@ async fn seed(settings: Settings, agents: usize) -> anyhow::Result<Seeded> {
         SqliteSync::Normal => "normal",
     };
     let app = Application::build(settings).await?;
-    let db = &app.context().db;
+    let (acc, inbox, logins) = seed_account(&app.context().db, agents).await?;
+    Ok((app, acc.id, inbox.widget_token, logins, sync))
+}
+
+/// The bench account: `agents` agents (the first an admin) sharing one random password, and
+/// an inbox. Returns the account, the inbox and the (email, password) logins.
+pub(crate) async fn seed_account(
+    db: &DatabaseConnection,
+    agents: usize,
+) -> anyhow::Result<(
+    crate::db::entities::account::Model,
+    crate::db::entities::inbox::Model,
+    Vec<(String, String)>,
+)> {
     let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let acc = accounts::service::create_account(db, "Bench")
         .await
@@ -385,7 +398,7 @@ async fn seed(settings: Settings, agents: usize) -> anyhow::Result<Seeded> {
     let inbox = inboxes::create(db, acc.id, "Bench", &[])
         .await
         .map_err(err)?;
-    Ok((app, acc.id, inbox.widget_token, logins, sync))
+    Ok((acc, inbox, logins))
 }
 
 /// Conversation ids by customer index, for mapping stored rows back.
