@@ -3,7 +3,7 @@
 //! serves until stopped, then closes sockets with "going away" and drains the writer.
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::ServerHandle, web};
+use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
@@ -131,23 +131,7 @@ impl Application {
         let listener = listen(&settings.bind, settings.http_backlog)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let data = web::Data::new(ctx.clone());
-        let web_role = settings.has_role("web");
-        let server = HttpServer::new(move || {
-            let app = App::new().app_data(data.clone());
-            if web_role {
-                app.configure(crate::web::routes)
-            } else {
-                app.configure(crate::web::health_routes)
-            }
-        })
-        .shutdown_timeout(5)
-        // Sockets carry streams of small frames: without this, Nagle + delayed ACK hold them back.
-        .tcp_nodelay(true)
-        .disable_signals()
-        .max_connections(settings.http_max_connections.max(1))
-        .listen(listener)?
-        .run();
+        let server = crate::web::server::start(listener, &ctx)?;
         let search_indexer = indexer_role.then(|| {
             crate::search::indexer::spawn(
                 ctx.db.clone(),

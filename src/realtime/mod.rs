@@ -5,5 +5,6 @@ pub mod cluster;
 pub mod hub;
 pub mod protocol;
 pub mod session;
+pub mod transport;
 
 pub use hub::HubHandle;

@@ -8,7 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use actix_web::web::Bytes;
+use actix_ws::{AggregatedMessage, CloseCode, Message as WsMessage};
 use futures_util::{StreamExt, stream::FuturesOrdered};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 use super::{
     hub::{CloseReason, Conn, ConnKind, Outbound},
     protocol::{self, ClientFrame, PresenceStatus, ServerFrame, close},
+    transport::{RecvError, WsConn},
 };
 use crate::{
     accounts,
@@ -32,6 +34,8 @@ const MAX_IN_FLIGHT: usize = 256;
 const MAX_BAD_FRAMES: u32 = 20;
 /// A socket whose client does not take a frame within this time is closed.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing a socket may take (close frame out, the peer's close frame back).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Live events held back during one replay before the socket is closed as too far behind.
 const MAX_BACKLOG: usize = 100_000;
 /// The same typing state is relayed again at most this often.
@@ -63,7 +67,7 @@ struct State {
     ctx: AppContext,
     actor: Actor,
     conn_id: u64,
-    session: Session,
+    ws: WsConn,
     kick: oneshot::Receiver<CloseReason>,
     /// Highest seq delivered per subscribed conversation.
     delivered: HashMap<Uuid, i64>,
@@ -78,7 +82,8 @@ struct State {
     last_seen: Instant,
 }
 
-pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: AggregatedMessageStream) {
+/// Serves one socket until it closes (awaited by the connection's own task).
+pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
     let (tx, rx) = mpsc::channel(ctx.settings.ws_outbound_queue.max(16));
     let (kick_tx, kick_rx) = oneshot::channel();
     let conn_id = ctx.hub.next_conn_id();
@@ -106,7 +111,7 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         kick: kick_tx,
     };
     let Some(presence) = ctx.hub.join(conn).await else {
-        let _ = session.close(Some(CloseCode::Away.into())).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(CloseCode::Away.into()))).await;
         return;
     };
     // Whatever way this task ends (even cancelled), the hub forgets the connection.
@@ -126,14 +131,14 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
             code: CloseCode::from(close::REVOKED),
             description: Some("session ended".into()),
         };
-        let _ = session.close(Some(reason)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(reason))).await;
         return;
     }
     let mut st = State {
         ctx: ctx.clone(),
         actor,
         conn_id,
-        session,
+        ws,
         kick: kick_rx,
         delivered: HashMap::new(),
         backlog: VecDeque::new(),
@@ -161,7 +166,7 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
     let end = match st.send(hello.to_text()).await {
-        Ok(()) => st.main_loop(stream, rx).await,
+        Ok(()) => st.main_loop(rx).await,
         Err(e) => e,
     };
     if let End::Close(why) = end {
@@ -169,16 +174,12 @@ pub async fn run(ctx: AppContext, actor: Actor, session: Session, stream: Aggreg
             code: CloseCode::from(why.code),
             description: Some(why.reason.to_string()),
         };
-        let _ = tokio::time::timeout(Duration::from_secs(2), st.session.close(Some(reason))).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, st.ws.close(Some(reason))).await;
     }
 }
 
 impl State {
-    async fn main_loop(
-        &mut self,
-        mut stream: AggregatedMessageStream,
-        mut rx: mpsc::Receiver<Outbound>,
-    ) -> End {
+    async fn main_loop(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
         let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs.max(1));
         let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs.max(2));
         let mut tick = tokio::time::interval(heartbeat);
@@ -196,7 +197,7 @@ impl State {
             let step = tokio::select! {
                 why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
                 Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
-                frame = stream.next(), if acks.len() < MAX_IN_FLIGHT => match frame {
+                frame = self.ws.recv(), if acks.len() < MAX_IN_FLIGHT => match frame {
                     None => Err(End::Gone),
                     // Boxed (≈ 1.2 KiB, freed after each frame) rather than part of every idle task.
                     Some(Ok(msg)) => Box::pin(self.on_frame(msg, &mut acks, &mut rx)).await,
@@ -229,7 +230,7 @@ impl State {
         tokio::select! {
             biased;
             why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
-            r = tokio::time::timeout(WRITE_TIMEOUT, self.session.text(text)) => match r {
+            r = tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(WsMessage::Text(text.into()))) => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(_)) => Err(End::Gone),
                 Err(_) => Err(End::Close(CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" })),
@@ -238,7 +239,8 @@ impl State {
     }
 
     async fn ping(&mut self) -> Result<(), End> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.session.ping(b"")).await {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(WsMessage::Ping(Bytes::new()))).await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(CloseReason {
@@ -276,7 +278,7 @@ impl State {
                 }));
             }
             AggregatedMessage::Ping(p) => {
-                return match self.session.pong(&p).await {
+                return match self.ws.send(WsMessage::Pong(p)).await {
                     Ok(()) => Ok(()),
                     Err(_) => Err(End::Gone),
                 };
@@ -590,20 +592,21 @@ impl State {
     }
 }
 
-fn protocol_error(e: &actix_ws::ProtocolError) -> CloseReason {
+fn protocol_error(e: &RecvError) -> CloseReason {
     match e {
-        actix_ws::ProtocolError::Overflow => CloseReason {
+        RecvError::Protocol(actix_ws::ProtocolError::Overflow) => CloseReason {
             code: close::TOO_BIG,
             reason: "frame too large",
         },
-        // actix-ws reports fragments that add up to too much only as an I/O error with this text.
-        actix_ws::ProtocolError::Io(io) if io.to_string().contains("maximum continuation size") => {
-            CloseReason {
-                code: close::TOO_BIG,
-                reason: "message too large",
-            }
-        }
-        _ => CloseReason {
+        RecvError::MessageTooLarge => CloseReason {
+            code: close::TOO_BIG,
+            reason: "message too large",
+        },
+        RecvError::NotUtf8 => CloseReason {
+            code: close::INVALID_DATA,
+            reason: "text frame is not UTF-8",
+        },
+        RecvError::Protocol(_) => CloseReason {
             code: close::POLICY,
             reason: "protocol error",
         },

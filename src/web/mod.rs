@@ -8,6 +8,7 @@ pub mod health;
 pub mod limits;
 pub mod pages;
 pub mod search;
+pub mod server;
 pub mod widget;
 pub mod ws;
 

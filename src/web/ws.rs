@@ -5,7 +5,7 @@
 //! The token comes either as `?token=` or — preferred by browsers, since it keeps the token out of
 //! URLs and access logs — as a second entry of `Sec-WebSocket-Protocol`:
 //! `new WebSocket(url, ["switchboard.v1", token])`; the server answers `switchboard.v1`.
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, body::BoxBody, http::header, web};
 
 use serde::Deserialize;
 
@@ -15,7 +15,6 @@ use crate::{
     actor::Actor,
     context::AppContext,
     error::{AppError, AppResult},
-    realtime,
 };
 
 /// The subprotocol the server speaks (and selects when the client offers it).
@@ -32,7 +31,7 @@ fn token(req: &HttpRequest, q: &TokenQuery) -> AppResult<String> {
         return Ok(t.clone());
     }
     req.headers()
-        .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
@@ -64,43 +63,58 @@ fn agent_origin_ok(ctx: &AppContext, req: &HttpRequest) -> bool {
         .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
-fn upgrade(
-    ctx: &AppContext,
-    req: &HttpRequest,
-    body: web::Payload,
-    actor: Actor,
-) -> AppResult<HttpResponse> {
-    let (resp, session, stream) = actix_ws::handle_with_protocols(req, body, &[SUBPROTOCOL])
+/// Marks a request that came through the server's upgrade path (`web::server`), which can take
+/// the connection over.
+pub struct UpgradeAvailable;
+
+/// Put on a 101 response to tell the server to take the connection over and run the session as
+/// this actor.
+pub struct Accepted(pub Actor);
+
+fn upgrade(req: &HttpRequest, actor: Actor) -> AppResult<HttpResponse> {
+    let mut res = actix_http::ws::handshake(req.head())
         .map_err(|e| AppError::Invalid(format!("not a WebSocket upgrade: {e}")))?;
-    let stream = stream
-        .max_frame_size(ctx.settings.max_frame_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(ctx.settings.max_frame_bytes);
-    actix_web::rt::spawn(realtime::session::run(ctx.clone(), actor, session, stream));
-    Ok(resp)
+    if req.extensions().get::<UpgradeAvailable>().is_none() {
+        return Err(AppError::Invalid(
+            "WebSocket upgrades are served by `switchboard serve` only".into(),
+        ));
+    }
+    let offered = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL);
+    if offered {
+        res.insert_header((header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL));
+    }
+    let mut res: HttpResponse = res
+        .message_body(BoxBody::new(()))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("handshake response: {e}")))?
+        .into();
+    res.extensions_mut().insert(Accepted(actor));
+    Ok(res)
 }
 
 pub async fn agent(
     ctx: web::Data<AppContext>,
     req: HttpRequest,
-    body: web::Payload,
     q: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
     if !agent_origin_ok(&ctx, &req) {
         return Err(AppError::Forbidden("origin not allowed"));
     }
     let who = accounts::service::open_socket_token(&ctx, &token(&req, &q)?).await?;
-    upgrade(&ctx, &req, body, Actor::Agent(who))
+    upgrade(&req, Actor::Agent(who))
 }
 
 pub async fn widget(
     ctx: web::Data<AppContext>,
     req: HttpRequest,
-    body: web::Payload,
     q: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
     let claims = VisitorRequest::of(&req, &ctx)
         .open(&ctx, &token(&req, &q)?)
         .await?;
-    upgrade(&ctx, &req, body, Actor::Customer(claims))
+    upgrade(&req, Actor::Customer(claims))
 }

@@ -1,0 +1,196 @@
+//! The WebSocket connection a session talks through, once the handshake is done: the TCP stream
+//! itself, framed with actix's WebSocket codec (`actix_http::ws`, the codec actix-ws wraps).
+//!
+//! It exists for memory. An idle socket holds no buffer at all here: reads wait for readiness
+//! first and only then take a buffer, which is released as soon as the frames in it are decoded;
+//! writes encode into a buffer that is released once flushed. Kept inside actix-http's HTTP/1
+//! dispatcher (actix-ws), every socket kept two fixed 8 KiB buffers for its whole life, which was
+//! two thirds of its memory (`bench connections`, docs/benchmarks.md).
+//!
+//! Both halves are cancel-safe, so the session can `select!` on them: `recv` keeps a partly
+//! received frame in `rbuf` across cancellations, and `send` keeps what it has not written yet
+//! in `wbuf`, which the next `send` or `close` writes first, so frames are never cut.
+use std::{io, time::Duration};
+
+use actix_codec::{Decoder, Encoder};
+use actix_http::ws::{Codec, Frame, Item};
+use actix_web::web::{Bytes, BytesMut};
+use actix_ws::{AggregatedMessage, CloseReason, Message, ProtocolError};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
+
+/// Bytes asked of the kernel per read; the buffer lives only until its frames are decoded.
+const READ_CHUNK: usize = 4096;
+/// After a close frame, how long the peer has to answer with its own before the TCP connection
+/// is closed anyway. Closing with unread input would send a reset, which can make the peer lose
+/// the close frame (and its code) still in flight.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Why a message could not be received.
+#[derive(Debug)]
+pub enum RecvError {
+    /// A malformed frame, one over the frame size limit (`Overflow`), or an I/O error.
+    Protocol(ProtocolError),
+    /// The fragments of one message add up to more than the message size limit.
+    MessageTooLarge,
+    /// A text message that is not UTF-8.
+    NotUtf8,
+}
+
+pub struct WsConn {
+    io: TcpStream,
+    codec: Codec,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    /// A fragmented message being put together: text or binary, and its parts so far.
+    partial: Option<(bool, Vec<Bytes>, usize)>,
+    max_message: usize,
+    eof: bool,
+}
+
+impl WsConn {
+    /// `leftover`: bytes the client sent right after the handshake, already read from the socket.
+    pub fn new(io: TcpStream, leftover: BytesMut, max_frame: usize, max_message: usize) -> Self {
+        WsConn {
+            io,
+            codec: Codec::new().max_size(max_frame),
+            rbuf: leftover,
+            wbuf: BytesMut::new(),
+            partial: None,
+            max_message,
+            eof: false,
+        }
+    }
+
+    /// The next complete message (fragments put together), `None` once the peer has closed the
+    /// TCP connection. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<AggregatedMessage, RecvError>> {
+        loop {
+            match self.decode() {
+                Ok(Some(msg)) => return Some(Ok(msg)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            if self.eof {
+                return None;
+            }
+            if let Err(e) = self.io.readable().await {
+                return Some(Err(RecvError::Protocol(ProtocolError::Io(e))));
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            match self.io.try_read_buf(&mut self.rbuf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Some(Err(RecvError::Protocol(ProtocolError::Io(e)))),
+            }
+        }
+    }
+
+    /// Decodes what is buffered into the next message, if it holds one; drops the buffer once it
+    /// is empty.
+    fn decode(&mut self) -> Result<Option<AggregatedMessage>, RecvError> {
+        let out = loop {
+            let Some(frame) = self
+                .codec
+                .decode(&mut self.rbuf)
+                .map_err(RecvError::Protocol)?
+            else {
+                break None;
+            };
+            if let Some(msg) = self.aggregate(frame)? {
+                break Some(msg);
+            }
+        };
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+        Ok(out)
+    }
+
+    fn aggregate(&mut self, frame: Frame) -> Result<Option<AggregatedMessage>, RecvError> {
+        Ok(Some(match frame {
+            Frame::Text(b) => text(b)?,
+            Frame::Binary(b) => AggregatedMessage::Binary(b),
+            Frame::Ping(b) => AggregatedMessage::Ping(b),
+            Frame::Pong(b) => AggregatedMessage::Pong(b),
+            Frame::Close(r) => AggregatedMessage::Close(r),
+            // The codec checks the order of fragments (first, continue…, last).
+            Frame::Continuation(item) => {
+                let (is_text, part, last) = match item {
+                    Item::FirstText(b) => (true, b, false),
+                    Item::FirstBinary(b) => (false, b, false),
+                    Item::Continue(b) => (false, b, false),
+                    Item::Last(b) => (false, b, true),
+                };
+                let (kind, mut parts, size) =
+                    self.partial.take().unwrap_or((is_text, Vec::new(), 0usize));
+                let size = size + part.len();
+                if size > self.max_message {
+                    return Err(RecvError::MessageTooLarge);
+                }
+                if !part.is_empty() {
+                    parts.push(part);
+                }
+                if !last {
+                    self.partial = Some((kind, parts, size));
+                    return Ok(None);
+                }
+                let mut whole = BytesMut::with_capacity(size);
+                for p in parts {
+                    whole.extend_from_slice(&p);
+                }
+                let whole = whole.freeze();
+                if kind {
+                    text(whole)?
+                } else {
+                    AggregatedMessage::Binary(whole)
+                }
+            }
+        }))
+    }
+
+    /// Writes one message. Cancel-safe: what is not written yet stays queued, whole, for the
+    /// next write.
+    pub async fn send(&mut self, msg: Message) -> io::Result<()> {
+        self.codec
+            .encode(msg, &mut self.wbuf)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        while !self.wbuf.is_empty() {
+            // `write` writes nothing if cancelled, so `wbuf` stays exact.
+            let n = self.io.write(&self.wbuf).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let _ = self.wbuf.split_to(n);
+        }
+        self.wbuf = BytesMut::new();
+        Ok(())
+    }
+
+    /// Sends a close frame, gives the peer a moment to answer with its own, then closes the
+    /// connection.
+    pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
+        self.send(Message::Close(reason)).await?;
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(msg)) = self.recv().await {
+                if matches!(msg, AggregatedMessage::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.io.shutdown().await
+    }
+}
+
+fn text(b: Bytes) -> Result<AggregatedMessage, RecvError> {
+    b.try_into()
+        .map(AggregatedMessage::Text)
+        .map_err(|_| RecvError::NotUtf8)
+}
