@@ -48,12 +48,13 @@ pub struct WsConn {
 }
 
 impl WsConn {
-    /// `leftover`: bytes the client sent right after the handshake, already read from the socket.
-    pub fn new(io: TcpStream, leftover: BytesMut, max_frame: usize, max_message: usize) -> Self {
+    /// `leftover`: bytes the client sent right after the handshake, already read from the socket
+    /// (copied: the buffer they are in belongs to the HTTP/1 connection and is 8 KiB).
+    pub fn new(io: TcpStream, leftover: &[u8], max_frame: usize, max_message: usize) -> Self {
         WsConn {
             io,
             codec: Codec::new().max_size(max_frame),
-            rbuf: leftover,
+            rbuf: BytesMut::from(leftover),
             wbuf: BytesMut::new(),
             partial: None,
             max_message,

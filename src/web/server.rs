@@ -13,7 +13,7 @@
 //! Everything else is what `HttpServer` does, with the same settings.
 use std::{net::TcpListener, rc::Rc, time::Duration};
 
-use actix_codec::Framed;
+use actix_codec::{Framed, FramedParts};
 use actix_http::{
     ConnectionType, HttpService, KeepAlive, Request, Response,
     body::{BodySize, BoxBody, MessageBody},
@@ -149,9 +149,12 @@ async fn take_over<S>(
             if framed.send((head, BodySize::None).into()).await.is_err() {
                 return;
             }
-            let parts = framed.into_parts();
+            // Only the stream and any bytes already read are kept: the HTTP/1 codec and the
+            // dispatcher's write buffer (8 KiB) are dropped here, not when the session ends.
+            let FramedParts { io, read_buf, .. } = framed.into_parts();
             let max = ctx.settings.max_frame_bytes;
-            let ws = realtime::transport::WsConn::new(parts.io, parts.read_buf, max, max);
+            let ws = realtime::transport::WsConn::new(io, &read_buf, max, max);
+            drop(read_buf);
             Box::pin(realtime::session::run(ctx, actor, ws)).await;
         }
         // Refused (token, origin, not a socket route…): answered like any request, then closed.

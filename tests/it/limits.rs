@@ -222,3 +222,142 @@ async fn a_silent_socket_is_closed_by_the_idle_timeout() {
     chatty.expect_type("pong").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn fragmented_messages_are_put_together_and_invalid_utf8_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    };
+    let app = spawn_app().await;
+    let c = app.customer().await;
+    let (mut ws, _) = app.customer_resume(&c, 0).await;
+    // One `send` in three fragments, with a ping (a control frame may come between fragments).
+    let whole =
+        json!({"type": "send", "client_msg_id": "frag", "body": "in three parts"}).to_string();
+    let (a, rest) = whole.as_bytes().split_at(10);
+    let (b, z) = rest.split_at(15);
+    for (part, op, fin) in [
+        (a, OpCode::Data(Data::Text), false),
+        (b, OpCode::Data(Data::Continue), false),
+    ] {
+        ws.send_raw(WsMsg::Frame(Frame::message(part.to_vec(), op, fin)))
+            .await;
+    }
+    ws.send_raw(WsMsg::Ping(b"between".to_vec().into())).await;
+    ws.send_raw(WsMsg::Frame(Frame::message(
+        z.to_vec(),
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
+    let ack = ws.expect_type("ack").await;
+    assert_eq!(
+        (ack["client_msg_id"].as_str(), ack["seq"].as_i64()),
+        (Some("frag"), Some(1))
+    );
+    let m = ws.expect_type("message").await;
+    assert_eq!(m["body"], "in three parts");
+
+    // Not UTF-8, whole or in fragments: 1007, and the server goes on serving.
+    let (mut bad, _) = app.customer_resume(&c, 1).await;
+    bad.send_raw(WsMsg::Frame(Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}'],
+        OpCode::Data(Data::Text),
+        true,
+    )))
+    .await;
+    let (f, _) = bad.until_closed().await;
+    assert_eq!(code(f), Some(1007));
+    // Fragments are checked put together: a character may be cut in two by a boundary...
+    let (mut split, _) = app.customer_resume(&c, 1).await;
+    let text = json!({"type": "send", "client_msg_id": "cafe", "body": "café"}).to_string();
+    let cut = text.find('é').expect("é") + 1;
+    for (part, op, fin) in [
+        (&text.as_bytes()[..cut], OpCode::Data(Data::Text), false),
+        (&text.as_bytes()[cut..], OpCode::Data(Data::Continue), true),
+    ] {
+        split
+            .send_raw(WsMsg::Frame(Frame::message(part.to_vec(), op, fin)))
+            .await;
+    }
+    assert_eq!(split.expect_type("ack").await["seq"], 2);
+    assert_eq!(split.expect_type("message").await["body"], "café");
+    // ...but what they add up to must be UTF-8.
+    let (mut bad, _) = app.customer_resume(&c, 2).await;
+    let text = br#"{"type":"ping","nonce":1}"#;
+    bad.send_raw(WsMsg::Frame(Frame::message(
+        text[..5].to_vec(),
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await;
+    bad.send_raw(WsMsg::Frame(Frame::message(
+        [&text[5..], &[0xc3][..]].concat(),
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
+    let (f, _) = bad.until_closed().await;
+    assert_eq!(code(f), Some(1007));
+    let (mut ok, _) = app.customer_resume(&c, 2).await;
+    ok.send(json!({"type": "ping", "nonce": 3})).await;
+    assert_eq!(ok.expect_type("pong").await["nonce"], 3);
+    app.stop().await;
+}
+
+/// Reads one whole HTTP/1.1 response from a raw connection, then expects the server to close it.
+async fn raw_upgrade(app: &TestApp, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    // To the end: the server closes the connection after a refused upgrade.
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("the server should close the connection")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    assert_eq!(body.len(), len, "the body is complete: {text}");
+    (status, body.to_string())
+}
+
+#[tokio::test]
+async fn refused_upgrades_get_a_whole_http_answer() {
+    let app = spawn_app().await;
+    let (status, body) = raw_upgrade(&app, "/ws/widget?token=vt.not-a-token").await;
+    assert_eq!(status, 401, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(v["code"], "unauthorized", "{v}");
+    let (status, body) = raw_upgrade(&app, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = raw_upgrade(&app, "/no/such/socket").await;
+    assert_eq!(status, 404);
+    // And a good upgrade still works after those.
+    let c = app.customer().await;
+    let (mut ws, _) = app.customer_resume(&c, 0).await;
+    ws.send(json!({"type": "ping", "nonce": 1})).await;
+    assert_eq!(ws.expect_type("pong").await["nonce"], 1);
+    app.stop().await;
+}
