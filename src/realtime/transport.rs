@@ -18,8 +18,10 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_ws::{AggregatedMessage, CloseReason, Message, ProtocolError};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
-/// Bytes asked of the kernel per read; the buffer lives only until its frames are decoded.
+/// Bytes asked of the kernel per read (into a stack buffer).
 const READ_CHUNK: usize = 4096;
+/// The per-thread encode buffer is given back after a frame larger than this.
+const SCRATCH_KEEP: usize = 64 * 1024;
 /// After a close frame, how long the peer has to answer with its own before the TCP connection
 /// is closed anyway. Closing with unread input would send a reset, which can make the peer lose
 /// the close frame (and its code) still in flight.
@@ -77,16 +79,23 @@ impl WsConn {
             if let Err(e) = self.io.readable().await {
                 return Some(Err(RecvError::Protocol(ProtocolError::Io(e))));
             }
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            match self.io.try_read_buf(&mut self.rbuf) {
+            match self.read_some() {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Some(Err(RecvError::Protocol(ProtocolError::Io(e)))),
             }
         }
+    }
+
+    /// Reads what the kernel has into a stack buffer, then keeps just those bytes: no buffer of
+    /// read size is allocated per read (with glibc, such allocations also cost a consolidation
+    /// of the small free chunks each time).
+    fn read_some(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = self.io.try_read(&mut chunk)?;
+        self.rbuf.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 
     /// Decodes what is buffered into the next message, if it holds one; drops the buffer once it
@@ -155,13 +164,45 @@ impl WsConn {
     /// Writes one message. Cancel-safe: what is not written yet stays queued, whole, for the
     /// next write.
     pub async fn send(&mut self, msg: Message) -> io::Result<()> {
-        self.codec
-            .encode(msg, &mut self.wbuf)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        if self.wbuf.is_empty() {
+            self.send_now(msg)?;
+        } else {
+            self.codec
+                .encode(msg, &mut self.wbuf)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
         self.flush().await
     }
 
+    /// The usual case, nothing pending: the frame is encoded into this thread's scratch buffer
+    /// and written at once; only what the kernel does not take is copied into `wbuf`.
+    fn send_now(&mut self, msg: Message) -> io::Result<()> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+        }
+        SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            buf.clear();
+            self.codec
+                .encode(msg, &mut buf)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let written = match self.io.try_write(&buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            self.wbuf.extend_from_slice(&buf[written..]);
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = BytesMut::new();
+            }
+            Ok(())
+        })
+    }
+
     async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
         while !self.wbuf.is_empty() {
             // `write` writes nothing if cancelled, so `wbuf` stays exact.
             let n = self.io.write(&self.wbuf).await?;
