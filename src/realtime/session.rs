@@ -34,6 +34,8 @@ const MAX_IN_FLIGHT: usize = 256;
 const MAX_BAD_FRAMES: u32 = 20;
 /// A socket whose client does not take a frame within this time is closed.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Queued output is written at once past this size, even if more is coming.
+const CORK_LIMIT: usize = 16 * 1024;
 /// How long closing a socket may take (close frame out, the peer's close frame back).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Live events held back during one replay before the socket is closed as too far behind.
@@ -165,7 +167,11 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         max_frame_bytes: ctx.settings.max_frame_bytes,
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
-    let end = match st.send(hello.to_text()).await {
+    let sent = match st.send(hello.to_text()).await {
+        Ok(()) => st.flush().await,
+        Err(e) => Err(e),
+    };
+    let end = match sent {
         Ok(()) => st.main_loop(rx).await,
         Err(e) => e,
     };
@@ -186,6 +192,13 @@ impl State {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
         loop {
+            // Frames are queued as they are made and written when nothing more is waiting to go
+            // out (or `CORK_LIMIT` is queued): a burst of events is one write, not one each.
+            if (self.backlog.is_empty() && rx.is_empty()) || self.ws.pending() >= CORK_LIMIT {
+                if let Err(end) = self.flush().await {
+                    return end;
+                }
+            }
             // Events set aside during a replay go first, in their original order.
             if let Some(out) = self.backlog.pop_front() {
                 if let Err(end) = self.on_outbound(out).await {
@@ -224,13 +237,28 @@ impl State {
         }
     }
 
-    /// Writes one text frame, giving up on a client that stopped reading or was kicked.
+    /// Queues one text frame (written at the end of the step, or now if much is queued).
     async fn send(&mut self, text: impl Into<String>) -> Result<(), End> {
         let text: String = text.into();
+        self.ws
+            .queue(WsMessage::Text(text.into()))
+            .map_err(|_| End::Gone)?;
+        if self.ws.pending() >= CORK_LIMIT {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes what is queued, giving up on a client that stopped reading or was kicked.
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.ws.pending() == 0 {
+            return Ok(());
+        }
         tokio::select! {
             biased;
             why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
-            r = tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(WsMessage::Text(text.into()))) => match r {
+            r = tokio::time::timeout(WRITE_TIMEOUT, self.ws.flush()) => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(_)) => Err(End::Gone),
                 Err(_) => Err(End::Close(CloseReason { code: close::SLOW_CONSUMER, reason: "slow consumer" })),
@@ -239,15 +267,10 @@ impl State {
     }
 
     async fn ping(&mut self) -> Result<(), End> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(WsMessage::Ping(Bytes::new()))).await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::Close(CloseReason {
-                code: close::SLOW_CONSUMER,
-                reason: "slow consumer",
-            })),
-        }
+        self.ws
+            .queue(WsMessage::Ping(Bytes::new()))
+            .map_err(|_| End::Gone)?;
+        self.flush().await
     }
 
     async fn error(&mut self, e: &AppError, reference: Option<&str>) -> Result<(), End> {
@@ -278,10 +301,7 @@ impl State {
                 }));
             }
             AggregatedMessage::Ping(p) => {
-                return match self.ws.send(WsMessage::Pong(p)).await {
-                    Ok(()) => Ok(()),
-                    Err(_) => Err(End::Gone),
-                };
+                return self.ws.queue(WsMessage::Pong(p)).map_err(|_| End::Gone);
             }
             AggregatedMessage::Pong(_) => return Ok(()),
             AggregatedMessage::Close(_) => {

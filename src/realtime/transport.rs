@@ -2,14 +2,14 @@
 //! itself, framed with actix's WebSocket codec (`actix_http::ws`, the codec actix-ws wraps).
 //!
 //! It exists for memory. An idle socket holds no buffer at all here: reads wait for readiness
-//! first and only then take a buffer, which is released as soon as the frames in it are decoded;
-//! writes encode into a buffer that is released once flushed. Kept inside actix-http's HTTP/1
+//! first and only then read, through a stack buffer, keeping just the bytes of frames not yet
+//! complete; writes encode into a buffer that is released once flushed. Kept inside actix-http's HTTP/1
 //! dispatcher (actix-ws), every socket kept two fixed 8 KiB buffers for its whole life, which was
 //! two thirds of its memory (`bench connections`, docs/benchmarks.md).
 //!
 //! Both halves are cancel-safe, so the session can `select!` on them: `recv` keeps a partly
-//! received frame in `rbuf` across cancellations, and `send` keeps what it has not written yet
-//! in `wbuf`, which the next `send` or `close` writes first, so frames are never cut.
+//! received frame in `rbuf` across cancellations, and `flush` keeps what it has not written yet
+//! in `wbuf`, which the next `flush` or `close` writes first, so frames are never cut.
 use std::{io, time::Duration};
 
 use actix_codec::{Decoder, Encoder};
@@ -20,8 +20,6 @@ use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 /// Bytes asked of the kernel per read (into a stack buffer).
 const READ_CHUNK: usize = 4096;
-/// The per-thread encode buffer is given back after a frame larger than this.
-const SCRATCH_KEEP: usize = 64 * 1024;
 /// After a close frame, how long the peer has to answer with its own before the TCP connection
 /// is closed anyway. Closing with unread input would send a reset, which can make the peer lose
 /// the close frame (and its code) still in flight.
@@ -161,45 +159,21 @@ impl WsConn {
         }))
     }
 
-    /// Writes one message. Cancel-safe: what is not written yet stays queued, whole, for the
-    /// next write.
-    pub async fn send(&mut self, msg: Message) -> io::Result<()> {
-        if self.wbuf.is_empty() {
-            self.send_now(msg)?;
-        } else {
-            self.codec
-                .encode(msg, &mut self.wbuf)
-                .map_err(|e| io::Error::other(e.to_string()))?;
-        }
-        self.flush().await
+    /// Queues one message, written by the next `flush` (frames that come together go out in
+    /// one write).
+    pub fn queue(&mut self, msg: Message) -> io::Result<()> {
+        self.codec
+            .encode(msg, &mut self.wbuf)
+            .map_err(|e| io::Error::other(e.to_string()))
     }
 
-    /// The usual case, nothing pending: the frame is encoded into this thread's scratch buffer
-    /// and written at once; only what the kernel does not take is copied into `wbuf`.
-    fn send_now(&mut self, msg: Message) -> io::Result<()> {
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
-        }
-        SCRATCH.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            buf.clear();
-            self.codec
-                .encode(msg, &mut buf)
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            let written = match self.io.try_write(&buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
-            };
-            self.wbuf.extend_from_slice(&buf[written..]);
-            if buf.capacity() > SCRATCH_KEEP {
-                *buf = BytesMut::new();
-            }
-            Ok(())
-        })
+    /// Bytes queued and not written yet.
+    pub fn pending(&self) -> usize {
+        self.wbuf.len()
     }
 
-    async fn flush(&mut self) -> io::Result<()> {
+    /// Writes what is queued. Cancel-safe: what is not written yet stays queued, whole.
+    pub async fn flush(&mut self) -> io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
@@ -213,6 +187,12 @@ impl WsConn {
         }
         self.wbuf = BytesMut::new();
         Ok(())
+    }
+
+    /// Queues one message and writes everything queued.
+    pub async fn send(&mut self, msg: Message) -> io::Result<()> {
+        self.queue(msg)?;
+        self.flush().await
     }
 
     /// Sends a close frame, gives the peer a moment to answer with its own, then closes the
