@@ -194,10 +194,10 @@ impl State {
         loop {
             // Frames are queued as they are made and written when nothing more is waiting to go
             // out (or `CORK_LIMIT` is queued): a burst of events is one write, not one each.
-            if (self.backlog.is_empty() && rx.is_empty()) || self.ws.pending() >= CORK_LIMIT {
-                if let Err(end) = self.flush().await {
-                    return end;
-                }
+            if ((self.backlog.is_empty() && rx.is_empty()) || self.ws.pending() >= CORK_LIMIT)
+                && let Err(end) = self.flush().await
+            {
+                return end;
             }
             // Events set aside during a replay go first, in their original order.
             if let Some(out) = self.backlog.pop_front() {
