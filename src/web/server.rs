@@ -32,7 +32,7 @@ use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
 use super::ws::{Accepted, UpgradeAvailable};
-use crate::{context::AppContext, realtime};
+use crate::{actor::Actor, context::AppContext, realtime, realtime::transport::WsConn};
 
 /// Starts serving `listener` (already bound and listening).
 pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server> {
@@ -120,8 +120,13 @@ where
                 let ctx = ctx.clone();
                 // Boxed: the connection task is sized for its largest state, and an HTTP
                 // connection should not carry room for a whole socket session.
+                // The handshake is boxed apart too: it is much bigger than the session and
+                // over once the session starts.
                 Box::pin(async move {
-                    take_over(&*app, ctx, req, framed).await;
+                    let upgraded = Box::pin(handshake(&*app, &ctx, req, framed)).await;
+                    if let Some((actor, ws)) = upgraded {
+                        Box::pin(realtime::session::run(ctx, actor, ws)).await;
+                    }
                     Ok::<_, actix_web::Error>(())
                 }) as futures_util::future::LocalBoxFuture<'static, _>
             }))
@@ -129,12 +134,15 @@ where
     })
 }
 
-async fn take_over<S>(
+/// Runs the request through the app. Accepted: writes the 101 and returns the connection as a
+/// WebSocket, with whom it is for. Refused: writes the answer and closes the connection.
+async fn handshake<S>(
     app: &S,
-    ctx: AppContext,
+    ctx: &AppContext,
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
-) where
+) -> Option<(Actor, WsConn)>
+where
     S: Service<Request, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
     req.extensions_mut().insert(UpgradeAvailable);
@@ -146,16 +154,12 @@ async fn take_over<S>(
     match accepted {
         Some(Accepted(actor)) if res.status() == actix_http::StatusCode::SWITCHING_PROTOCOLS => {
             let (head, _) = res.into_parts();
-            if framed.send((head, BodySize::None).into()).await.is_err() {
-                return;
-            }
+            framed.send((head, BodySize::None).into()).await.ok()?;
             // Only the stream and any bytes already read are kept: the HTTP/1 codec and the
             // dispatcher's write buffer (8 KiB) are dropped here, not when the session ends.
             let FramedParts { io, read_buf, .. } = framed.into_parts();
             let max = ctx.settings.max_frame_bytes;
-            let ws = realtime::transport::WsConn::new(io, &read_buf, max, max);
-            drop(read_buf);
-            Box::pin(realtime::session::run(ctx, actor, ws)).await;
+            Some((actor, WsConn::new(io, &read_buf, max, max)))
         }
         // Refused (token, origin, not a socket route…): answered like any request, then closed.
         _ => {
@@ -168,14 +172,13 @@ async fn take_over<S>(
             let size = body
                 .as_ref()
                 .map_or(BodySize::None, |b| BodySize::Sized(b.len() as u64));
-            if framed.send((head, size).into()).await.is_err() {
-                return;
-            }
+            framed.send((head, size).into()).await.ok()?;
             if let Some(body) = body.filter(|b| !b.is_empty()) {
-                let _ = framed.send(h1::Message::Chunk(Some(body))).await;
+                framed.send(h1::Message::Chunk(Some(body))).await.ok()?;
             }
             let _ = framed.send(h1::Message::Chunk(None)).await;
             let _ = framed.close().await;
+            None
         }
     }
 }
