@@ -64,6 +64,8 @@ pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server>
                 .tcp_nodelay(true)
                 .local_addr(addr)
                 .upgrade(upgrades)
+                // AppConfig's host and address only stand in for a missing `Host` header
+                // (HTTP/1.0); handlers read the request's own.
                 .finish(map_config(
                     app(data.clone(), web_role).into_factory(),
                     |_| AppConfig::default(),
