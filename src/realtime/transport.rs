@@ -174,9 +174,6 @@ impl WsConn {
 
     /// Writes what is queued. Cancel-safe: what is not written yet stays queued, whole.
     pub async fn flush(&mut self) -> io::Result<()> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
         while !self.wbuf.is_empty() {
             // `write` writes nothing if cancelled, so `wbuf` stays exact.
             let n = self.io.write(&self.wbuf).await?;
@@ -189,16 +186,11 @@ impl WsConn {
         Ok(())
     }
 
-    /// Queues one message and writes everything queued.
-    pub async fn send(&mut self, msg: Message) -> io::Result<()> {
-        self.queue(msg)?;
-        self.flush().await
-    }
-
     /// Sends a close frame, gives the peer a moment to answer with its own, then closes the
     /// connection.
     pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
-        self.send(Message::Close(reason)).await?;
+        self.queue(Message::Close(reason))?;
+        self.flush().await?;
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
             while let Some(Ok(msg)) = self.recv().await {
                 if matches!(msg, AggregatedMessage::Close(_)) {
