@@ -60,9 +60,26 @@ pub struct Settings {
     /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a reverse proxy
     /// that sets them); used by rate limits.
     pub trust_proxy_headers: bool,
+    /// With `trust_proxy_headers`: the addresses (IPs or CIDR ranges, e.g. `10.0.0.0/8`) of the
+    /// reverse proxies in front of the server. The client is the right-most address in
+    /// `X-Forwarded-For` that is not one of them. Empty = only the direct peer is a proxy (one
+    /// nginx in front): the right-most entry is the client.
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
     /// Per-IP / per-email rate limits on login and the public widget endpoints. Off only for
     /// load tests from a single address.
     pub rate_limits: bool,
+    /// Messages one visitor (contact) may send per minute, after a burst of
+    /// `visitor_message_burst` (per node; see docs/deployment.md).
+    pub visitor_messages_per_minute: u32,
+    pub visitor_message_burst: u32,
+    /// Customer messages one conversation accepts per minute, after a burst.
+    pub conversation_messages_per_minute: u32,
+    pub conversation_message_burst: u32,
+    /// Bytes of message text one visitor may store per day (a rolling budget).
+    pub visitor_bytes_per_day: u64,
+    /// Bytes of customer message text one inbox accepts per day (a rolling budget).
+    pub inbox_bytes_per_day: u64,
     /// Serve `static/` files from this directory instead of the copies built into the binary
     /// (front-end development: edits show up without a rebuild). Empty = built-in.
     pub static_dir: String,
@@ -134,7 +151,14 @@ impl Default for Settings {
             socket_token_ttl_secs: 60,
             log_format: "text".into(),
             trust_proxy_headers: false,
+            trusted_proxies: Vec::new(),
             rate_limits: true,
+            visitor_messages_per_minute: 60,
+            visitor_message_burst: 60,
+            conversation_messages_per_minute: 120,
+            conversation_message_burst: 120,
+            visitor_bytes_per_day: 4 * 1024 * 1024,
+            inbox_bytes_per_day: 1024 * 1024 * 1024,
             static_dir: String::new(),
             llm_base_url: String::new(),
             llm_api_key: String::new(),

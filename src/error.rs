@@ -30,6 +30,9 @@ pub enum AppError {
 pub struct ErrorBody<'a> {
     pub code: &'a str,
     pub message: String,
+    /// Seconds to wait before retrying (`rate_limited`), as in `Retry-After`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -53,10 +56,19 @@ impl AppError {
         matches!(self, AppError::Unavailable(_) | AppError::RateLimited(_))
     }
 
+    /// Seconds until a retry may succeed, when the error says so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited(secs) => Some((*secs).max(1)),
+            _ => None,
+        }
+    }
+
     pub fn body(&self) -> ErrorBody<'static> {
         ErrorBody {
             code: self.code(),
             message: self.to_string(),
+            retry_after: self.retry_after(),
         }
     }
 

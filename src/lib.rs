@@ -17,6 +17,7 @@ pub mod events;
 pub mod import;
 pub mod inboxes;
 pub mod kb;
+pub mod limits;
 pub mod llm;
 pub mod messages;
 pub mod privacy;

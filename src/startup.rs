@@ -112,7 +112,7 @@ impl Application {
             events,
             hub,
             writer,
-            limits: Arc::new(crate::web::limits::Limits::new(settings.rate_limits)),
+            limits: Arc::new(crate::limits::Limits::new(&settings).map_err(anyhow::Error::msg)?),
             search,
             kb: crate::kb::KbIndexes::default(),
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),

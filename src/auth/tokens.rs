@@ -161,6 +161,22 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// A device cookie's value: this browser signed in to `email`'s account before, until
+    /// `expires`. The email is hashed (it may hold dots, and the cookie need not reveal it).
+    pub fn device_token(&self, email: &str, expires: i64) -> String {
+        let fields = ["dv".to_string(), sha256_hex(&email.trim().to_lowercase())];
+        self.sign(&fields, expires)
+    }
+
+    /// Whether `token` is a valid, unexpired device cookie for `email`.
+    pub fn device_ok(&self, token: &str, email: &str, now: i64) -> bool {
+        let want = sha256_hex(&email.trim().to_lowercase());
+        self.open(token, "dv", now)
+            .is_some_and(|p| p.as_slice() == [want.as_str()])
+    }
+}
+
 /// Identity verification: `user_hash` must be hex HMAC-SHA256(secret, user_id) (the scheme
 /// Intercom and Chatwoot use). Constant-time.
 pub fn user_hash_ok(secret: &str, user_id: &str, given: &str) -> bool {
@@ -202,5 +218,15 @@ mod tests {
         let forged = t.replacen(&c.contact_id.to_string(), &Uuid::new_v4().to_string(), 1);
         assert_eq!(s.open_visitor(&forged, 50), None, "tampered");
         assert_eq!(s.open_socket(&t, 50), None, "wrong kind");
+    }
+
+    #[test]
+    fn device_tokens_name_one_email() {
+        let s = Signer::new(b"k1");
+        let t = s.device_token("Owner@Acme.example", 100);
+        assert!(s.device_ok(&t, "owner@acme.example ", 50));
+        assert!(!s.device_ok(&t, "other@acme.example", 50));
+        assert!(!s.device_ok(&t, "owner@acme.example", 101), "expired");
+        assert!(!Signer::new(b"k2").device_ok(&t, "owner@acme.example", 50));
     }
 }

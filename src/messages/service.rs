@@ -19,9 +19,14 @@ use crate::{
 /// queued by one caller are stored in queue order, so a socket can pipeline without reordering.
 pub async fn submit(ctx: &AppContext, actor: Actor, cmd: SendCommand) -> AppResult<PendingSend> {
     cmd.validate(ctx.settings.max_body_bytes)?;
-    // Agents write notes; the bot writes its handoff note. Customers never do.
-    if cmd.private && matches!(actor, Actor::Customer(_)) {
-        return Err(AppError::Forbidden("only agents can write private notes"));
+    if let Actor::Customer(visitor) = &actor {
+        // Agents write notes; the bot writes its handoff note. Customers never do.
+        if cmd.private {
+            return Err(AppError::Forbidden("only agents can write private notes"));
+        }
+        // Every transport (socket, HTTP, the SSE fallback's POST) sends through here.
+        ctx.limits
+            .customer_message(visitor, cmd.conversation_id, cmd.body.len())?;
     }
     ctx.writer.submit(actor, cmd).await
 }

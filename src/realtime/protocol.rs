@@ -216,6 +216,9 @@ pub enum ServerFrame<'a> {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<&'a str>,
         retryable: bool,
+        /// Seconds to wait before retrying (`rate_limited`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]

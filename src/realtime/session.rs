@@ -4,7 +4,7 @@
 //! pages while live events wait in the queue; live events at or below what was replayed are
 //! dropped and a gap is filled from the database, so the client sees each seq once, in order.
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -40,8 +40,6 @@ const CORK_LIMIT: usize = 16 * 1024;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Live events held back during one replay before the socket is closed as too far behind.
 const MAX_BACKLOG: usize = 100_000;
-/// The same typing state is relayed again at most this often.
-const TYPING_REPEAT: Duration = Duration::from_secs(2);
 
 /// Sends `Leave` to the hub when the session task ends, however it ends.
 pub(crate) struct LeaveGuard {
@@ -76,8 +74,8 @@ struct State {
     /// Live events taken off the queue during a replay, delivered (in order) right after it, so
     /// a long replay does not make a reading client look like a slow consumer.
     backlog: VecDeque<Outbound>,
-    /// Last typing state relayed per conversation, and when: repeats are throttled.
-    typing_sent: HashMap<Uuid, (bool, Instant)>,
+    /// Conversations outside `delivered` this agent was found to may type in.
+    typing_allowed: HashSet<Uuid>,
     /// End of the agent's login session: the socket closes then (checked every heartbeat).
     session_expires: Option<chrono::DateTime<chrono::Utc>>,
     bad_frames: u32,
@@ -144,7 +142,7 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         kick: kick_rx,
         delivered: HashMap::new(),
         backlog: VecDeque::new(),
-        typing_sent: HashMap::new(),
+        typing_allowed: HashSet::new(),
         session_expires: match actor {
             Actor::Agent(a) => a.session_expires,
             _ => None,
@@ -281,6 +279,7 @@ impl State {
             message: &msg,
             reference,
             retryable: e.retryable(),
+            retry_after: e.retry_after(),
         };
         self.send(frame.to_text()).await
     }
@@ -327,6 +326,7 @@ impl State {
                     message: &msg,
                     reference: e.reference(),
                     retryable: false,
+                    retry_after: None,
                 };
                 return self.send(f.to_text()).await;
             }
@@ -376,30 +376,24 @@ impl State {
                 private,
             } => {
                 let conversation_id = self.conversation(conversation_id);
-                if self.may_touch(conversation_id) {
-                    // Repeats of the same state are relayed at most every TYPING_REPEAT: one
-                    // visitor cannot flood every agent socket of the account.
-                    let now = Instant::now();
-                    if let Some((last, at)) = self.typing_sent.get(&conversation_id)
-                        && *last == typing
-                        && now.duration_since(*at) < TYPING_REPEAT
-                    {
-                        return Ok(());
-                    }
-                    if self.typing_sent.len() > 1000 {
-                        self.typing_sent.clear();
-                    }
-                    self.typing_sent.insert(conversation_id, (typing, now));
+                if !Box::pin(self.may_type_in(conversation_id)).await {
+                    return self.error(&AppError::NotFound("conversation"), None).await;
+                }
+                // Repeats and fast toggling are dropped (one place for every transport): one
+                // client cannot flood every agent socket of the account.
+                if self
+                    .ctx
+                    .limits
+                    .typing(self.actor.sender_id(), conversation_id, typing)
+                {
                     // Typing a private note is shown to the other agents only.
                     let private = private && !self.actor.is_customer();
                     self.ctx
                         .hub
                         .typing(self.conn_id, conversation_id, typing, private)
                         .await;
-                    Ok(())
-                } else {
-                    self.error(&AppError::NotFound("conversation"), None).await
                 }
+                Ok(())
             }
             ClientFrame::Read {
                 conversation_id,
@@ -439,12 +433,30 @@ impl State {
         }
     }
 
-    /// Cheap check for ephemeral frames (typing): customers only their own conversation; agents
-    /// are checked by the hub, which only reaches sockets of their own account.
-    fn may_touch(&self, conversation_id: Uuid) -> bool {
+    /// Whether this socket may send typing for `conversation_id`, the same answer `send` and
+    /// `subscribe` give: customers only their own conversation, agents their account's (known
+    /// once subscribed, else looked up once and remembered).
+    async fn may_type_in(&mut self, conversation_id: Uuid) -> bool {
         match self.actor {
             Actor::Customer(c) => c.conversation_id == conversation_id,
-            _ => !conversation_id.is_nil(),
+            _ if self.delivered.contains_key(&conversation_id)
+                || self.typing_allowed.contains(&conversation_id) =>
+            {
+                true
+            }
+            _ => {
+                let found =
+                    conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
+                        .await
+                        .is_ok();
+                if found {
+                    if self.typing_allowed.len() >= 256 {
+                        self.typing_allowed.clear();
+                    }
+                    self.typing_allowed.insert(conversation_id);
+                }
+                found
+            }
         }
     }
 

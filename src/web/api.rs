@@ -4,6 +4,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
+    device,
     extract::{CurrentActor, CurrentAgent},
     limits::client_ip,
 };
@@ -20,7 +21,7 @@ use crate::{
         actions::{self, AssignBody, StatusBody},
         listing::{self, ListQuery},
     },
-    error::AppResult,
+    error::{AppError, AppResult},
     inboxes::settings::{self as inbox_settings, InboxPatch, NewInbox},
     messages::{self, SendCommand, service::HistoryQuery},
 };
@@ -39,11 +40,15 @@ pub async fn login(
     body: web::Json<LoginBody>,
 ) -> AppResult<HttpResponse> {
     ctx.limits.login(
-        client_ip(&req, ctx.settings.trust_proxy_headers),
+        client_ip(&req, &ctx.limits.proxies),
         &body.email,
+        device::known(&ctx, &req, &body.email),
     )?;
     let r = accounts::service::login(&ctx, &body.email, &body.password).await?;
-    Ok(HttpResponse::Ok().json(r))
+    let mut resp = HttpResponse::Ok().json(r);
+    resp.add_cookie(&device::cookie(&ctx, &req, &body.email))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(resp)
 }
 
 pub async fn logout(ctx: Ctx, agent: CurrentAgent) -> AppResult<HttpResponse> {

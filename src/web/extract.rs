@@ -125,7 +125,7 @@ impl VisitorRequest {
     pub fn of(req: &HttpRequest, ctx: &AppContext) -> Self {
         Self {
             origin: origin(req),
-            ip: super::limits::client_ip(req, ctx.settings.trust_proxy_headers),
+            ip: super::limits::client_ip(req, &ctx.limits.proxies),
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod api;
 pub mod assets;
+pub mod device;
 pub mod extract;
 pub mod health;
 pub mod limits;

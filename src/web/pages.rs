@@ -82,7 +82,7 @@ fn secure(ctx: &AppContext, req: &HttpRequest) -> bool {
     ctx.settings.public_url.starts_with("https://") || req.connection_info().scheme() == "https"
 }
 
-fn cookie<'a>(
+pub(super) fn cookie<'a>(
     ctx: &AppContext,
     req: &HttpRequest,
     name: &'a str,
@@ -201,8 +201,9 @@ pub async fn login_submit(
             Some("Your form expired. Please sign in again.".into()),
         );
     }
-    let ip = client_ip(&req, ctx.settings.trust_proxy_headers);
-    if let Err(AppError::RateLimited(secs)) = ctx.limits.login(ip, &f.email) {
+    let ip = client_ip(&req, &ctx.limits.proxies);
+    let known_device = super::device::known(&ctx, &req, &f.email);
+    if let Err(AppError::RateLimited(secs)) = ctx.limits.login(ip, &f.email, known_device) {
         let mut resp = login_page(
             &ctx,
             &req,
@@ -222,6 +223,8 @@ pub async fn login_submit(
             resp.add_cookie(&cookie(&ctx, &req, SESSION_COOKIE, r.token, ttl))
                 .map_err(|e| AppError::Internal(e.into()))?;
             resp.add_removal_cookie(&cookie(&ctx, &req, LOGIN_CSRF_COOKIE, String::new(), 0))
+                .map_err(|e| AppError::Internal(e.into()))?;
+            resp.add_cookie(&super::device::cookie(&ctx, &req, &f.email))
                 .map_err(|e| AppError::Internal(e.into()))?;
             Ok(resp)
         }

@@ -36,8 +36,7 @@ use crate::{
 type Ctx = web::Data<AppContext>;
 
 fn limit(ctx: &AppContext, req: &HttpRequest) -> AppResult<()> {
-    ctx.limits
-        .widget(client_ip(req, ctx.settings.trust_proxy_headers))
+    ctx.limits.widget(client_ip(req, &ctx.limits.proxies))
 }
 
 #[derive(Deserialize)]
@@ -76,7 +75,7 @@ pub async fn session(
     body: web::Json<VisitorSessionRequest>,
 ) -> AppResult<HttpResponse> {
     ctx.limits
-        .widget_session(client_ip(&req, ctx.settings.trust_proxy_headers))?;
+        .widget_session(client_ip(&req, &ctx.limits.proxies))?;
     let s = visitor::open_session(&ctx, body.into_inner(), origin(&req).as_deref()).await?;
     Ok(HttpResponse::Ok().json(s))
 }
@@ -97,9 +96,15 @@ pub async fn typing(
     body: web::Json<TypingBody>,
 ) -> AppResult<HttpResponse> {
     let c = v.0;
-    ctx.hub
-        .customer_typing(c.account_id, c.conversation_id, c.contact_id, body.typing)
-        .await;
+    // A throttled typing frame is dropped, not refused: it only ever updated an indicator.
+    if ctx
+        .limits
+        .typing(c.contact_id, c.conversation_id, body.typing)
+    {
+        ctx.hub
+            .customer_typing(c.account_id, c.conversation_id, c.contact_id, body.typing)
+            .await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

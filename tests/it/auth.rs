@@ -351,6 +351,18 @@ async fn agents_of_another_account_see_and_touch_nothing() {
         .send(json!({"type": "subscribe", "conversation_id": conv, "after_seq": 0}))
         .await;
     assert_eq!(spy_ws.expect_type("error").await["code"], "not_found");
+    // Typing into another account's conversation, or one that does not exist, is refused the
+    // same way (and never echoed to the spy's other sockets).
+    let mut spy_other_tab = app.agent_ws(&spy).await;
+    for target in [conv, uuid::Uuid::new_v4()] {
+        spy_ws
+            .send(json!({"type": "typing", "conversation_id": target, "typing": true}))
+            .await;
+        assert_eq!(spy_ws.expect_type("error").await["code"], "not_found");
+    }
+    spy_other_tab
+        .assert_no_frame_of("typing", std::time::Duration::from_millis(300))
+        .await;
     // Live traffic of the other account never reaches this socket.
     app.post_message(&c.token, conv, "m2", "still acme only", false)
         .await;

@@ -394,11 +394,15 @@ async fn cookie_requests_that_change_state_need_the_pages_csrf_token() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
-    // Behind a proxy, every attempt comes from a different address: the per-email limit holds.
+async fn a_distributed_guesser_cannot_lock_the_owner_out_of_a_browser_they_signed_in_from() {
+    // Behind a proxy, every attempt comes from a different address.
     let app = spawn_app_with(|s| s.trust_proxy_headers = true).await;
-    let client = no_redirect();
-    for i in 0..10 {
+    // The owner signed in from this browser before: it holds the device cookie.
+    let r = json_login(&app, ADMIN, PASSWORD, Some("198.51.100.7")).await;
+    assert_eq!(r.status(), 200);
+    let device = cookie_pair(&set_cookie(&r, "sb_device").expect("device cookie"));
+    // 19 wrong passwords from 19 addresses (with the owner's login, the per-email budget of 20).
+    for i in 0..19 {
         // Case and spaces do not make it another account.
         let email = match i % 3 {
             0 => ADMIN.to_string(),
@@ -409,8 +413,9 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
         let r = json_login(&app, &email, "wrong-password", Some(&ip)).await;
         assert_eq!(r.status(), 401, "attempt {i}");
     }
-    let r = json_login(&app, ADMIN, "wrong-password", Some("203.0.113.50")).await;
-    assert_eq!(r.status(), 429, "the 11th rapid attempt must be limited");
+    // A browser that never signed in to this account is now held back, right password or not.
+    let r = json_login(&app, ADMIN, PASSWORD, Some("203.0.113.50")).await;
+    assert_eq!(r.status(), 429, "the per-email budget is spent");
     let retry: u64 = header_str(&r, "retry-after")
         .expect("Retry-After")
         .parse()
@@ -418,21 +423,67 @@ async fn repeated_wrong_passwords_lock_the_email_even_for_the_right_password() {
     assert!(retry >= 1, "Retry-After {retry}");
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["code"], "rate_limited");
-
-    // While limited, even the right password gets no session (JSON and form).
-    let r = json_login(&app, ADMIN, PASSWORD, Some("203.0.113.51")).await;
-    assert_eq!(r.status(), 429, "right password must not bypass the limit");
-    assert!(r.headers().contains_key(header::RETRY_AFTER));
-
+    let client = no_redirect();
     let r = login_via_form(&app, &client, ADMIN, "/app", Some("203.0.113.52")).await;
-    assert_eq!(r.status(), 429, "form login must be limited too");
-    assert!(r.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(r.status(), 429, "form login is limited too");
     assert!(set_cookie(&r, "sb_session").is_none());
     let html = r.text().await.expect("html");
     assert!(html.contains("Too many attempts"), "{html}");
+    // A forged device cookie does not help.
+    let forged = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .header("X-Forwarded-For", "203.0.113.60")
+        .header(header::COOKIE, "sb_device=dv.0000.99999999999.abcd")
+        .json(&json!({"email": ADMIN, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(forged.status(), 429);
 
+    // The owner's own browser still gets in.
+    let r = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .header(header::COOKIE, device)
+        .json(&json!({"email": ADMIN, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200, "the owner is not locked out");
     // The limit is per email: a colleague can still sign in.
     let r = json_login(&app, AGENT2, PASSWORD, Some("203.0.113.53")).await;
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_for_entry_does_not_make_a_new_client() {
+    // nginx's $proxy_add_x_forwarded_for appends the real peer after whatever the client sent.
+    let app = spawn_app_with(|s| s.trust_proxy_headers = true).await;
+    let attempts = (0..10).map(|i| {
+        let forged = format!("10.66.0.{i}, 203.0.113.5");
+        let app = &app;
+        async move { json_login(app, &format!("guess{i}@acme.example"), "x", Some(&forged)).await }
+    });
+    for r in futures_util::future::join_all(attempts).await {
+        assert_eq!(r.status(), 401);
+    }
+    let r = json_login(
+        &app,
+        "guess@acme.example",
+        "x",
+        Some("10.66.0.99, 203.0.113.5"),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        429,
+        "the same client behind a forged first entry"
+    );
+    // Another real client is not affected.
+    let r = json_login(&app, ADMIN, PASSWORD, Some("203.0.113.6")).await;
     assert_eq!(r.status(), 200);
     app.stop().await;
 }

@@ -502,13 +502,18 @@ impl Ws {
 
     /// Asserts that no message frame arrives within `wait`.
     pub async fn assert_no_message(&mut self, wait: Duration) {
+        self.assert_no_frame_of("message", wait).await;
+    }
+
+    /// Asserts that no frame of type `ty` arrives within `wait`.
+    pub async fn assert_no_frame_of(&mut self, ty: &str, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.inner.next()).await {
-                Err(_) => return,
+                Err(_) | Ok(None) => return,
                 Ok(Some(Ok(WsMsg::Text(t)))) => {
                     let v: Value = serde_json::from_str(&t).expect("json");
-                    assert_ne!(v["type"], "message", "unexpected message: {v}");
+                    assert_ne!(v["type"], ty, "unexpected {ty}: {v}");
                 }
                 Ok(_) => {}
             }

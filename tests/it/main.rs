@@ -12,6 +12,7 @@ mod cluster;
 mod crash;
 mod dashboard_api;
 mod delivery;
+mod flood;
 mod limits;
 mod llm;
 mod real_llm;
