@@ -14,6 +14,6 @@ mod ai;
 mod harness;
 mod host;
 mod offline;
-mod proxy;
+pub(crate) mod proxy;
 mod screenshots;
 mod stories;

@@ -15,6 +15,7 @@ mod delivery;
 mod flood;
 mod limits;
 mod llm;
+mod outage;
 mod real_llm;
 mod resume;
 mod search;

@@ -3,8 +3,9 @@
 //! outage); `block_websockets(true)` answers any request whose head asks for
 //! `Upgrade: websocket` with `403 Forbidden` (a corporate proxy), other requests pass.
 //!
-//! Only the first request head of each connection is inspected: browsers open WebSocket
-//! handshakes on a connection of their own.
+//! Only the first request head of each connection is inspected, and only while WebSockets are
+//! blocked (browsers open WebSocket handshakes on a connection of their own); otherwise bytes pass
+//! untouched, so it also stands in front of PostgreSQL (tests/it/outage.rs).
 use std::{
     net::SocketAddr,
     sync::{
@@ -111,11 +112,12 @@ impl Proxy {
 async fn serve(st: Arc<State>, mut client: TcpStream) {
     let mut kill = st.kill.subscribe();
     let _ = client.set_nodelay(true);
+    let inspect = st.block_ws.load(Ordering::SeqCst);
     let work = async {
         // The first request head decides whether this is a WebSocket handshake.
         let mut head = Vec::new();
         let mut chunk = [0u8; 8192];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+        while inspect && !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
             match client.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => head.extend_from_slice(&chunk[..n]),
