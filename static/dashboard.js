@@ -262,7 +262,8 @@
     o.tries = (o.tries || 0) + 1;
     if (f.retryable && o.tries < 6) {
       o.status = "retrying"; o.error = f.message;
-      setTimeout(() => { if (S.outbox.get(o.cmid) === o && o.status === "retrying") transmit(o); }, Math.min(15000, 1000 * 2 ** o.tries));
+      const wait = f.retry_after ? f.retry_after * 1000 : Math.min(15000, 1000 * 2 ** o.tries);
+      setTimeout(() => { if (S.outbox.get(o.cmid) === o && o.status === "retrying") transmit(o); }, wait);
     } else {
       o.status = "failed"; o.error = f.message || "Not sent";
       saveOutbox();

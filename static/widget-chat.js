@@ -367,7 +367,7 @@ window.Switchboard('_chat', function (X) {
         if (f.ref && f.retryable) setTimeout(function () {
           var p = pend.get(f.ref);
           if (p && up && mode == 'ws') wsSend({ type: 'send', client_msg_id: f.ref, body: p.it.body });
-        }, 1000 + Math.random() * 2000);
+        }, (f.retry_after ? f.retry_after * 1000 : 1000) + Math.random() * 2000);
         return;
       case 'typing': if (f.sender_type != 'customer') agTyping(f.typing, f.sender_type == 'bot'); return;
       case 'read':
