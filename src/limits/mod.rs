@@ -165,19 +165,15 @@ impl Limits {
         check(&self.widget_session_ip, &ip)
     }
 
-    /// A customer's message of `bytes` (body) to their conversation: rate per visitor and per
-    /// conversation, then the day's storage budget per visitor and per inbox.
-    pub fn customer_message(
-        &self,
-        visitor: &VisitorClaims,
-        conversation_id: Uuid,
-        bytes: usize,
-    ) -> Result<(), AppError> {
+    /// A customer's message of `bytes` (body): rate per visitor and per conversation, then the
+    /// day's storage budget per visitor and per inbox. Keyed by the token's own conversation, so
+    /// naming someone else's conversation cannot spend its budget.
+    pub fn customer_message(&self, visitor: &VisitorClaims, bytes: usize) -> Result<(), AppError> {
         if !self.enabled {
             return Ok(());
         }
         check(&self.visitor_messages, &visitor.contact_id)?;
-        check(&self.conversation_messages, &conversation_id)?;
+        check(&self.conversation_messages, &visitor.conversation_id)?;
         spend(&self.visitor_bytes, &visitor.contact_id, bytes)?;
         spend(&self.inbox_bytes, &visitor.inbox_id, bytes)
     }
@@ -257,15 +253,15 @@ mod tests {
         let l = limits(&s);
         let v = visitor();
         for _ in 0..3 {
-            assert!(l.customer_message(&v, v.conversation_id, 10).is_ok());
+            assert!(l.customer_message(&v, 10).is_ok());
         }
-        match l.customer_message(&v, v.conversation_id, 10) {
+        match l.customer_message(&v, 10) {
             Err(AppError::RateLimited(secs)) => assert!((1..=10).contains(&secs), "{secs}"),
             other => panic!("expected rate_limited, got {other:?}"),
         }
         // Another visitor is not affected.
         let w = visitor();
-        assert!(l.customer_message(&w, w.conversation_id, 10).is_ok());
+        assert!(l.customer_message(&w, 10).is_ok());
     }
 
     #[test]
@@ -277,9 +273,9 @@ mod tests {
         };
         let l = limits(&s);
         let v = visitor();
-        assert!(l.customer_message(&v, v.conversation_id, 60).is_ok());
+        assert!(l.customer_message(&v, 60).is_ok());
         assert!(matches!(
-            l.customer_message(&v, v.conversation_id, 60),
+            l.customer_message(&v, 60),
             Err(AppError::RateLimited(_))
         ));
         // A second visitor of the same inbox has its own budget, but the inbox's is shared.
@@ -287,9 +283,9 @@ mod tests {
             contact_id: Uuid::new_v4(),
             ..v
         };
-        assert!(l.customer_message(&w, w.conversation_id, 60).is_ok());
+        assert!(l.customer_message(&w, 60).is_ok());
         assert!(matches!(
-            l.customer_message(&w, w.conversation_id, 35),
+            l.customer_message(&w, 35),
             Err(AppError::RateLimited(_))
         ));
     }

@@ -25,8 +25,7 @@ pub async fn submit(ctx: &AppContext, actor: Actor, cmd: SendCommand) -> AppResu
             return Err(AppError::Forbidden("only agents can write private notes"));
         }
         // Every transport (socket, HTTP, the SSE fallback's POST) sends through here.
-        ctx.limits
-            .customer_message(visitor, cmd.conversation_id, cmd.body.len())?;
+        ctx.limits.customer_message(visitor, cmd.body.len())?;
     }
     ctx.writer.submit(actor, cmd).await
 }
