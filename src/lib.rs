@@ -25,6 +25,7 @@ pub mod routing;
 pub mod search;
 pub mod startup;
 pub mod telemetry;
+pub mod urls;
 pub mod web;
 
 /// Installs the one TLS crypto provider (ring) before anything opens a TLS connection.
