@@ -20,6 +20,8 @@ pub mod kb;
 pub mod llm;
 pub mod messages;
 pub mod privacy;
+#[cfg(test)]
+mod props;
 pub mod realtime;
 pub mod routing;
 pub mod search;

@@ -40,22 +40,24 @@ pub fn parse_web(s: &str) -> Result<Url, UrlError> {
 }
 
 /// A host as compared: lowercase ASCII (IDN as punycode), one trailing dot dropped (DNS treats
-/// `example.com.` and `example.com` as the same name), IPv6 in brackets.
-fn host_key<S: AsRef<str>>(h: &Host<S>) -> String {
-    match h {
+/// `example.com.` and `example.com` as the same name), IPv6 in brackets. None for a name that is
+/// nothing but that dot (`https://%2e/` parses, with host `.`).
+fn host_key<S: AsRef<str>>(h: &Host<S>) -> Option<String> {
+    let key = match h {
         Host::Domain(d) => {
             let d = d.as_ref();
             d.strip_suffix('.').unwrap_or(d).to_string()
         }
         Host::Ipv4(ip) => ip.to_string(),
         Host::Ipv6(ip) => format!("[{ip}]"),
-    }
+    };
+    (!key.is_empty()).then_some(key)
 }
 
 /// The host a link points to, as a browser would resolve it. Accepts what the bot's link finder
 /// matches: `http(s)://…` and bare `www.…` (which a linkifier opens as `https://`).
 pub fn link_host(link: &str) -> Option<String> {
-    link_url(link).and_then(|u| u.host().map(|h| host_key(&h)))
+    link_url(link).and_then(|u| u.host().and_then(|h| host_key(&h)))
 }
 
 /// [`link_host`]'s parse: the URL a link opens.
@@ -78,15 +80,18 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let Some(h) = parse_host(host) else {
         return false;
     };
-    let h_key = host_key(&h);
+    let Some(h_key) = host_key(&h) else {
+        return false;
+    };
     allowed.iter().filter_map(|a| parse_host(a)).any(|a| {
-        let a_key = host_key(&a);
-        !a_key.is_empty()
-            && (h_key == a_key
-                || (matches!((&h, &a), (Host::Domain(_), Host::Domain(_)))
-                    && h_key
-                        .strip_suffix(a_key.as_str())
-                        .is_some_and(|pre| pre.ends_with('.'))))
+        let Some(a_key) = host_key(&a) else {
+            return false;
+        };
+        h_key == a_key
+            || (matches!((&h, &a), (Host::Domain(_), Host::Domain(_)))
+                && h_key
+                    .strip_suffix(a_key.as_str())
+                    .is_some_and(|pre| pre.ends_with('.')))
     })
 }
 

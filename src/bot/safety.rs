@@ -97,7 +97,7 @@ pub fn leaks_instructions(text: &str) -> bool {
     LEAK_MARKERS
         .iter()
         .map(|m| fold_for_match(m))
-        .any(|m| m.trim().len() > 0 && folded.contains(&m))
+        .any(|m| !m.trim().is_empty() && folded.contains(&m))
 }
 
 #[cfg(test)]
