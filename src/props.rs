@@ -518,7 +518,8 @@ const URL_PIECES: &[&str] = &[
 ];
 
 fn label() -> impl Strategy<Value = String> {
-    "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?"
+    // `xx--` starts an A-label (`xn--…`), which IDNA checks as punycode: not a plain name.
+    "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?".prop_filter("not an A-label", |l| l.get(2..4) != Some("--"))
 }
 
 fn domain() -> impl Strategy<Value = String> {

@@ -40,18 +40,18 @@ pub fn parse_web(s: &str) -> Result<Url, UrlError> {
 }
 
 /// A host as compared: lowercase ASCII (IDN as punycode), one trailing dot dropped (DNS treats
-/// `example.com.` and `example.com` as the same name), IPv6 in brackets. None for a name that is
-/// nothing but that dot (`https://%2e/` parses, with host `.`).
+/// `example.com.` and `example.com` as the same name), IPv6 in brackets. None for a name with an
+/// empty label, which DNS cannot resolve but WHATWG parses (`https://%2e%2e/` has host `..`).
 fn host_key<S: AsRef<str>>(h: &Host<S>) -> Option<String> {
-    let key = match h {
+    match h {
         Host::Domain(d) => {
             let d = d.as_ref();
-            d.strip_suffix('.').unwrap_or(d).to_string()
+            let d = d.strip_suffix('.').unwrap_or(d);
+            (!d.split('.').any(str::is_empty)).then(|| d.to_string())
         }
-        Host::Ipv4(ip) => ip.to_string(),
-        Host::Ipv6(ip) => format!("[{ip}]"),
-    };
-    (!key.is_empty()).then_some(key)
+        Host::Ipv4(ip) => Some(ip.to_string()),
+        Host::Ipv6(ip) => Some(format!("[{ip}]")),
+    }
 }
 
 /// The host a link points to, as a browser would resolve it. Accepts what the bot's link finder
