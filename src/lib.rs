@@ -21,11 +21,14 @@ pub mod limits;
 pub mod llm;
 pub mod messages;
 pub mod privacy;
+#[cfg(test)]
+mod props;
 pub mod realtime;
 pub mod routing;
 pub mod search;
 pub mod startup;
 pub mod telemetry;
+pub mod urls;
 pub mod web;
 
 /// Installs the one TLS crypto provider (ring) before anything opens a TLS connection.

@@ -26,7 +26,8 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    // Digits only: `from_str_radix` also takes a leading `+`, so "+a" read as "0a".
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -107,6 +108,10 @@ impl Signer {
             return None;
         }
         let (payload, sig) = token.rsplit_once('.')?;
+        // We only ever write lowercase: one set of claims has one spelling (found by src/props.rs).
+        if sig.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         mac.verify_slice(&unhex(sig)?).ok()?;

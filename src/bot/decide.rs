@@ -259,7 +259,7 @@ async fn decide_on(
 fn allowed(kb: &KbIndex, extra: &[String]) -> Vec<String> {
     let mut hosts: Vec<String> = extra.to_vec();
     for d in kb.docs() {
-        if let Some(h) = d.url.as_deref().and_then(safety::host_of) {
+        if let Some(h) = d.url.as_deref().and_then(crate::urls::link_host) {
             hosts.push(h);
         }
     }

@@ -158,7 +158,9 @@ pub fn safe_output(d: &Decision, question: &str, kb_text: &str) -> bool {
 fn hosts_in(text: &str) -> Vec<String> {
     text.split_whitespace()
         .filter_map(|w| {
-            safety::host_of(w.trim_matches(|c: char| c == '(' || c == ')' || c == '<' || c == '>'))
+            crate::urls::link_host(
+                w.trim_matches(|c: char| c == '(' || c == ')' || c == '<' || c == '>'),
+            )
         })
         .collect()
 }

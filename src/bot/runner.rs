@@ -573,7 +573,7 @@ async fn already_answered(
 
 fn allowed_hosts(ctx: &AppContext) -> Vec<String> {
     let mut hosts = Vec::new();
-    if let Some(h) = super::safety::host_of(&ctx.settings.public_url) {
+    if let Some(h) = crate::urls::link_host(&ctx.settings.public_url) {
         hosts.push(h);
     }
     hosts

@@ -1,6 +1,6 @@
 //! Business hours: a weekly schedule at a fixed UTC offset. `open_at` tells whether a moment is
 //! inside it; `next_open` when it opens next (for "we're back at …").
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDateTime, NaiveTime, Offset, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,9 +41,13 @@ impl BusinessHours {
         Ok(())
     }
 
+    /// The schedule's offset; UTC for an out-of-range one (only an unvalidated row has that, and
+    /// `minutes * 60` would overflow for the largest).
     fn offset(&self) -> FixedOffset {
-        FixedOffset::east_opt(self.utc_offset_minutes * 60)
-            .unwrap_or_else(|| FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()))
+        self.utc_offset_minutes
+            .checked_mul(60)
+            .and_then(FixedOffset::east_opt)
+            .unwrap_or_else(|| Utc.fix())
     }
 
     fn window(&self, weekday: usize) -> Option<(NaiveTime, NaiveTime)> {
@@ -51,8 +55,16 @@ impl BusinessHours {
         Some((parse_time(o).ok()?, parse_time(c).ok()?))
     }
 
+    /// The wall-clock time at `t`, if the calendar has one: near the ends of chrono's range the
+    /// shifted time does not exist (`DateTime::with_timezone` then panics when read).
+    fn local(&self, t: DateTime<Utc>) -> Option<NaiveDateTime> {
+        t.naive_utc().checked_add_offset(self.offset())
+    }
+
     pub fn open_at(&self, t: DateTime<Utc>) -> bool {
-        let local = t.with_timezone(&self.offset());
+        let Some(local) = self.local(t) else {
+            return false;
+        };
         let wd = local.weekday().num_days_from_monday() as usize;
         self.window(wd)
             .is_some_and(|(o, c)| (o..c).contains(&local.time()))
@@ -60,15 +72,15 @@ impl BusinessHours {
 
     /// The next opening time after `t` (None when no day is open).
     pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let tz = self.offset();
-        let local = t.with_timezone(&tz);
+        let local = self.local(t)?;
         for add in 0..8 {
-            let day = local.date_naive() + Duration::days(add);
+            // Checked: at the end of chrono's calendar there is no next day (the `+` panicked).
+            let day = local.date().checked_add_days(Days::new(add))?;
             let wd = day.weekday().num_days_from_monday() as usize;
             if let Some((o, _)) = self.window(wd) {
-                let at = tz.from_local_datetime(&day.and_time(o)).single()?;
+                let at = day.and_time(o);
                 if at > local {
-                    return Some(at.with_timezone(&Utc));
+                    return at.checked_sub_offset(self.offset()).map(|u| u.and_utc());
                 }
             }
         }
@@ -134,5 +146,17 @@ mod tests {
         assert!(h.validate().is_err());
         h = weekdays_9_to_5(100_000);
         assert!(h.validate().is_err());
+    }
+
+    /// Found by the property tests (src/props.rs): both panicked.
+    #[test]
+    fn unvalidated_offsets_and_the_end_of_time_do_not_panic() {
+        let h = weekdays_9_to_5(i32::MAX);
+        assert!(h.validate().is_err());
+        // Evaluated as UTC rather than overflowing `minutes * 60`.
+        assert!(h.open_at(at("2026-11-27T09:00:00Z")));
+        let h = weekdays_9_to_5(840);
+        assert_eq!(h.next_open(DateTime::<Utc>::MAX_UTC), None);
+        let _ = h.next_open(DateTime::<Utc>::MIN_UTC);
     }
 }

@@ -87,18 +87,65 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<inbox::M
 
 /// An inbox with no allowed origins accepts any website. Requests without an `Origin` header
 /// (server-side integrations) are allowed: the check protects browsers, which always send one.
+/// Origins compare as WHATWG (scheme, host, port) tuples ([`crate::urls::origin_in`]), so
+/// `https://shop.example:443` is `https://shop.example`, and `null` or garbage matches nothing.
 pub fn origin_allowed(inbox: &inbox::Model, origin: Option<&str>) -> bool {
     let allowed: Vec<&str> = inbox
         .allowed_origins
         .lines()
-        .map(|l| l.trim().trim_end_matches('/'))
+        .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
     match origin {
         None => true,
         Some(_) if allowed.is_empty() => true,
-        Some(o) => allowed
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(o.trim_end_matches('/'))),
+        Some(o) => crate::urls::origin_in(o, allowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbox(origins: &str) -> inbox::Model {
+        inbox::Model {
+            id: Uuid::nil(),
+            account_id: Uuid::nil(),
+            name: "web".into(),
+            widget_token: "wt_x".into(),
+            allowed_origins: origins.into(),
+            created_at: Utc::now(),
+            color: "#2563eb".into(),
+            greeting: String::new(),
+            offline_message: String::new(),
+            ask_email: false,
+            business_hours: None,
+            identity_secret: None,
+            identity_required: false,
+            auto_assign: true,
+            bot_enabled: false,
+            bot_max_turns: 3,
+        }
+    }
+
+    #[test]
+    fn origins_compare_as_origins_not_strings() {
+        // Rows saved before origins were normalised may hold any spelling.
+        let i = inbox("https://Shop.Example:443/\nhttp://localhost:3000");
+        assert!(origin_allowed(&i, Some("https://shop.example")));
+        assert!(origin_allowed(&i, Some("http://localhost:3000")));
+        assert!(origin_allowed(&i, None));
+        for bad in [
+            "https://shop.example.evil.example",
+            "https://shop.example@evil.example",
+            "https://evil.example\\.shop.example",
+            "http://shop.example",
+            "https://shop.example:8443",
+            "null",
+            "",
+        ] {
+            assert!(!origin_allowed(&i, Some(bad)), "{bad}");
+        }
+        assert!(origin_allowed(&inbox(" \n"), Some("https://any.example")));
     }
 }

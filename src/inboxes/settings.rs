@@ -152,25 +152,11 @@ fn text(v: Option<String>, field: &str, min: usize, max: usize) -> AppResult<Opt
     Ok(Some(v))
 }
 
-/// `https://shop.example` or `http://localhost:3000`: scheme, host, optional port, nothing else.
+/// `https://shop.example` or `http://localhost:3000`: scheme, host, optional port, nothing else,
+/// stored the way browsers send `Origin` (lowercase, punycode, default port dropped) so what is
+/// saved is what [`super::origin_allowed`] will compare.
 pub fn normalize_origin(o: &str) -> AppResult<String> {
-    let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
-    let rest = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"))
-        .ok_or_else(|| {
-            AppError::Invalid(format!("origin {o:?} must start with https:// or http://"))
-        })?;
-    let valid = !rest.is_empty()
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if !valid {
-        return Err(AppError::Invalid(format!(
-            "origin {o:?} must be scheme://host[:port] with no path"
-        )));
-    }
-    Ok(o)
+    crate::urls::normalize_origin(o).map_err(|e| AppError::Invalid(format!("origin {o:?}: {e}")))
 }
 
 pub async fn update(
@@ -315,6 +301,42 @@ impl From<&inbox::Model> for PublicInbox {
             greeting: m.greeting.clone(),
             offline_message: m.offline_message.clone(),
             ask_email: m.ask_email,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_origin;
+
+    #[test]
+    fn origins_are_stored_as_browsers_send_them() {
+        // The hand-written check kept these as typed, and no browser ever sends them so.
+        assert_eq!(
+            normalize_origin(" HTTPS://Shop.Example:443/ ")
+                .ok()
+                .as_deref(),
+            Some("https://shop.example")
+        );
+        assert_eq!(
+            normalize_origin("https://bücher.example").ok().as_deref(),
+            Some("https://xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalize_origin("http://localhost:3000").ok().as_deref(),
+            Some("http://localhost:3000")
+        );
+        // ... and accepted these, which are not origins at all.
+        for bad in [
+            "https://shop.example:99999",
+            "https://shop.example:x",
+            "https://[shop",
+            "https://:443",
+            "https://shop.example/path",
+            "https://shop.example@evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
         }
     }
 }

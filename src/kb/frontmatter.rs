@@ -12,12 +12,40 @@ pub struct Parsed {
     pub body: String,
 }
 
+/// A scalar as YAML reads it: `"…"` with `\\` and `\"` escapes, `'…'` with `''` for a quote,
+/// or plain. (Replacing `\"` and `''` in both kinds, as before, misread `"a\\"` and `"It''s"`.)
 fn unquote(v: &str) -> String {
     let v = v.trim();
-    let q = v.len() >= 2
-        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')));
-    if q {
-        v[1..v.len() - 1].replace("\\\"", "\"").replace("''", "'")
+    if let Some(inner) = v
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|_| v.len() >= 2)
+    {
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            // Only `\\` and `\"`: other escapes (`\n`, `\t`) would put control characters into a
+            // title, so they stay as written.
+            match chars.next() {
+                Some(e @ ('\\' | '"')) => out.push(e),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        }
+        out
+    } else if let Some(inner) = v
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .filter(|_| v.len() >= 2)
+    {
+        inner.replace("''", "'")
     } else {
         v.to_string()
     }
@@ -122,5 +150,15 @@ mod tests {
         let p = parse("# Just a heading\n\nbody");
         assert_eq!(p.title.as_deref(), Some("Just a heading"));
         assert_eq!(p.slug, None);
+    }
+
+    /// Found by the property tests (src/props.rs): escapes were read the same in both quote kinds.
+    #[test]
+    fn quoted_scalars_follow_yaml() {
+        let p = parse(
+            "---\ntitle: \"C:\\\\temp \\\"x\\\" It''s \\n\"\ntags: ['a''b', \"c\"]\n---\nbody",
+        );
+        assert_eq!(p.title.as_deref(), Some("C:\\temp \"x\" It''s \\n"));
+        assert_eq!(p.tags, vec!["a'b", "c"]);
     }
 }

@@ -113,9 +113,11 @@ fn clean(input: ArticleInput) -> AppResult<Clean> {
     let url = match input.url.map(|u| u.trim().to_string()) {
         Some(u) if u.is_empty() => None,
         Some(u) => {
-            let ok = (u.starts_with("https://") || u.starts_with("http://"))
-                && u.len() <= 500
-                && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+            // The article's host joins the bot's link allow-list (bot::decide), so it is judged
+            // by the same WHATWG parser: `https://help.example.com@evil.example` has no place.
+            let ok = u.len() <= 500
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+                && crate::urls::parse_web(&u).is_ok();
             if !ok {
                 return Err(AppError::Invalid(
                     "url must be an http(s) address of at most 500 characters".into(),
@@ -283,5 +285,39 @@ pub async fn upsert(
             replace(db, m, c).await?;
             Ok(Upserted::Updated)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url(url: &str) -> AppResult<Clean> {
+        clean(ArticleInput {
+            slug: None,
+            title: "Refunds".into(),
+            body: "How refunds work.".into(),
+            tags: Vec::new(),
+            url: Some(url.into()),
+        })
+    }
+
+    #[test]
+    fn article_urls_are_judged_like_links() {
+        // An article's host is allowed in bot answers: it must be the host a browser sees.
+        for bad in [
+            "https://help.example.com:443@evil.example/x",
+            "https://help.example.com@evil.example/",
+            "https://help.example.com:99999/",
+            "https://",
+            "javascript:alert(1)",
+        ] {
+            assert!(with_url(bad).is_err(), "{bad}");
+        }
+        let ok = with_url("https://help.example.com/refunds").map(|c| c.url);
+        assert_eq!(
+            ok.ok().flatten().as_deref(),
+            Some("https://help.example.com/refunds")
+        );
     }
 }

@@ -79,7 +79,7 @@ fn base(req: &HttpRequest) -> String {
 }
 
 fn secure(ctx: &AppContext, req: &HttpRequest) -> bool {
-    ctx.settings.public_url.starts_with("https://") || req.connection_info().scheme() == "https"
+    crate::urls::is_https(&ctx.settings.public_url) || req.connection_info().scheme() == "https"
 }
 
 pub(super) fn cookie<'a>(
@@ -106,18 +106,9 @@ fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
 }
 
 /// Only local paths: `next=https://evil.example` must not turn login into an open redirect.
+/// Judged by [`crate::urls::local_path`] (plain-path rules plus a WHATWG same-origin check).
 fn safe_next(next: &str) -> String {
-    // Browsers drop tabs and newlines from URLs (`/\t/evil` becomes `//evil`), and a newline would
-    // not fit in a header: any control character or space disqualifies the path.
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
-    if ok {
-        next.to_string()
-    } else {
-        "/app".to_string()
-    }
+    crate::urls::local_path(next).unwrap_or("/app").to_string()
 }
 
 pub async fn index(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<HttpResponse> {

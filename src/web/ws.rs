@@ -46,21 +46,17 @@ fn agent_origin_ok(ctx: &AppContext, req: &HttpRequest) -> bool {
     let Some(origin) = origin(req) else {
         return true;
     };
-    let origin = origin.trim_end_matches('/');
     let info = req.connection_info();
     let own = format!("{}://{}", info.scheme(), info.host());
-    if origin.eq_ignore_ascii_case(&own) {
-        return true;
-    }
-    if !ctx.settings.public_url.is_empty()
-        && origin.eq_ignore_ascii_case(ctx.settings.public_url.trim_end_matches('/'))
-    {
-        return true;
-    }
-    ctx.settings
-        .allowed_origins
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    // Compared as WHATWG origins (crate::urls), not strings: a `public_url` with a path still
+    // names its origin, and `https://x:443` is `https://x`.
+    let configured = ctx.settings.allowed_origins.iter().map(String::as_str);
+    crate::urls::origin_in(
+        &origin,
+        [own.as_str(), ctx.settings.public_url.as_str()]
+            .into_iter()
+            .chain(configured),
+    )
 }
 
 /// Marks a request that came through the server's upgrade path (`web::server`), which can take
