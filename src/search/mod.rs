@@ -16,6 +16,7 @@ pub mod indexer;
 pub mod query;
 pub mod schema;
 mod searcher;
+mod stats;
 
 use std::{
     path::{Path, PathBuf},
@@ -176,6 +177,8 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     path: Option<PathBuf>,
+    /// Per-account statistics of the current reader generation (see `stats`).
+    scopes: stats::ScopeCache,
 }
 
 /// Takes the writer lock of the index directory `dir`; fails while another writer (this or
@@ -212,6 +215,7 @@ impl SearchIndex {
                 reader,
                 fields,
                 path,
+                scopes: stats::ScopeCache::default(),
             }),
         })
     }

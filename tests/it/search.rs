@@ -444,6 +444,82 @@ async fn another_account_finds_nothing_of_ours() {
     app.stop().await;
 }
 
+/// What an agent of the account sees for each query: the whole response (ids, order, scores,
+/// snippets, totals, corrections).
+async fn answers(app: &TestApp, bearer: &str, queries: &[String]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for q in queries {
+        let (s, v) = search(app, bearer, q, "&per_page=100").await;
+        assert_eq!(s, 200, "{q}: {v}");
+        out.push((q.clone(), v));
+    }
+    out
+}
+
+#[tokio::test]
+async fn another_accounts_words_change_nothing_in_our_scores() {
+    let app = spawn_app().await;
+    let ours = import_eval(&app.ctx).await;
+    let admin = app.login(ADMIN).await;
+    // Every eval query, typos (fuzzy candidates and "did you mean") and a phrase.
+    let mut queries: Vec<String> = eval_queries().into_iter().map(|q| q.query).collect();
+    queries.extend(
+        [
+            "ransomeware rollback",
+            "studnet discount",
+            "\"double charge\"",
+        ]
+        .map(String::from),
+    );
+    let before = answers(&app, &admin.session, &queries).await;
+    assert!(
+        before
+            .iter()
+            .any(|(_, v)| v["results"][0]["score"].as_f64().unwrap_or(0.0) > 0.0),
+        "nothing was scored"
+    );
+
+    // Another tenant writes the same words, many times over: the same 40 conversations.
+    let db = &app.ctx.db;
+    let other = accounts::service::create_account(db, "Other")
+        .await
+        .expect("account");
+    let inbox = inboxes::create(db, other.id, "Their site", &[])
+        .await
+        .expect("inbox");
+    let stats = switchboard::import::conversations(
+        &app.ctx,
+        &eval_file("conversations.jsonl"),
+        other.id,
+        inbox.id,
+        false,
+    )
+    .await
+    .expect("import");
+    assert_eq!(stats.conversations, 40, "{:?}", stats.errors);
+    wait_until("80 conversations indexed", Duration::from_secs(30), || {
+        app.ctx.search.num_conversations() == 80
+    })
+    .await;
+    // The other account's conversations are in the index (its own searches find them)…
+    let r = app
+        .ctx
+        .search
+        .search(Some(other.id), "refund", &SearchOptions::default())
+        .expect("search");
+    assert!(r.total > 0);
+    // …and ours are scored, ordered and corrected exactly as before.
+    let after = answers(&app, &admin.session, &queries).await;
+    for ((q, a), (_, b)) in before.iter().zip(&after) {
+        assert_eq!(
+            a, b,
+            "{q}: the other account's conversations changed our results"
+        );
+    }
+    assert_ne!(ours, other.id);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn hostile_queries_get_a_quick_clear_400() {
     let app = spawn_app().await;
