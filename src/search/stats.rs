@@ -38,10 +38,13 @@ pub(super) struct Scope {
     tokens: Mutex<HashMap<Field, u64>>,
 }
 
+/// The scopes of one reader generation, by account.
+type Generation = (u64, HashMap<Option<Uuid>, Arc<Scope>>);
+
 /// Per-generation cache of [`Scope`]s, shared by all searches of one index.
 #[derive(Default)]
 pub(super) struct ScopeCache {
-    inner: Mutex<(u64, HashMap<Option<Uuid>, Arc<Scope>>)>,
+    inner: Mutex<Generation>,
 }
 
 impl ScopeCache {
