@@ -33,6 +33,9 @@ const CACHED_SCOPES: usize = 32;
 pub(super) struct Scope {
     /// Per segment (in the searcher's order): sorted document ids.
     docs: Vec<Vec<DocId>>,
+    /// Per segment: every live document is in scope (one account per index, the usual case),
+    /// so a term's count needs no intersection.
+    whole: Vec<bool>,
     num_docs: u64,
     /// Sum of the field lengths (tantivy's fieldnorms) of the scope's documents, per field.
     tokens: Mutex<HashMap<Field, u64>>,
@@ -83,6 +86,7 @@ impl Scope {
     ) -> tantivy::Result<Scope> {
         let term = account.map(|a| Term::from_field_text(account_field, &a.to_string()));
         let mut docs = Vec::with_capacity(searcher.segment_readers().len());
+        let mut whole = Vec::with_capacity(docs.capacity());
         for seg in searcher.segment_readers() {
             let alive = seg.alive_bitset();
             let is_alive = |d: DocId| alive.is_none_or(|b| b.is_alive(d));
@@ -103,11 +107,13 @@ impl Scope {
                     ids
                 }
             };
+            whole.push(ids.len() as u64 == u64::from(seg.num_docs()));
             docs.push(ids);
         }
         let num_docs = docs.iter().map(|d| d.len() as u64).sum();
         Ok(Scope {
             docs,
+            whole,
             num_docs,
             tokens: Mutex::new(HashMap::new()),
         })
@@ -145,9 +151,19 @@ impl ScopedStats<'_> {
         let Some(info) = inv.get_term_info(term)? else {
             return Ok(0);
         };
+        // The same exact count whichever way it is taken (so no tenant can tell which).
+        if self.scope.whole[ord] && seg.alive_bitset().is_none() {
+            return Ok(u64::from(info.doc_freq));
+        }
         let mut p = inv.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
         let mut n = 0;
-        if (info.doc_freq as usize) < ids.len() {
+        if self.scope.whole[ord] {
+            let mut d = p.doc();
+            while d != TERMINATED {
+                n += u64::from(!seg.is_deleted(d));
+                d = p.advance();
+            }
+        } else if (info.doc_freq as usize) < ids.len() {
             // A rarer term than the account is large: walk the term, look each doc up.
             let mut d = p.doc();
             while d != TERMINATED {
