@@ -10,9 +10,13 @@
 //! - **Live:** domain events wake it; it waits [`DEBOUNCE`] for more, reads what changed, commits
 //!   and reloads the reader: a new message is searchable well within a second. Without events it
 //!   still looks every [`POLL`] (imports by the CLI, other nodes).
-//! - **Crash-safe:** on start it catches up from the committed watermark (a crash loses at most
-//!   uncommitted work, which is simply redone). An index of another schema version or built
-//!   from another database is rebuilt from scratch.
+//! - **Crash-safe:** on start it removes the files a crash left behind (see
+//!   [`BulkWriter::remove_orphan_files`]) and catches up from the committed watermark (a crash
+//!   loses at most uncommitted work, which is simply redone). An index of another schema
+//!   version or built from another database is rebuilt from scratch.
+//! - **Failures:** a failed round or commit never moves the watermark: the writer is rolled back
+//!   to the last commit and the work since then redone after a [`backoff`] (0.25 s doubling to
+//!   30 s). Each pass and failure is reported through [`super::status`] (`/readyz`).
 //! - **Deletions:** `ContactErased` deletes the listed conversations at once; a deleted message
 //!   moves `updated_at` (the conversation is re-indexed without it); conversations that are in
 //!   the index but no longer in the database are removed on start and every [`RECONCILE`].
@@ -41,6 +45,8 @@ use crate::{
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 pub const POLL: Duration = Duration::from_secs(2);
 pub const RECONCILE: Duration = Duration::from_secs(5 * 60);
+/// The longest wait between retries after failures (see [`backoff`]).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Re-read window before the watermark (transactions committing out of timestamp order).
 pub const OVERLAP: chrono::Duration = chrono::Duration::seconds(2);
 pub const BATCH: u64 = 500;
@@ -174,6 +180,14 @@ async fn with_writer<T: Send + 'static>(
     .context("search writer task")?
 }
 
+/// How long to wait before retrying after the `n`th failure in a row: 0.25 s, doubling, at most
+/// [`MAX_BACKOFF`]. A transient error (a busy database) is retried at once; a persistent one
+/// does not spin.
+pub fn backoff(n: u32) -> Duration {
+    let doublings = n.saturating_sub(1).min(10);
+    Duration::from_millis(250u64 << doublings).min(MAX_BACKOFF)
+}
+
 impl Indexer {
     async fn run(mut self) {
         if !self.acquire().await {
@@ -181,40 +195,68 @@ impl Indexer {
         }
         while let Err(e) = self.start().await {
             tracing::error!(error = %format!("{e:#}"), "search index catch-up failed; retrying");
-            tokio::select! {
-                _ = stopped(&mut self.stop) => return self.release().await,
-                _ = tokio::time::sleep(POLL) => {}
+            if !self.recover(e).await {
+                return self.release().await;
             }
         }
         let mut last_reconcile = Instant::now();
+        let mut retry = false;
         loop {
-            let woken = tokio::select! {
-                _ = stopped(&mut self.stop) => break,
-                _ = self.wake.notify.notified() => true,
-                _ = tokio::time::sleep(POLL) => false,
-            };
-            if woken {
-                tokio::select! {
+            // A retry goes at once (recover() has waited); otherwise wait for a change.
+            if !retry {
+                let woken = tokio::select! {
                     _ = stopped(&mut self.stop) => break,
-                    _ = tokio::time::sleep(DEBOUNCE) => {}
+                    _ = self.wake.notify.notified() => true,
+                    _ = tokio::time::sleep(POLL) => false,
+                };
+                if woken {
+                    tokio::select! {
+                        _ = stopped(&mut self.stop) => break,
+                        _ = tokio::time::sleep(DEBOUNCE) => {}
+                    }
                 }
             }
-            if let Err(e) = self.round().await {
-                tracing::warn!(error = %format!("{e:#}"), "search indexing failed; will retry");
-                // Redo everything since the last commit (upserts are idempotent).
-                self.watermark = self.committed;
-                self.settled = None;
-                self.seen.clear();
-                continue;
-            }
-            if last_reconcile.elapsed() >= RECONCILE {
+            let mut res = self.round().await.map(drop);
+            if res.is_ok() && last_reconcile.elapsed() >= RECONCILE {
                 last_reconcile = Instant::now();
-                if let Err(e) = self.reconcile().await {
-                    tracing::warn!(error = %format!("{e:#}"), "search index reconciliation failed");
+                res = self.reconcile().await;
+            }
+            retry = false;
+            if let Err(e) = res {
+                tracing::warn!(error = %format!("{e:#}"), "search indexing failed; will retry");
+                if !self.recover(e).await {
+                    break;
                 }
+                retry = true;
             }
         }
         self.release().await;
+    }
+
+    /// After a failed attempt: records it (for `/readyz`), forgets everything since the last
+    /// commit — it is redone, upserts are idempotent, and the watermark never moves past a
+    /// failed commit — and rolls the writer back to that commit, since a failed commit leaves
+    /// it in an unknown state. A writer that cannot be rolled back is closed and reopened.
+    /// Then waits [`backoff`]. False when the server is stopping.
+    async fn recover(&mut self, e: anyhow::Error) -> bool {
+        self.index.indexer_state(|s| s.failed(&e));
+        let failures = self.index.inner.indexer.borrow().failures;
+        self.watermark = self.committed;
+        self.settled = None;
+        self.seen.clear();
+        let rolled_back = match self.writer() {
+            Ok(w) => with_writer(w, |w| w.rollback()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = rolled_back {
+            tracing::warn!(error = %format!("{e:#}"), "rolling the search writer back failed; reopening it");
+            self.release().await;
+        }
+        tokio::select! {
+            _ = stopped(&mut self.stop) => return false,
+            _ = tokio::time::sleep(backoff(failures)) => {}
+        }
+        self.writer.is_some() || self.acquire().await
     }
 
     /// Takes the writer lock, waiting while another process (a `reindex`) holds it.
@@ -222,15 +264,27 @@ impl Indexer {
         let mut warned = false;
         loop {
             let ix = self.index.clone();
-            let res = tokio::task::spawn_blocking(move || ix.bulk_writer(SERVER_HEAP)).await;
+            let res = tokio::task::spawn_blocking(move || {
+                let mut w = ix.bulk_writer(SERVER_HEAP)?;
+                // Before anything is added: a crash's leftovers would fail our commits.
+                match w.remove_orphan_files() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(files = n, "removed files a crash left in the search index"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cleaning the search index directory failed"),
+                }
+                anyhow::Ok(w)
+            })
+            .await;
             match res {
                 Ok(Ok(mut w)) => {
                     w.set_db_fingerprint(self.db_fingerprint.clone());
                     self.writer = Some(Arc::new(Mutex::new(w)));
+                    self.index.indexer_state(|s| s.running = true);
                     return true;
                 }
                 Ok(Err(e)) if !warned => {
                     tracing::warn!(error = %e, "search index is locked by another process; search stays read-only until it is released");
+                    self.index.indexer_state(|s| s.failed(&e));
                     warned = true;
                 }
                 Ok(Err(_)) => {}
@@ -244,6 +298,7 @@ impl Indexer {
     }
 
     async fn release(&mut self) {
+        self.index.indexer_state(|s| s.running = false);
         if let Some(w) = self.writer.take() {
             // Dropping the writer joins its threads: not on the async runtime.
             let _ = tokio::task::spawn_blocking(move || drop(w)).await;
@@ -406,11 +461,13 @@ impl Indexer {
                 break;
             }
         }
-        if complete {
-            self.settled = self.settled.max(Some(started - OVERLAP));
-        }
         if dirty {
             self.commit().await?;
+        }
+        if complete {
+            self.settled = self.settled.max(Some(started - OVERLAP));
+            // Everything changed before `started` is now committed and searchable.
+            self.index.indexer_state(|s| s.passed(started));
         }
         if let Some(w) = self.watermark {
             let horizon = w - OVERLAP;

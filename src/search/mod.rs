@@ -16,6 +16,8 @@ pub mod indexer;
 pub mod query;
 pub mod schema;
 mod searcher;
+mod stats;
+pub mod status;
 
 use std::{
     path::{Path, PathBuf},
@@ -176,6 +178,10 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     path: Option<PathBuf>,
+    /// Per-account statistics of the current reader generation (see `stats`).
+    scopes: stats::ScopeCache,
+    /// Written by this node's indexer task (see `status`).
+    indexer: tokio::sync::watch::Sender<status::IndexerState>,
 }
 
 /// Takes the writer lock of the index directory `dir`; fails while another writer (this or
@@ -212,6 +218,8 @@ impl SearchIndex {
                 reader,
                 fields,
                 path,
+                scopes: stats::ScopeCache::default(),
+                indexer: tokio::sync::watch::Sender::new(status::IndexerState::default()),
             }),
         })
     }
@@ -283,6 +291,20 @@ impl SearchIndex {
         let index = Index::create_in_dir(dir, schema::build())
             .with_context(|| format!("creating the search index in {}", dir.display()))?;
         Self::from_index(index, Some(dir.to_path_buf()))
+    }
+
+    /// The indexer's state as it changes (tests await passes with it).
+    pub fn indexer_watch(&self) -> tokio::sync::watch::Receiver<status::IndexerState> {
+        self.inner.indexer.subscribe()
+    }
+
+    /// What `/readyz` shows about the indexer.
+    pub fn indexer_report(&self) -> status::IndexerReport {
+        self.inner.indexer.borrow().report(Utc::now())
+    }
+
+    fn indexer_state(&self, f: impl FnOnce(&mut status::IndexerState)) {
+        self.inner.indexer.send_modify(f);
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -420,6 +442,67 @@ impl BulkWriter {
         prepared.commit()?;
         self.index.reload()?;
         Ok(())
+    }
+
+    /// Drops everything since the last commit and reopens the writer on the committed index.
+    /// After a failed commit the writer's state is unknown: this is the way back to a known one.
+    /// The reopened writer has nothing in flight, so the files the failed attempt wrote are
+    /// removed as a crash's would be — a retry replays the same operations, so the same file
+    /// names.
+    pub fn rollback(&mut self) -> anyhow::Result<()> {
+        self.writer.rollback()?;
+        self.remove_orphan_files()?;
+        Ok(())
+    }
+
+    /// Deletes files a crash left in the index directory: a `kill -9` during a commit leaves
+    /// the commit's new segment and delete files (`<segment>.<opstamp>.del`) without the
+    /// `meta.json` naming them, and the next commit that reuses such a name fails with
+    /// `FileAlreadyExists` — for ever, when it replays the same operations. tantivy's own
+    /// garbage collection only removes the files listed in `.managed.json`; whatever else is
+    /// named like a segment file and not used by the committed segments goes too.
+    ///
+    /// Call it right after opening the writer, before adding anything: no segment is being
+    /// written then, so every segment file not in `meta.json` is garbage. Returns how many files
+    /// were removed besides tantivy's.
+    pub fn remove_orphan_files(&mut self) -> anyhow::Result<usize> {
+        self.writer.garbage_collect_files().wait()?;
+        let Some(dir) = self.index.path() else {
+            return Ok(0);
+        };
+        let living: std::collections::HashMap<String, Option<u64>> = self
+            .index
+            .inner
+            .index
+            .searchable_segment_metas()?
+            .iter()
+            .map(|m| (m.id().uuid_string(), m.delete_opstamp()))
+            .collect();
+        let mut removed = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some((id, rest)) = name.split_once('.') else {
+                continue;
+            };
+            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue; // not a segment file (meta.json, .managed.json, the lock)
+            }
+            let orphan = match living.get(id) {
+                None => true,
+                Some(del) => {
+                    rest.ends_with(".del")
+                        && Some(rest) != del.map(|o| format!("{o}.del")).as_deref()
+                }
+            };
+            if orphan && entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Waits for background merges and releases the writer lock.
@@ -579,6 +662,39 @@ mod tests {
         w.commit(None)?;
         assert_eq!(ids(&ix, a, "refund"), Vec::<String>::new());
         assert_eq!(ix.live_ids()?.len(), 2);
+        Ok(())
+    }
+
+    /// A commit that fails half-way (here on a file a crash left, as tantivy would name the
+    /// commit's delete file) leaves the writer unusable until it is rolled back; after
+    /// `rollback` the same work, redone, commits.
+    #[test]
+    fn a_failed_commit_is_rolled_back_and_redone() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let ix = SearchIndex::create_in_dir(dir.path())?;
+        let a = Uuid::new_v4();
+        let mut w = ix.bulk_writer(30_000_000)?;
+        let mut d = doc(a, "one", "Sync", &["first words"]);
+        w.add(&d)?;
+        w.commit(None)?;
+        let meta = ix.inner.index.load_metas()?;
+        for seg in &meta.segments {
+            for stamp in meta.opstamp + 1..=meta.opstamp + 20 {
+                let name = format!("{}.{stamp}.del", seg.id().uuid_string());
+                std::fs::write(dir.path().join(name), b"left by a crash")?;
+            }
+        }
+        d.messages[0].body = "second words".into();
+        w.upsert(&d)?;
+        let err = w
+            .commit(None)
+            .expect_err("the leftover delete file is in the way");
+        assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+        w.rollback()?;
+        w.upsert(&d)?;
+        w.commit(None)?;
+        assert_eq!(ids(&ix, a, "second"), ["one"]);
+        assert_eq!(ids(&ix, a, "first"), Vec::<String>::new());
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Query execution: the parsed query as a tantivy query (scoped to the account), fuzzy
 //! fallback for words the index does not know, ranking, paging and plain-text snippets.
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     ops::{Bound, Range},
 };
 
@@ -12,8 +12,8 @@ use tantivy::{
         sort_key::{SortBySimilarityScore, SortByStaticFastValue},
     },
     query::{
-        AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
-        Query, RangeQuery, TermQuery,
+        AllQuery, Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EmptyQuery,
+        FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
     },
     schema::{IndexRecordOption, Value},
     snippet::{SnippetGenerator, collapse_overlapped_ranges},
@@ -27,6 +27,7 @@ use super::{
     document::{Stored, date},
     query::{self, Clause, Filter},
     schema::Fields,
+    stats::ScopedStats,
 };
 use crate::error::{AppError, AppResult};
 
@@ -34,6 +35,8 @@ use crate::error::{AppError, AppResult};
 const MAX_FUZZY_WORDS: usize = 4;
 /// Dictionary terms a misspelled word expands to, at most.
 const MAX_FUZZY_EXPANSIONS: usize = 16;
+/// Near terms of the whole dictionary examined for one misspelled word, at most.
+const MAX_FUZZY_DICTIONARY: usize = 4096;
 /// Words in one phrase, at most.
 const MAX_PHRASE_WORDS: usize = 64;
 const SNIPPET_CHARS: usize = 150;
@@ -64,9 +67,9 @@ struct Build<'a> {
     snippet_terms: BTreeMap<String, Score>,
     fuzzy: Vec<Fuzzy>,
     has_text: bool,
-    /// Every document in the index belongs to the account (the usual single-tenant case):
-    /// term statistics need no account filter.
-    whole_index_in_scope: bool,
+    /// Term statistics of the account's documents only: everything that ranks or picks (BM25,
+    /// fuzzy candidates, snippet weights) reads these, never index-wide counts.
+    stats: &'a ScopedStats<'a>,
 }
 
 impl Build<'_> {
@@ -86,29 +89,21 @@ impl Build<'_> {
         Term::from_field_text(self.fields.text, token)
     }
 
+    /// Live documents of the account that hold `term`.
+    fn doc_freq(&self, term: &Term) -> AppResult<u64> {
+        self.stats.doc_freq(term).map_err(internal)
+    }
+
     /// Whether a live document of the account holds `term`.
     fn exists_in_scope(&self, term: &Term) -> AppResult<bool> {
-        if self.searcher.doc_freq(term).map_err(internal)? == 0 {
-            return Ok(false);
-        }
-        let tq: BoxQuery = Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic));
-        let q: BoxQuery = match self.scope() {
-            Some(s) if !self.whole_index_in_scope => {
-                Box::new(BooleanQuery::new(vec![(Occur::Must, s), (Occur::Must, tq)]))
-            }
-            _ => tq,
-        };
-        Ok(self.searcher.search(&*q, &Count).map_err(internal)? > 0)
+        Ok(self.doc_freq(term)? > 0)
     }
 
     fn note_snippet_term(&mut self, token: &str) -> AppResult<()> {
         if self.snippet_terms.contains_key(token) {
             return Ok(());
         }
-        let df = self
-            .searcher
-            .doc_freq(&self.text_term(token))
-            .map_err(internal)?;
+        let df = self.doc_freq(&self.text_term(token))?;
         self.snippet_terms
             .insert(token.to_string(), 1.0 / (1.0 + df as Score));
         Ok(())
@@ -196,14 +191,9 @@ impl Build<'_> {
             return Ok(exact);
         }
         let distance = if chars >= 8 { 2 } else { 1 };
+        // Every candidate occurs in the account: the closest, most frequent one is the fix.
         let candidates = self.fuzzy_candidates(token, distance)?;
-        let mut correction = None;
-        for c in candidates.iter().take(8) {
-            if self.exists_in_scope(&self.text_term(c))? {
-                correction = Some(c.clone());
-                break;
-            }
-        }
+        let correction = candidates.first().cloned();
         self.fuzzy.push(Fuzzy { span, correction });
         if candidates.is_empty() {
             return Ok(Box::new(EmptyQuery));
@@ -217,11 +207,14 @@ impl Build<'_> {
         Ok(Box::new(BooleanQuery::new(alts)))
     }
 
-    /// Dictionary terms within `distance` edits (a transposition counts one) of `token`, closest
-    /// and most frequent first.
+    /// Terms of the account's documents within `distance` edits (a transposition counts one) of
+    /// `token`, closest and most frequent (in the account) first.
     fn fuzzy_candidates(&self, token: &str, distance: u8) -> AppResult<Vec<String>> {
         let fq = FuzzyTermQuery::new(self.text_term(token), distance, true);
-        let mut df: HashMap<String, u64> = HashMap::new();
+        // The dictionary is shared by all accounts: collect every near term first, then keep
+        // the account's own, so other tenants' words neither show up nor crowd them out (only
+        // past MAX_FUZZY_DICTIONARY near terms, a degenerate dictionary, could they).
+        let mut near: HashSet<String> = HashSet::new();
         'segments: for seg in self.searcher.segment_readers() {
             let inv = seg.inverted_index(self.fields.text).map_err(internal)?;
             let automaton = fq.automaton().map_err(internal)?;
@@ -231,19 +224,23 @@ impl Build<'_> {
                 .into_stream()
                 .map_err(internal)?;
             while stream.advance() {
-                if let Ok(k) = std::str::from_utf8(stream.key()) {
-                    *df.entry(k.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                if let Ok(k) = std::str::from_utf8(stream.key())
+                    && k != token
+                {
+                    near.insert(k.to_string());
                 }
-                if df.len() >= 512 {
+                if near.len() >= MAX_FUZZY_DICTIONARY {
                     break 'segments;
                 }
             }
         }
-        let mut v: Vec<(usize, u64, String)> = df
-            .into_iter()
-            .filter(|(k, _)| k != token)
-            .map(|(k, n)| (edit_distance(token, &k), n, k))
-            .collect();
+        let mut v: Vec<(usize, u64, String)> = Vec::new();
+        for k in near {
+            let n = self.doc_freq(&self.text_term(&k))?;
+            if n > 0 {
+                v.push((edit_distance(token, &k), n, k));
+            }
+        }
         v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         v.truncate(MAX_FUZZY_EXPANSIONS);
         Ok(v.into_iter().map(|(_, _, k)| k).collect())
@@ -339,20 +336,14 @@ pub(super) fn search(
     }
     let searcher = ix.inner.reader.searcher();
     let fields = ix.inner.fields;
-    let max_doc: u64 = searcher
-        .segment_readers()
-        .iter()
-        .map(|s| u64::from(s.max_doc()))
-        .sum();
-    let whole_index_in_scope = match account {
-        None => true,
-        Some(a) => {
-            let t = Term::from_field_text(fields.account_id, &a.to_string());
-            searcher.doc_freq(&t).map_err(internal)? == max_doc
-        }
-    };
+    let scope = ix
+        .inner
+        .scopes
+        .get(&searcher, fields.account_id, account)
+        .map_err(internal)?;
+    let stats = scope.stats(&searcher);
     let mut b = Build {
-        whole_index_in_scope,
+        stats: &stats,
         searcher: &searcher,
         fields,
         account,
@@ -375,7 +366,9 @@ pub(super) fn search(
                 (created(), Order::Desc),
                 (cid(), Order::Desc),
             ));
-            let (docs, n) = searcher.search(&*query, &(c, Count)).map_err(internal)?;
+            let (docs, n) = searcher
+                .search_with_statistics_provider(&*query, &(c, Count), &stats)
+                .map_err(internal)?;
             (docs.into_iter().map(|((s, _, _), a)| (s, a)).collect(), n)
         }
         Sort::Date => {
@@ -384,7 +377,9 @@ pub(super) fn search(
                 (SortBySimilarityScore, Order::Desc),
                 (cid(), Order::Desc),
             ));
-            let (docs, n) = searcher.search(&*query, &(c, Count)).map_err(internal)?;
+            let (docs, n) = searcher
+                .search_with_statistics_provider(&*query, &(c, Count), &stats)
+                .map_err(internal)?;
             (docs.into_iter().map(|((_, s, _), a)| (s, a)).collect(), n)
         }
     };

@@ -27,11 +27,16 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     } else {
         "down"
     };
+    // Search is derived data: a stalled or lagging indexer is reported (for alerts) but does
+    // not take the node out of the load balancer — chat works without it.
+    let indexer = ctx
+        .settings
+        .has_role("indexer")
+        .then(|| ctx.search.indexer_report());
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(&ctx.db)).await;
     match check {
-        Ok(Ok(())) => {
-            HttpResponse::Ok().json(json!({"status": "ready", "database": backend, "bus": bus}))
-        }
+        Ok(Ok(())) => HttpResponse::Ok()
+            .json(json!({"status": "ready", "database": backend, "bus": bus, "indexer": indexer})),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database error");
             HttpResponse::ServiceUnavailable().json(

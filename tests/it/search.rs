@@ -444,6 +444,82 @@ async fn another_account_finds_nothing_of_ours() {
     app.stop().await;
 }
 
+/// What an agent of the account sees for each query: the whole response (ids, order, scores,
+/// snippets, totals, corrections).
+async fn answers(app: &TestApp, bearer: &str, queries: &[String]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for q in queries {
+        let (s, v) = search(app, bearer, q, "&per_page=100").await;
+        assert_eq!(s, 200, "{q}: {v}");
+        out.push((q.clone(), v));
+    }
+    out
+}
+
+#[tokio::test]
+async fn another_accounts_words_change_nothing_in_our_scores() {
+    let app = spawn_app().await;
+    let ours = import_eval(&app.ctx).await;
+    let admin = app.login(ADMIN).await;
+    // Every eval query, typos (fuzzy candidates and "did you mean") and a phrase.
+    let mut queries: Vec<String> = eval_queries().into_iter().map(|q| q.query).collect();
+    queries.extend(
+        [
+            "ransomeware rollback",
+            "studnet discount",
+            "\"double charge\"",
+        ]
+        .map(String::from),
+    );
+    let before = answers(&app, &admin.session, &queries).await;
+    assert!(
+        before
+            .iter()
+            .any(|(_, v)| v["results"][0]["score"].as_f64().unwrap_or(0.0) > 0.0),
+        "nothing was scored"
+    );
+
+    // Another tenant writes the same words, many times over: the same 40 conversations.
+    let db = &app.ctx.db;
+    let other = accounts::service::create_account(db, "Other")
+        .await
+        .expect("account");
+    let inbox = inboxes::create(db, other.id, "Their site", &[])
+        .await
+        .expect("inbox");
+    let stats = switchboard::import::conversations(
+        &app.ctx,
+        &eval_file("conversations.jsonl"),
+        other.id,
+        inbox.id,
+        false,
+    )
+    .await
+    .expect("import");
+    assert_eq!(stats.conversations, 40, "{:?}", stats.errors);
+    wait_until("80 conversations indexed", Duration::from_secs(30), || {
+        app.ctx.search.num_conversations() == 80
+    })
+    .await;
+    // The other account's conversations are in the index (its own searches find them)…
+    let r = app
+        .ctx
+        .search
+        .search(Some(other.id), "refund", &SearchOptions::default())
+        .expect("search");
+    assert!(r.total > 0);
+    // …and ours are scored, ordered and corrected exactly as before.
+    let after = answers(&app, &admin.session, &queries).await;
+    for ((q, a), (_, b)) in before.iter().zip(&after) {
+        assert_eq!(
+            a, b,
+            "{q}: the other account's conversations changed our results"
+        );
+    }
+    assert_ne!(ours, other.id);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn hostile_queries_get_a_quick_clear_400() {
     let app = spawn_app().await;
@@ -496,6 +572,7 @@ async fn hostile_queries_get_a_quick_clear_400() {
 
 struct Server {
     ctx: switchboard::context::AppContext,
+    port: u16,
     handle: switchboard::startup::StopHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -503,9 +580,15 @@ struct Server {
 async fn start(settings: &Settings) -> Server {
     let app = Application::build(settings.clone()).await.expect("build");
     let ctx = app.context().clone();
+    let port = app.port();
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped(false));
-    Server { ctx, handle, join }
+    Server {
+        ctx,
+        port,
+        handle,
+        join,
+    }
 }
 
 impl Server {
@@ -536,6 +619,37 @@ fn ranked(ix: &SearchIndex, account: Uuid) -> Vec<(String, u64, Vec<String>)> {
         .collect()
 }
 
+/// Appends a customer message to the conversation with this external id, straight in the
+/// database (as another process would, while the server is down).
+async fn add_message_while_down(db: &sea_orm::DatabaseConnection, ext: &str, body: &str) {
+    let c = conversation::Entity::find()
+        .filter(conversation::Column::ExternalId.eq(ext))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("conversation");
+    let now = chrono::Utc::now();
+    message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(c.account_id),
+        conversation_id: Set(c.id),
+        seq: Set(c.last_seq + 1),
+        client_msg_id: Set(format!("downtime-{}", c.last_seq + 1)),
+        sender_type: Set("customer".into()),
+        sender_id: Set(c.contact_id),
+        private: Set(false),
+        body: Set(body.into()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("insert message");
+    let mut am: conversation::ActiveModel = c.clone().into();
+    am.last_seq = Set(c.last_seq + 1);
+    am.updated_at = Set(now);
+    am.update(db).await.expect("bump conversation");
+}
+
 #[tokio::test]
 async fn catch_up_after_downtime_reindex_and_cli() {
     switchboard::install_crypto_provider();
@@ -560,34 +674,15 @@ async fn catch_up_after_downtime_reindex_and_cli() {
 
     // While the server is down: a new message, and a conversation deleted behind its back.
     let db = switchboard::db::connect(&settings).await.expect("db");
+    add_message_while_down(
+        &db,
+        "conv-003",
+        "Written while the server was down: quokkafrost",
+    )
+    .await;
     let by_ext = |ext: &'static str| {
         conversation::Entity::find().filter(conversation::Column::ExternalId.eq(ext))
     };
-    let c3 = by_ext("conv-003")
-        .one(&db)
-        .await
-        .expect("q")
-        .expect("conv-003");
-    let now = chrono::Utc::now();
-    message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        account_id: Set(c3.account_id),
-        conversation_id: Set(c3.id),
-        seq: Set(c3.last_seq + 1),
-        client_msg_id: Set("downtime-1".into()),
-        sender_type: Set("customer".into()),
-        sender_id: Set(c3.contact_id),
-        private: Set(false),
-        body: Set("Written while the server was down: quokkafrost".into()),
-        created_at: Set(now),
-    }
-    .insert(&db)
-    .await
-    .expect("insert message");
-    let mut am: conversation::ActiveModel = c3.clone().into();
-    am.last_seq = Set(c3.last_seq + 1);
-    am.updated_at = Set(now);
-    am.update(&db).await.expect("bump conversation");
     let c40 = by_ext("conv-040")
         .one(&db)
         .await
@@ -683,5 +778,110 @@ async fn catch_up_after_downtime_reindex_and_cli() {
         .expect("search");
     assert_eq!(r.total, 1);
     s3.stop().await;
+    drop_database(&settings.database_url).await;
+}
+
+/// Plants what a `kill -9` in the middle of a commit leaves behind: the commit's delete files
+/// (`<segment>.<opstamp>.del`, written before `meta.json`) for every committed segment, at each
+/// opstamp the next commits may use, as tantivy names them — plus a half-written segment.
+/// Returns the planted file names.
+fn plant_crash_leftovers(index_dir: &Path) -> Vec<String> {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(index_dir.join("meta.json")).expect("meta.json"))
+            .expect("meta json");
+    let opstamp = meta["opstamp"].as_u64().expect("opstamp");
+    let mut planted = Vec::new();
+    for seg in meta["segments"].as_array().expect("segments") {
+        let id = seg["segment_id"]
+            .as_str()
+            .expect("segment id")
+            .replace('-', "");
+        for stamp in opstamp + 1..=opstamp + 300 {
+            planted.push(format!("{id}.{stamp}.del"));
+        }
+    }
+    planted.push(format!("{}.idx", Uuid::new_v4().simple()));
+    for name in &planted {
+        std::fs::write(index_dir.join(name), b"half-written").expect("plant");
+    }
+    planted
+}
+
+/// A `kill -9` while the indexer commits leaves orphan files. After a restart the indexer must
+/// neither fail on them (`FileAlreadyExists` when its replayed commit reuses a name) nor stall:
+/// its first pass succeeds, every change is searchable, and `/readyz` says so.
+#[tokio::test]
+async fn a_crash_during_a_commit_does_not_stall_the_index() {
+    switchboard::install_crypto_provider();
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let index_dir = dir.path().join("search");
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    if let Some(url) = fresh_database_url().await {
+        settings.database_url = url;
+    }
+    let s1 = start(&settings).await;
+    let acc = accounts::service::create_account(&s1.ctx.db, "Acme")
+        .await
+        .expect("account");
+    inboxes::create(&s1.ctx.db, acc.id, "Website", &[])
+        .await
+        .expect("inbox");
+    let account = import_eval(&s1.ctx).await;
+    s1.stop().await;
+
+    // A change while the server is down (its commit will delete from a committed segment),
+    // and the crash's leftovers.
+    let db = switchboard::db::connect(&settings).await.expect("db");
+    add_message_while_down(&db, "conv-003", "Crashed mid-commit: wombatlantern").await;
+    let planted = plant_crash_leftovers(&index_dir);
+
+    let s2 = start(&settings).await;
+    let mut status = s2.ctx.search.indexer_watch();
+    let state = tokio::time::timeout(
+        Duration::from_secs(60),
+        status.wait_for(|s| s.passes > 0 || s.last_error.is_some()),
+    )
+    .await
+    .expect("the indexer neither finished a pass nor failed")
+    .expect("indexer status")
+    .clone();
+    assert_eq!(
+        state.last_error, None,
+        "the first pass after the crash failed"
+    );
+    let opts = SearchOptions::default();
+    let r = s2
+        .ctx
+        .search
+        .search(Some(account), "wombatlantern", &opts)
+        .expect("search");
+    assert_eq!(
+        r.total, 1,
+        "the change is not searchable after the first pass"
+    );
+    let meta = std::fs::read_to_string(index_dir.join("meta.json")).expect("meta.json");
+    for name in &planted {
+        let id = name.split('.').next().unwrap_or(name);
+        assert!(
+            !index_dir.join(name).exists() || meta.contains(id),
+            "{name} left behind"
+        );
+    }
+    let ready: Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/readyz", s2.port))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["indexer"]["ok"], true, "{ready}");
+    assert!(ready["indexer"]["last_error"].is_null(), "{ready}");
+    assert!(ready["indexer"]["lag_secs"].as_f64().is_some(), "{ready}");
+    s2.stop().await;
     drop_database(&settings.database_url).await;
 }

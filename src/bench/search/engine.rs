@@ -9,6 +9,7 @@ use std::{path::Path, time::Instant};
 use anyhow::Context;
 
 use super::{
+    super::stats::{Summary, micros},
     EngineRun,
     corpus::{self, AGENTS, Conv, Corpus, INBOXES},
     measure_sync, progress,
@@ -30,6 +31,9 @@ pub struct TantivyResult {
     pub run: EngineRun,
     /// The same queries with `snippets: false` (diagnostic only).
     pub no_snippets: EngineRun,
+    /// The mix's first query as the first search on a freshly opened reader, as after every
+    /// commit: what the per-reader caches (the account's statistics, `search::stats`) cost.
+    pub first_after_commit: Summary,
 }
 
 pub async fn run(
@@ -121,7 +125,25 @@ fn bench(
         snippets: false,
         ..SearchOptions::default()
     })?;
+    progress(format_args!(
+        "tantivy: {:?} as the first query on a fresh reader × {reps}",
+        queries[0].text
+    ));
+    let mut first = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let fresh = SearchIndex::open_existing(dir)?;
+        let t = Instant::now();
+        fresh
+            .search(
+                Some(corpus::ACCOUNT_ID),
+                &queries[0].text,
+                &SearchOptions::default(),
+            )
+            .map_err(|e| anyhow::anyhow!("query {:?}: {e}", queries[0].text))?;
+        first.push(micros(t.elapsed()));
+    }
     Ok(TantivyResult {
+        first_after_commit: Summary::of_micros(&mut first),
         corpus_s,
         text_bytes,
         index_s,
