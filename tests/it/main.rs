@@ -12,6 +12,7 @@ mod cluster;
 mod crash;
 mod dashboard_api;
 mod delivery;
+mod hardening;
 mod limits;
 mod llm;
 mod real_llm;
