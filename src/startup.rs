@@ -46,12 +46,12 @@ fn load_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     let path = settings.data_dir.join("secret.key");
     if let Ok(k) = std::fs::read_to_string(&path) {
         let k = k.trim();
-        if k.len() >= 32 {
+        if k.len() >= crate::config::MIN_SECRET_KEY_BYTES {
+            db::private::tighten(&path, 0o600)
+                .with_context(|| format!("making {} private", path.display()))?;
             return Ok(k.as_bytes().to_vec());
         }
     }
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let key = tokens::random_hex(32)?;
     write_private(&path, &key)?;
     Ok(key.into_bytes())
@@ -71,12 +71,20 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
+    // `mode` applies only when the file is created: an older, readable one is tightened.
+    db::private::tighten(path, 0o600)?;
     Ok(())
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let settings = Arc::new(settings);
+        // Before anything writes into it: the database, the key and the index are private.
+        db::private::dir(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
         let conn = db::connect(&settings)
             .await
             .context("connecting to the database")?;
@@ -88,7 +96,10 @@ impl Application {
         let (search_tx, search_rx) = mpsc::channel(65_536);
         let (bot_tx, bot_rx) = mpsc::channel(65_536);
         let events = Events::new(vec![hub_events_tx, routing_tx, search_tx.clone(), bot_tx]);
-        let search = crate::search::SearchIndex::open_or_create(&settings.data_dir.join("search"))
+        let search_dir = settings.data_dir.join("search");
+        db::private::dir(&search_dir)
+            .with_context(|| format!("creating {}", search_dir.display()))?;
+        let search = crate::search::SearchIndex::open_or_create(&search_dir)
             .context("opening the search index")?;
         let bus = if settings.bus_url.trim().is_empty() {
             None

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 
 use crate::api_helpers::*;
@@ -23,7 +22,9 @@ async fn a_client_close_is_echoed_and_the_connection_ends_without_lingering() {
     let app = spawn_app().await;
     let c = app.customer().await;
     let url = format!("{}/ws/widget?token={}", app.ws_base, c.token);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let hello = ws.next().await.expect("hello").expect("frame");
     assert!(hello.to_text().unwrap_or_default().contains("hello"));
     let started = Instant::now();
@@ -46,4 +47,59 @@ async fn a_client_close_is_echoed_and_the_connection_ends_without_lingering() {
         "the server held the connection {took:?} after the client's close"
     );
     app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Private data dir and files; short signing keys refused
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_database_key_and_index_are_private_to_the_server_user() {
+    // A data dir the server creates itself (the test's temp dir is already 0700).
+    let app = spawn_app_with(|s| s.data_dir = s.data_dir.join("data")).await;
+    // A write, so SQLite has its -wal and -shm files.
+    let c = app.customer().await;
+    say(&app, &c, "hello").await;
+    let data = app.settings.data_dir.clone();
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("search")), 0o700, "search index dir");
+    assert_eq!(mode(&data.join("secret.key")), 0o600, "secret.key");
+    if app.settings.database_url.is_empty() {
+        for f in ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"] {
+            assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_secret_key_shorter_than_32_bytes_is_refused_at_startup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = switchboard::config::Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        secret_key: "hunter2-hunter2-hunter2".into(),
+        ..Default::default()
+    };
+    let err = match switchboard::startup::Application::build(settings).await {
+        Ok(_) => panic!("a 23-byte secret_key was accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("secret_key") && err.contains("at least 32"),
+        "unclear message: {err}"
+    );
+    // Nothing was created on the way: the check comes before the database.
+    assert!(!dir.path().join("switchboard.db").exists());
 }
