@@ -87,7 +87,9 @@ fn app(
         InitError = (),
     >,
 > {
-    let app = App::new().app_data(data);
+    let app = App::new()
+        .app_data(data)
+        .wrap(actix_web::middleware::from_fn(super::security_headers));
     if web_role {
         app.configure(super::routes)
     } else {

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 
 use crate::api_helpers::*;
@@ -102,4 +103,107 @@ async fn a_secret_key_shorter_than_32_bytes_is_refused_at_startup() {
     );
     // Nothing was created on the way: the check comes before the database.
     assert!(!dir.path().join("switchboard.db").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Response headers: nosniff, no-store, HSTS, the dashboard's connect-src
+// ---------------------------------------------------------------------------------------------
+
+fn assert_private_json(r: &reqwest::Response, what: &str) {
+    assert_eq!(
+        header_str(r, "x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        header_str(r, "cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn json_answers_are_never_sniffed_or_cached_and_hsts_is_sent_only_when_set() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN).await;
+    let ok = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&admin.session)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(ok.status(), 200);
+    assert_private_json(&ok, "GET /api/v1/me");
+    assert!(
+        header_str(&ok, "strict-transport-security").is_none(),
+        "HSTS is off by default"
+    );
+    let refused = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(refused.status(), 401);
+    assert_private_json(&refused, "an error answer");
+    let login = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_private_json(&login, "the login answer (it carries the session token)");
+    app.stop().await;
+
+    let app = spawn_app_with(|s| s.hsts_max_age_secs = 31_536_000).await;
+    for path in ["/api/v1/widget/config?inbox=x", "/login", "/healthz"] {
+        let r = app.http.get(app.url(path)).send().await.expect(path);
+        assert_eq!(
+            header_str(&r, "strict-transport-security").as_deref(),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_may_open_sockets_only_to_its_own_server() {
+    let app = spawn_app_with(|s| s.public_url = "https://support.example.com".into()).await;
+    let r = app.http.get(app.url("/login")).send().await.expect("login");
+    let csp = header_str(&r, "content-security-policy").expect("CSP");
+    let connect: Vec<&str> = csp
+        .split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("connect-src "))
+        .expect("connect-src")
+        .split_whitespace()
+        .collect();
+    let host = app.base.trim_start_matches("http://");
+    for allowed in [
+        "'self'".to_string(),
+        format!("ws://{host}"),
+        "wss://support.example.com".to_string(),
+    ] {
+        assert!(connect.contains(&allowed.as_str()), "{allowed} in {csp}");
+    }
+    for src in &connect {
+        assert!(
+            *src == "'self'" || src.contains("://"),
+            "{src} is a whole scheme, not this server: {csp}"
+        );
+    }
+    // A forged Host cannot widen (or break) the policy.
+    let r = app
+        .http
+        .get(app.url("/login"))
+        .header("host", "evil.example; script-src *")
+        .send()
+        .await
+        .expect("login");
+    let csp = header_str(&r, "content-security-policy").unwrap_or_default();
+    assert!(!csp.contains("evil"), "{csp}");
+    app.stop().await;
 }
