@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 
 use crate::api_helpers::*;
@@ -205,5 +205,112 @@ async fn the_dashboard_may_open_sockets_only_to_its_own_server() {
         .expect("login");
     let csp = header_str(&r, "content-security-policy").unwrap_or_default();
     assert!(!csp.contains("evil"), "{csp}");
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Rotating the identity secret signs verified visitors out
+// ---------------------------------------------------------------------------------------------
+
+/// The expiry (unix seconds) a signed token carries.
+fn token_expiry(token: &str) -> i64 {
+    let mut parts = token.rsplit('.');
+    parts.next(); // signature
+    parts.next().and_then(|e| e.parse().ok()).expect("expiry")
+}
+
+async fn widget_status_code(app: &TestApp, token: &str) -> u16 {
+    get(app, "/api/v1/widget/status", token).await.0.as_u16()
+}
+
+#[tokio::test]
+async fn rotating_the_identity_secret_signs_out_verified_visitors_but_not_anonymous_ones() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN).await;
+    // A secret, but anonymous visitors still allowed.
+    let (s, v) = patch_inbox(&app, &admin, json!({"identity_required": true})).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["inbox"]["identity_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let (s, _) = patch_inbox(&app, &admin, json!({"identity_required": false})).await;
+    assert_eq!(s, 200);
+
+    let user = json!({"user_id": "u-42", "user_hash": switchboard::auth::tokens::user_hash(&secret, "u-42")});
+    let (s, v) = session(
+        &app,
+        json!({"inbox_token": app.inbox_token, "user": user}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let verified: String = v["visitor_token"].as_str().expect("token").into();
+    let verified_conv = v["conversation_id"].clone();
+    let anonymous = app.customer().await;
+
+    // Tokens live 30 days (renewed each time the widget opens a session), not 180.
+    let now = chrono::Utc::now().timestamp();
+    for t in [&verified, &anonymous.token] {
+        let days = (token_expiry(t) - now) as f64 / 86_400.0;
+        assert!((29.9..=30.1).contains(&days), "token lives {days} days");
+    }
+    assert_eq!(widget_status_code(&app, &verified).await, 200);
+    let ws_url = |t: &str| format!("{}/ws/widget?token={t}", app.ws_base);
+    assert!(Ws::connect(&ws_url(&verified), None).await.is_ok());
+
+    let id = seeded_inbox_id(&app, &admin).await;
+    let (s, v) = post(
+        &app,
+        &format!("/api/v1/inboxes/{id}/rotate-identity-secret"),
+        &admin.session,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The verified visitor's token is dead everywhere: HTTP, socket upgrade, SSE, and resuming.
+    assert_eq!(widget_status_code(&app, &verified).await, 401);
+    assert!(
+        Ws::connect(&ws_url(&verified), None).await.is_err(),
+        "socket opened with a revoked token"
+    );
+    let sse = app
+        .http
+        .get(app.url(&format!("/api/v1/widget/events?token={verified}")))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(sse.status(), 401, "SSE with a revoked token");
+    let (s, v) = session(
+        &app,
+        json!({"inbox_token": app.inbox_token, "visitor_token": verified}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(
+        v["conversation_id"], verified_conv,
+        "resumed with a revoked token"
+    );
+
+    // The anonymous browser keeps its conversation; the verified user signs in again with a
+    // hash made with the new secret and gets theirs back.
+    assert_eq!(widget_status_code(&app, &anonymous.token).await, 200);
+    let new_secret = seeded_inbox(&app, &admin).await["identity_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let user = json!({"user_id": "u-42", "user_hash": switchboard::auth::tokens::user_hash(&new_secret, "u-42")});
+    let (s, v): (_, Value) = session(
+        &app,
+        json!({"inbox_token": app.inbox_token, "user": user}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["conversation_id"], verified_conv);
+    let fresh = v["visitor_token"].as_str().expect("token");
+    assert_eq!(widget_status_code(&app, fresh).await, 200);
     app.stop().await;
 }
