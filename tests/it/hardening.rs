@@ -5,7 +5,7 @@
 //! SIGTERM exits within the documented bound.
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 
@@ -312,5 +312,75 @@ async fn rotating_the_identity_secret_signs_out_verified_visitors_but_not_anonym
     assert_eq!(v["conversation_id"], verified_conv);
     let fresh = v["visitor_token"].as_str().expect("token");
     assert_eq!(widget_status_code(&app, fresh).await, 200);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. The smallest outbound queue holds a burst for clients that read
+// ---------------------------------------------------------------------------------------------
+
+/// `ws_outbound_queue = 16` (the documented minimum) and an agent pipelining 400 sends, which the
+/// writer stores in a few group commits: nobody who reads is cut off. A customer socket that has
+/// not subscribed gets none of the messages (and so has nothing to overflow with); one that has
+/// gets all of them, in order; the agent gets its acks and the messages.
+#[tokio::test]
+async fn a_burst_does_not_cut_off_clients_that_read_with_the_smallest_queue() {
+    const N: usize = 400;
+    let app = spawn_app_with(|s| {
+        s.ws_outbound_queue = 16;
+        s.rate_limits = false;
+    })
+    .await;
+    let agent = app.login(ADMIN).await;
+    let c = app.customer().await;
+    let mut idle = app.customer_ws(&c).await;
+    let (mut live, replayed) = app.customer_resume(&c, 0).await;
+    assert!(replayed.is_empty());
+    let token = app.socket_token(&agent).await;
+    let (mut sender, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/agent?token={token}", app.ws_base))
+            .await
+            .expect("agent socket");
+    for i in 0..N {
+        let f = json!({"type": "send", "conversation_id": c.conversation_id,
+                       "client_msg_id": format!("b-{i}"), "body": format!("burst {i}")});
+        sender.feed(WsMsg::text(f.to_string())).await.expect("feed");
+    }
+    sender.flush().await.expect("flush");
+
+    let (mut acks, mut messages) = (0, 0);
+    while acks < N || messages < N {
+        let item = tokio::time::timeout(TIMEOUT, sender.next())
+            .await
+            .expect("agent frames stalled");
+        match item {
+            Some(Ok(WsMsg::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).expect("json");
+                match v["type"].as_str() {
+                    Some("ack") => acks += 1,
+                    Some("message") => messages += 1,
+                    Some("error") => panic!("send refused: {v}"),
+                    _ => {}
+                }
+            }
+            Some(Ok(WsMsg::Close(f))) => {
+                panic!("agent cut off after {acks} acks, {messages} messages: {f:?}")
+            }
+            Some(Ok(_)) => {}
+            other => panic!("agent socket ended: {other:?}"),
+        }
+    }
+    let got = live.messages(N).await;
+    assert_eq!(seqs(&got), (1..=N as i64).collect::<Vec<_>>());
+
+    // The socket that never subscribed is still open and was sent none of them.
+    idle.send(json!({"type": "ping", "nonce": 7})).await;
+    loop {
+        let v = idle.frame().await;
+        assert_ne!(v["type"], "message", "unsubscribed socket got {v}");
+        if v["type"] == "pong" {
+            break;
+        }
+    }
     app.stop().await;
 }
