@@ -1,6 +1,7 @@
 //! `Application::build`: connect and migrate the database, load the signing key, start the hub
 //! and the message writer, bind the HTTP server (port 0 works, for tests). `run_until_stopped`
-//! serves until stopped, then closes sockets with "going away" and drains the writer.
+//! serves until stopped, then closes sockets with "going away" and drains the writer, in a bounded
+//! time (`HTTP_SHUTDOWN_SECS` + `AFTER_HTTP` + `BUS_FLUSH`, docs/deployment.md).
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::dev::ServerHandle;
@@ -213,12 +214,20 @@ impl Application {
             });
         }
         server.await?;
+        // HTTP is done (in-flight requests finished or were cut at `HTTP_SHUTDOWN_SECS`); the rest
+        // gets one shared deadline, so the exit time has a bound whatever is stuck.
+        let deadline = tokio::time::Instant::now() + AFTER_HTTP;
         routing.abort();
         let _ = routing.await;
         bot.abort();
         let _ = bot.await;
-        if let Some(indexer) = search_indexer {
-            indexer.stop().await;
+        if let Some(indexer) = search_indexer
+            && tokio::time::timeout_at(deadline, indexer.stop())
+                .await
+                .is_err()
+        {
+            // The index follows the database and catches up at the next start.
+            tracing::warn!("search indexer still busy at shutdown; leaving it");
         }
         let publisher = bus.map(|b| {
             b.cluster.abort();
@@ -231,21 +240,33 @@ impl Application {
         drop(ctx);
         let mut tasks = tasks.into_iter();
         let hub_task = tasks.next();
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        for mut t in tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                // A context clone outlived the server (or a write is stuck): nothing acked is
+                // lost by stopping here, and an unacked send is re-sent by its client.
+                tracing::warn!("message writer still busy at shutdown; stopping it");
+                t.abort();
+            }
         }
         hub.shutdown().await;
         drop(hub);
         if let Some(t) = hub_task {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+            let _ = tokio::time::timeout_at(deadline, t).await;
         }
         // The hub is gone (it queued `Leaving`): the publisher sends what is queued and ends.
         if let Some(p) = publisher {
-            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+            let _ = tokio::time::timeout_at(deadline + BUS_FLUSH, p).await;
         }
         Ok(())
     }
 }
+
+/// How long actix waits for in-flight requests (and sockets being closed) once it stops.
+pub(crate) const HTTP_SHUTDOWN_SECS: u64 = 5;
+/// After HTTP has stopped: the writer's last batch, the search indexer's last commit, the hub.
+const AFTER_HTTP: Duration = Duration::from_secs(2);
+/// And the bus publisher's last notices (the others learn this node left).
+const BUS_FLUSH: Duration = Duration::from_secs(1);
 
 /// Stops a running server gracefully: sockets are closed first with 1001 "going away" (clients
 /// reconnect, with jittered backoff, to another node or to this one once restarted), then HTTP

@@ -371,7 +371,10 @@ impl State {
             ClientFrame::Unsubscribe { conversation_id } => {
                 self.delivered.remove(&conversation_id);
                 if self.actor.is_customer() {
-                    self.ctx.hub.subscribe(self.conn_id, conversation_id, false).await;
+                    self.ctx
+                        .hub
+                        .subscribe(self.conn_id, conversation_id, false)
+                        .await;
                 }
                 Ok(())
             }
@@ -562,7 +565,10 @@ impl State {
         }
         // Live messages queue up from here on, while the replay reads the database.
         if self.actor.is_customer() {
-            self.ctx.hub.subscribe(self.conn_id, conversation_id, true).await;
+            self.ctx
+                .hub
+                .subscribe(self.conn_id, conversation_id, true)
+                .await;
         }
         let page = self
             .ctx

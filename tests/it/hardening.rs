@@ -384,3 +384,120 @@ async fn a_burst_does_not_cut_off_clients_that_read_with_the_smallest_queue() {
     }
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 15. SIGTERM: sockets closed with a going-away code, then the process exits within the bound
+// ---------------------------------------------------------------------------------------------
+
+/// What docs/deployment.md promises for `drain_grace_secs = 0` (it took 8–25 s before).
+const EXIT_BOUND: Duration = Duration::from_secs(8);
+
+/// Kills the child if the test fails half-way, so no server outlives its test.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_closes_sockets_with_going_away_and_exits_within_the_bound() {
+    use std::io::{BufRead, BufReader};
+    switchboard::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.arg("demo")
+        .env("SWITCHBOARD_DATA_DIR", dir.path())
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DRAIN_GRACE_SECS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped());
+    let db_url = fresh_database_url().await;
+    if let Some(url) = &db_url {
+        cmd.env("SWITCHBOARD_DATABASE_URL", url);
+    }
+    let mut child = Child(cmd.spawn().expect("spawn"));
+    let stdout = child.0.stdout.take().expect("stdout");
+    let inbox_token = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let token = lines.by_ref().map_while(Result::ok).find_map(|l| {
+            l.trim()
+                .strip_prefix("widget token:")
+                .map(|t| t.trim().to_string())
+        });
+        std::thread::spawn(move || lines.for_each(drop));
+        token.expect("demo printed no widget token")
+    })
+    .await
+    .expect("reader");
+    let base = format!("http://127.0.0.1:{port}");
+    let app = Endpoint::new(&base, &inbox_token);
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(r) = app.http.get(app.url("/readyz")).send().await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "server never became ready");
+
+    // Sockets that read (and answer the close), one that never reads, an SSE stream and an
+    // idle keep-alive connection.
+    let mut readers = Vec::new();
+    for _ in 0..5 {
+        let c = app.customer().await;
+        readers.push(app.customer_resume(&c, 0).await.0);
+    }
+    let c = app.customer().await;
+    let (_deaf, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/widget?token={}", app.ws_base, c.token))
+            .await
+            .expect("deaf socket");
+    let sse = app
+        .http
+        .get(app.url(&format!("/api/v1/widget/events?token={}", c.token)))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(sse.status(), 200);
+
+    let started = Instant::now();
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let rc = unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill");
+    for ws in &mut readers {
+        let (frame, _) = ws.until_closed().await;
+        let code = frame.map(|f| u16::from(f.code));
+        assert_eq!(
+            code,
+            Some(1012),
+            "sockets are closed with 1012 service restart"
+        );
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.0.wait().expect("wait");
+        (status, started.elapsed())
+    })
+    .await
+    .expect("waiter");
+    let (status, took) = status;
+    eprintln!("exited {status} {took:?} after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took <= EXIT_BOUND,
+        "took {took:?} to exit after SIGTERM (bound {EXIT_BOUND:?})"
+    );
+    if let Some(url) = db_url {
+        drop_database(&url).await;
+    }
+}
