@@ -390,7 +390,10 @@ const SLOW: CloseReason = CloseReason {
 
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
-        let mut heartbeat = tokio::time::interval(PRESENCE_EVERY);
+        // The first announcement one period in, not at once: a node starting has no agents yet,
+        // and an immediate one raced with the first joins (an extra full notice, at random).
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + PRESENCE_EVERY, PRESENCE_EVERY);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut why = CloseReason {
             code: close::GOING_AWAY,
