@@ -264,6 +264,8 @@ pub async fn rotate_identity_secret(
     // Signs out every verified visitor: their tokens name the old epoch (`token_current`).
     am.identity_epoch = Set(epoch);
     let saved = inbox::Entity::update(am).exec(&ctx.db).await?;
+    // Open sockets were let in with those tokens: they close too (on every node).
+    ctx.hub.revoke_verified(saved.id, epoch).await;
     Ok(view(saved, base, true))
 }
 

@@ -82,6 +82,9 @@ pub struct Conn {
     /// streams them all), or only after [`HubHandle::subscribe`] (a WebSocket delivers only
     /// what it subscribed to). Agents get every message of their account either way.
     pub subscribed: bool,
+    /// For a verified visitor: the inbox and the identity epoch its token was issued in; the
+    /// socket closes when the inbox's identity secret is rotated ([`HubHandle::revoke_verified`]).
+    pub verified: Option<(Uuid, i32)>,
     pub tx: mpsc::Sender<Outbound>,
     pub kick: oneshot::Sender<CloseReason>,
 }
@@ -108,6 +111,11 @@ enum Cmd {
     },
     KickAgent(Uuid),
     KickSession(Uuid),
+    /// The inbox's identity secret was rotated into `epoch`.
+    RevokeVerified {
+        inbox_id: Uuid,
+        epoch: i32,
+    },
     /// A notice from another node.
     Remote(Uuid, Notice),
     /// Login sessions of the agent sockets on this node.
@@ -255,6 +263,12 @@ impl HubHandle {
         let _ = self.cmd.send(Cmd::KickSession(session)).await;
     }
 
+    /// Closes the sockets of visitors verified in `inbox_id` under an identity epoch other than
+    /// `epoch` (the secret was just rotated), on every node.
+    pub async fn revoke_verified(&self, inbox_id: Uuid, epoch: i32) {
+        let _ = self.cmd.send(Cmd::RevokeVerified { inbox_id, epoch }).await;
+    }
+
     /// Closes every socket with "going away" so clients reconnect elsewhere.
     pub async fn shutdown(&self) {
         self.shutdown_with(CloseReason {
@@ -350,6 +364,7 @@ struct Entry {
     status: PresenceStatus,
     /// Customers: takes its conversation's messages (see [`Conn::subscribed`]).
     subscribed: bool,
+    verified: Option<(Uuid, i32)>,
 }
 
 /// What another node last said about its agents.
@@ -553,6 +568,7 @@ impl Hub {
                     self.kick_where(|e| e.session == Some(session));
                 }
             }
+            Notice::RevokeVisitors { inbox_id, epoch } => self.revoke_verified(inbox_id, epoch),
             Notice::Leaving => self.forget_node(node),
             Notice::Resync { .. } => {}
             Notice::Event { event } => self.event(event),
@@ -609,6 +625,10 @@ impl Hub {
                     session_id: Some(session),
                 });
                 self.kick_where(|e| e.session == Some(session))
+            }
+            Cmd::RevokeVerified { inbox_id, epoch } => {
+                self.publish(|| Notice::RevokeVisitors { inbox_id, epoch });
+                self.revoke_verified(inbox_id, epoch);
             }
             Cmd::Remote(node, notice) => self.remote_notice(node, notice),
             Cmd::Sessions(reply) => {
@@ -676,7 +696,27 @@ impl Hub {
         }
     }
 
+    fn revoke_verified(&mut self, inbox_id: Uuid, epoch: i32) {
+        self.close_where(
+            |e| matches!(e.verified, Some((i, ep)) if i == inbox_id && ep != epoch),
+            CloseReason {
+                code: close::REVOKED,
+                reason: "identity secret rotated",
+            },
+        );
+    }
+
     fn kick_where(&mut self, pred: impl Fn(&Entry) -> bool) {
+        self.close_where(
+            pred,
+            CloseReason {
+                code: close::REVOKED,
+                reason: "session ended",
+            },
+        );
+    }
+
+    fn close_where(&mut self, pred: impl Fn(&Entry) -> bool, why: CloseReason) {
         let ids: Vec<u64> = self
             .conns
             .iter()
@@ -684,13 +724,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            self.close(
-                id,
-                CloseReason {
-                    code: close::REVOKED,
-                    reason: "session ended",
-                },
-            );
+            self.close(id, why);
         }
     }
 
@@ -729,6 +763,7 @@ impl Hub {
                 kick: Some(conn.kick),
                 status: PresenceStatus::Online,
                 subscribed: conn.subscribed,
+                verified: conn.verified,
             },
         );
         let presence = account.map(|a| self.presence_of(a)).unwrap_or_default();
@@ -1082,6 +1117,7 @@ mod tests {
             },
             session: None,
             subscribed: false,
+            verified: None,
             tx,
             kick,
         };

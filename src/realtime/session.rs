@@ -111,6 +111,13 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         session: session_id,
         // A customer's socket takes messages once it subscribes (`State::subscribe`).
         subscribed: false,
+        verified: match actor {
+            Actor::Customer(c) => match c.identity {
+                crate::auth::VisitorIdentity::Verified { epoch } => Some((c.inbox_id, epoch)),
+                _ => None,
+            },
+            _ => None,
+        },
         tx,
         kick: kick_tx,
     };

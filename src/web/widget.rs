@@ -185,6 +185,10 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
         session: None,
         // The stream carries every public message of the conversation.
         subscribed: true,
+        verified: match c.identity {
+            crate::auth::VisitorIdentity::Verified { epoch } => Some((c.inbox_id, epoch)),
+            _ => None,
+        },
         tx,
         kick: kick_tx,
     };

@@ -257,7 +257,11 @@ async fn rotating_the_identity_secret_signs_out_verified_visitors_but_not_anonym
     }
     assert_eq!(widget_status_code(&app, &verified).await, 200);
     let ws_url = |t: &str| format!("{}/ws/widget?token={t}", app.ws_base);
-    assert!(Ws::connect(&ws_url(&verified), None).await.is_ok());
+    let mut open_verified = Ws::connect(&ws_url(&verified), None)
+        .await
+        .expect("verified socket");
+    open_verified.expect_type("hello").await;
+    let mut open_anonymous = app.customer_ws(&anonymous).await;
 
     let id = seeded_inbox_id(&app, &admin).await;
     let (s, v) = post(
@@ -268,6 +272,14 @@ async fn rotating_the_identity_secret_signs_out_verified_visitors_but_not_anonym
     )
     .await;
     assert_eq!(s, 200, "{v}");
+
+    // The socket the verified visitor had open is closed; the anonymous one stays.
+    let (frame, _) = open_verified.until_closed().await;
+    assert_eq!(frame.map(|f| u16::from(f.code)), Some(4003));
+    open_anonymous
+        .send(json!({"type": "ping", "nonce": 1}))
+        .await;
+    assert_eq!(open_anonymous.expect_type("pong").await["nonce"], 1);
 
     // The verified visitor's token is dead everywhere: HTTP, socket upgrade, SSE, and resuming.
     assert_eq!(widget_status_code(&app, &verified).await, 401);
