@@ -428,16 +428,23 @@ impl Hub {
                 ev = events.recv() => match ev {
                     Some(ev) => {
                         // Whatever else is already waiting (the rest of a group commit) goes
-                        // out with it, one queue slot per socket.
-                        self.staged = Some(HashMap::new());
-                        self.publish(|| Notice::Event { event: ev.clone() });
-                        self.event(ev);
-                        for _ in 1..MAX_EVENT_BATCH {
-                            let Ok(ev) = events.try_recv() else { break };
+                        // out with it, one queue slot per socket. A lone event skips the staging.
+                        let next = events.try_recv().ok();
+                        if next.is_some() {
+                            self.staged = Some(HashMap::new());
+                        }
+                        for ev in std::iter::once(ev).chain(next) {
                             self.publish(|| Notice::Event { event: ev.clone() });
                             self.event(ev);
                         }
-                        self.flush_staged();
+                        if self.staged.is_some() {
+                            for _ in 2..MAX_EVENT_BATCH {
+                                let Ok(ev) = events.try_recv() else { break };
+                                self.publish(|| Notice::Event { event: ev.clone() });
+                                self.event(ev);
+                            }
+                            self.flush_staged();
+                        }
                     }
                     None => break,
                 },
