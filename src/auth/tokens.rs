@@ -55,6 +55,16 @@ pub struct VisitorClaims {
     pub identity: VisitorIdentity,
 }
 
+impl VisitorClaims {
+    /// For a verified user's token: the inbox and identity epoch it was issued in.
+    pub fn verified_in(&self) -> Option<(Uuid, i32)> {
+        match self.identity {
+            VisitorIdentity::Verified { epoch } => Some((self.inbox_id, epoch)),
+            _ => None,
+        }
+    }
+}
+
 /// Who a visitor token was issued to, as far as revocation is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VisitorIdentity {

@@ -112,10 +112,7 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         // A customer's socket takes messages once it subscribes (`State::subscribe`).
         subscribed: false,
         verified: match actor {
-            Actor::Customer(c) => match c.identity {
-                crate::auth::VisitorIdentity::Verified { epoch } => Some((c.inbox_id, epoch)),
-                _ => None,
-            },
+            Actor::Customer(c) => c.verified_in(),
             _ => None,
         },
         tx,

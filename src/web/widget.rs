@@ -185,10 +185,7 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
         session: None,
         // The stream carries every public message of the conversation.
         subscribed: true,
-        verified: match c.identity {
-            crate::auth::VisitorIdentity::Verified { epoch } => Some((c.inbox_id, epoch)),
-            _ => None,
-        },
+        verified: c.verified_in(),
         tx,
         kick: kick_tx,
     };
