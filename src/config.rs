@@ -126,6 +126,9 @@ pub struct Settings {
     /// `net.core.somaxconn`). A reconnect storm of thousands of clients overflows a small
     /// queue, and each refused connect is retried only after a 1 s SYN timeout.
     pub http_backlog: u32,
+    /// `Strict-Transport-Security: max-age=<this>` on every response; 0 = not sent. Set it only
+    /// when the server is reached over HTTPS alone (see docs/deployment.md).
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for Settings {
@@ -177,6 +180,7 @@ impl Default for Settings {
             drain_grace_secs: 0,
             http_max_connections: 100_000,
             http_backlog: 4096,
+            hsts_max_age_secs: 0,
         }
     }
 }
@@ -284,7 +288,24 @@ impl Settings {
         };
         format!("http://{host}:{bound_port}")
     }
+
+    /// What the types cannot check; run once, by `Application::build`, before anything starts.
+    pub fn validate(&self) -> Result<(), String> {
+        // Visitor and socket tokens are HMACs under this key: a short one can be brute-forced
+        // offline from a single token, and then every token can be forged.
+        if !self.secret_key.is_empty() && self.secret_key.len() < MIN_SECRET_KEY_BYTES {
+            return Err(format!(
+                "secret_key is {} bytes; it must be at least {MIN_SECRET_KEY_BYTES} \
+                 (e.g. `openssl rand -hex 32`), or empty to use a generated <data_dir>/secret.key",
+                self.secret_key.len()
+            ));
+        }
+        Ok(())
+    }
 }
+
+/// Shortest accepted `secret_key`, in bytes (the HMAC-SHA256 block of security).
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
 #[cfg(test)]
 mod tests {

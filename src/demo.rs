@@ -158,6 +158,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         "  then connect a WebSocket to {}/ws/widget?token=<visitor_token>\n",
         base.replacen("http", "ws", 1)
     );
+    // The server drains its message writer on shutdown once every context is gone.
+    drop(ctx);
     app.run_until_stopped(true).await
 }
 

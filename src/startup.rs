@@ -1,6 +1,7 @@
 //! `Application::build`: connect and migrate the database, load the signing key, start the hub
 //! and the message writer, bind the HTTP server (port 0 works, for tests). `run_until_stopped`
-//! serves until stopped, then closes sockets with "going away" and drains the writer.
+//! serves until stopped, then closes sockets with "going away" and drains the writer, in a bounded
+//! time (`HTTP_SHUTDOWN_SECS` + `AFTER_HTTP` + `BUS_FLUSH`, docs/deployment.md).
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::dev::ServerHandle;
@@ -46,12 +47,12 @@ fn load_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     let path = settings.data_dir.join("secret.key");
     if let Ok(k) = std::fs::read_to_string(&path) {
         let k = k.trim();
-        if k.len() >= 32 {
+        if k.len() >= crate::config::MIN_SECRET_KEY_BYTES {
+            db::private::tighten(&path, 0o600)
+                .with_context(|| format!("making {} private", path.display()))?;
             return Ok(k.as_bytes().to_vec());
         }
     }
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let key = tokens::random_hex(32)?;
     write_private(&path, &key)?;
     Ok(key.into_bytes())
@@ -71,12 +72,20 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
+    // `mode` applies only when the file is created: an older, readable one is tightened.
+    db::private::tighten(path, 0o600)?;
     Ok(())
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let settings = Arc::new(settings);
+        // Before anything writes into it: the database, the key and the index are private.
+        db::private::dir(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
         let conn = db::connect(&settings)
             .await
             .context("connecting to the database")?;
@@ -88,7 +97,10 @@ impl Application {
         let (search_tx, search_rx) = mpsc::channel(65_536);
         let (bot_tx, bot_rx) = mpsc::channel(65_536);
         let events = Events::new(vec![hub_events_tx, routing_tx, search_tx.clone(), bot_tx]);
-        let search = crate::search::SearchIndex::open_or_create(&settings.data_dir.join("search"))
+        let search_dir = settings.data_dir.join("search");
+        db::private::dir(&search_dir)
+            .with_context(|| format!("creating {}", search_dir.display()))?;
+        let search = crate::search::SearchIndex::open_or_create(&search_dir)
             .context("opening the search index")?;
         let bus = if settings.bus_url.trim().is_empty() {
             None
@@ -202,12 +214,20 @@ impl Application {
             });
         }
         server.await?;
+        // HTTP is done (in-flight requests finished or were cut at `HTTP_SHUTDOWN_SECS`); the rest
+        // gets one shared deadline, so the exit time has a bound whatever is stuck.
+        let deadline = tokio::time::Instant::now() + AFTER_HTTP;
         routing.abort();
         let _ = routing.await;
         bot.abort();
         let _ = bot.await;
-        if let Some(indexer) = search_indexer {
-            indexer.stop().await;
+        if let Some(indexer) = search_indexer
+            && tokio::time::timeout_at(deadline, indexer.stop())
+                .await
+                .is_err()
+        {
+            // The index follows the database and catches up at the next start.
+            tracing::warn!("search indexer still busy at shutdown; leaving it");
         }
         let publisher = bus.map(|b| {
             b.cluster.abort();
@@ -220,21 +240,33 @@ impl Application {
         drop(ctx);
         let mut tasks = tasks.into_iter();
         let hub_task = tasks.next();
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        for mut t in tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                // A context clone outlived the server (or a write is stuck): nothing acked is
+                // lost by stopping here, and an unacked send is re-sent by its client.
+                tracing::warn!("message writer still busy at shutdown; stopping it");
+                t.abort();
+            }
         }
         hub.shutdown().await;
         drop(hub);
         if let Some(t) = hub_task {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+            let _ = tokio::time::timeout_at(deadline, t).await;
         }
         // The hub is gone (it queued `Leaving`): the publisher sends what is queued and ends.
         if let Some(p) = publisher {
-            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+            let _ = tokio::time::timeout_at(deadline + BUS_FLUSH, p).await;
         }
         Ok(())
     }
 }
+
+/// How long actix waits for in-flight requests (and sockets being closed) once it stops.
+pub(crate) const HTTP_SHUTDOWN_SECS: u64 = 5;
+/// After HTTP has stopped: the writer's last batch, the search indexer's last commit, the hub.
+const AFTER_HTTP: Duration = Duration::from_secs(2);
+/// And the bus publisher's last notices (the others learn this node left).
+const BUS_FLUSH: Duration = Duration::from_secs(1);
 
 /// Stops a running server gracefully: sockets are closed first with 1001 "going away" (clients
 /// reconnect, with jittered backoff, to another node or to this one once restarted), then HTTP

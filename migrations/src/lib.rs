@@ -7,6 +7,7 @@ mod m20261128_000001_dashboard;
 mod m20261128_000002_search;
 mod m20261128_000003_ai;
 mod m20261128_000004_cluster;
+mod m20261204_000001_identity_epoch;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_search::Migration),
             Box::new(m20261128_000003_ai::Migration),
             Box::new(m20261128_000004_cluster::Migration),
+            Box::new(m20261204_000001_identity_epoch::Migration),
         ]
     }
 }

@@ -3,4 +3,4 @@
 pub mod password;
 pub mod tokens;
 
-pub use tokens::{Signer, SocketClaims, VisitorClaims};
+pub use tokens::{Signer, SocketClaims, VisitorClaims, VisitorIdentity};

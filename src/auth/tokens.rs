@@ -1,7 +1,12 @@
 //! Random secrets and HMAC-SHA256 signed tokens.
 //!
 //! Signed token layout: `<kind>.<field>.<field>…<expiry unix secs>.<hex signature>`; fields are
-//! UUIDs, so `.` never appears inside one. The signature covers everything before the last dot.
+//! UUIDs or short tags, so `.` never appears inside one. The signature covers everything before
+//! the last dot.
+//!
+//! Visitor tokens end with an identity field: `a` (anonymous) or `e<n>` (a verified user, signed
+//! in under the inbox's identity epoch `n`; rotating the inbox's secret bumps the epoch and so
+//! signs every verified visitor out). Tokens from before that field existed have none.
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -48,6 +53,29 @@ pub struct VisitorClaims {
     pub inbox_id: Uuid,
     pub contact_id: Uuid,
     pub conversation_id: Uuid,
+    pub identity: VisitorIdentity,
+}
+
+impl VisitorClaims {
+    /// For a verified user's token: the inbox and identity epoch it was issued in.
+    pub fn verified_in(&self) -> Option<(Uuid, i32)> {
+        match self.identity {
+            VisitorIdentity::Verified { epoch } => Some((self.inbox_id, epoch)),
+            _ => None,
+        }
+    }
+}
+
+/// Who a visitor token was issued to, as far as revocation is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitorIdentity {
+    /// A browser without a verified identity: the token is its only link to its conversation,
+    /// so a secret rotation leaves it alone.
+    Anonymous,
+    /// A user verified with the inbox's identity secret during identity epoch `epoch`.
+    Verified { epoch: i32 },
+    /// Issued before tokens said (anonymous or verified: the contact tells).
+    Legacy,
 }
 
 /// Claims of a short-lived token that opens an agent socket.
@@ -127,12 +155,29 @@ impl Signer {
         let f = [c.account_id, c.inbox_id, c.contact_id, c.conversation_id];
         let mut fields = vec!["vt".to_string()];
         fields.extend(f.iter().map(Uuid::to_string));
+        match c.identity {
+            VisitorIdentity::Anonymous => fields.push("a".into()),
+            VisitorIdentity::Verified { epoch } => fields.push(format!("e{epoch}")),
+            VisitorIdentity::Legacy => {}
+        }
         self.sign(&fields, expires)
     }
 
+    /// The claims of a genuine, unexpired visitor token. Whether its identity epoch is still
+    /// current is for the caller to check against the inbox (`inboxes::settings::token_current`).
     pub fn open_visitor(&self, token: &str, now: i64) -> Option<VisitorClaims> {
         let p = self.open(token, "vt", now)?;
-        let [a, i, c, v] = p.as_slice() else {
+        let (ids, identity) = match p.as_slice() {
+            [ids @ .., "a"] if ids.len() == 4 => (ids, VisitorIdentity::Anonymous),
+            [ids @ .., e] if ids.len() == 4 => (
+                ids,
+                VisitorIdentity::Verified {
+                    epoch: e.strip_prefix('e')?.parse().ok()?,
+                },
+            ),
+            ids => (ids, VisitorIdentity::Legacy),
+        };
+        let [a, i, c, v] = ids else {
             return None;
         };
         Some(VisitorClaims {
@@ -140,6 +185,7 @@ impl Signer {
             inbox_id: i.parse().ok()?,
             contact_id: c.parse().ok()?,
             conversation_id: v.parse().ok()?,
+            identity,
         })
     }
 
@@ -215,9 +261,17 @@ mod tests {
             inbox_id: Uuid::new_v4(),
             contact_id: Uuid::new_v4(),
             conversation_id: Uuid::new_v4(),
+            identity: VisitorIdentity::Verified { epoch: 7 },
         };
+        for identity in [VisitorIdentity::Anonymous, VisitorIdentity::Legacy] {
+            let other = VisitorClaims { identity, ..c };
+            let t = s.visitor_token(&other, 100);
+            assert_eq!(s.open_visitor(&t, 50), Some(other));
+        }
         let t = s.visitor_token(&c, 100);
         assert_eq!(s.open_visitor(&t, 50), Some(c));
+        let older = t.replacen(".e7.", ".e6.", 1);
+        assert_eq!(s.open_visitor(&older, 50), None, "epoch is signed");
         assert_eq!(s.open_visitor(&t, 101), None, "expired");
         assert_eq!(Signer::new(b"k2").open_visitor(&t, 50), None, "other key");
         let forged = t.replacen(&c.contact_id.to_string(), &Uuid::new_v4().to_string(), 1);

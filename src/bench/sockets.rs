@@ -456,6 +456,7 @@ impl Workspace {
                     inbox_id: inbox.id,
                     contact_id,
                     conversation_id,
+                    identity: crate::auth::VisitorIdentity::Anonymous,
                 };
                 out.push(Visitor {
                     conversation_id,

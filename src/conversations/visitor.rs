@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::listing::PageVisit;
 use crate::{
-    auth::{VisitorClaims, tokens},
+    auth::{VisitorClaims, VisitorIdentity, tokens},
     context::AppContext,
     db::entities::{agent, contact, conversation, inbox},
     error::{AppError, AppResult},
@@ -22,7 +22,9 @@ use crate::{
     },
 };
 
-pub const VISITOR_TOKEN_DAYS: i64 = 180;
+/// Visitor token lifetime. Sliding: the widget opens a session with its stored token on every
+/// page load and keeps the fresh one, so only a visitor away this long starts over.
+pub const VISITOR_TOKEN_DAYS: i64 = 30;
 /// Pages remembered per contact.
 const MAX_PAGES: usize = 20;
 
@@ -225,7 +227,9 @@ async fn previous(
     else {
         return Ok(None);
     };
-    if claims.inbox_id != inbox.id {
+    if claims.inbox_id != inbox.id
+        || !inboxes::settings::token_current(&ctx.db, inbox, &claims).await?
+    {
         return Ok(None);
     }
     let conv = conversation::Entity::find_by_id(claims.conversation_id)
@@ -284,6 +288,12 @@ pub async fn open_session(
             (c, v, false)
         }
     };
+    let identity = match &who {
+        Some(i) if i.verified => VisitorIdentity::Verified {
+            epoch: inbox.identity_epoch,
+        },
+        _ => VisitorIdentity::Anonymous,
+    };
     let (id_name, id_email) = who.map_or((None, None), |i| (i.name, i.email));
     touch_contact(ctx, ct, name.or(id_name), email.or(id_email), req.page).await?;
     let claims = VisitorClaims {
@@ -291,6 +301,7 @@ pub async fn open_session(
         inbox_id: inbox.id,
         contact_id: conv.contact_id,
         conversation_id: conv.id,
+        identity,
     };
     Ok(VisitorSession {
         visitor_token: issue(ctx, &claims),

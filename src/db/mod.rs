@@ -2,6 +2,7 @@
 //! `synchronous` from settings, foreign keys on, busy timeout) or `postgres://`. Also runs migrations.
 pub mod entities;
 mod nodelay;
+pub mod private;
 
 use std::time::Duration;
 
@@ -31,12 +32,25 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         opts.test_before_acquire_if_idle_for(Duration::from_secs(10));
     }
     if url.starts_with("sqlite:") {
-        if let Some(path) = url
+        let file = url
             .strip_prefix("sqlite://")
-            .and_then(|p| std::path::Path::new(p.split('?').next().unwrap_or(p)).parent())
-            && !path.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(path)?;
+            .map(|p| std::path::Path::new(p.split('?').next().unwrap_or(p)))
+            .filter(|p| !p.as_os_str().is_empty() && *p != std::path::Path::new(":memory:"));
+        if let Some(file) = file {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                private::dir(dir)?;
+            }
+            // Created here, 0600, before SQLite creates it with the umask's mode (and copies
+            // that mode to the -wal and -shm files).
+            private::file(file)?;
+            for suffix in ["-wal", "-shm"] {
+                let mut side = file.as_os_str().to_owned();
+                side.push(suffix);
+                let side = std::path::PathBuf::from(side);
+                if side.exists() {
+                    private::tighten(&side, 0o600)?;
+                }
+            }
         }
         let sync = match settings.sqlite_synchronous {
             SqliteSync::Full => SqliteSynchronous::Full,

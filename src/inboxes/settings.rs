@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::hours::BusinessHours;
 use crate::{
     actor::{AgentIdentity, Role},
-    auth::tokens,
+    auth::{VisitorClaims, VisitorIdentity, tokens},
     context::AppContext,
-    db::entities::inbox,
+    db::entities::{contact, inbox},
     error::{AppError, AppResult},
     realtime::protocol::PresenceStatus,
 };
@@ -244,10 +244,35 @@ pub async fn rotate_identity_secret(
 ) -> AppResult<InboxView> {
     who.require_admin()?;
     let m = load(ctx, who, id).await?;
+    let epoch = m.identity_epoch.saturating_add(1);
     let mut am: inbox::ActiveModel = m.into();
     am.identity_secret = Set(Some(new_secret()?));
+    // Signs out every verified visitor: their tokens name the old epoch (`token_current`).
+    am.identity_epoch = Set(epoch);
     let saved = inbox::Entity::update(am).exec(&ctx.db).await?;
+    // Open sockets were let in with those tokens: they close too (on every node).
+    ctx.hub.revoke_verified(saved.id, epoch).await;
     Ok(view(saved, base, true))
+}
+
+/// Whether a visitor token (signature and expiry already checked) is still good for `inbox`: a
+/// verified user's token only within the identity epoch it was issued in. A token from before
+/// tokens carried the epoch counts as verified when its contact is a verified user (has an
+/// external id) — one lookup, and only once the inbox's secret has been rotated.
+pub async fn token_current(
+    db: &impl sea_orm::ConnectionTrait,
+    inbox: &inbox::Model,
+    claims: &VisitorClaims,
+) -> AppResult<bool> {
+    Ok(match claims.identity {
+        VisitorIdentity::Anonymous => true,
+        VisitorIdentity::Verified { epoch } => epoch == inbox.identity_epoch,
+        VisitorIdentity::Legacy if inbox.identity_epoch == 0 => true,
+        VisitorIdentity::Legacy => contact::Entity::find_by_id(claims.contact_id)
+            .one(db)
+            .await?
+            .is_some_and(|c| c.external_id.is_none()),
+    })
 }
 
 /// Whether someone can answer now: inside business hours and at least one agent online.

@@ -70,6 +70,9 @@ pub enum Notice {
         agent_id: Option<Uuid>,
         session_id: Option<Uuid>,
     },
+    /// Close the sockets of visitors verified in this inbox under another identity epoch (the
+    /// inbox's identity secret was rotated).
+    RevokeVisitors { inbox_id: Uuid, epoch: i32 },
     /// The sender could not publish everything since `since`: catch up from the database.
     Resync { since: DateTime<Utc> },
     /// The sender is draining: forget its agents now rather than at the heartbeat timeout.

@@ -4,6 +4,12 @@
 //! queue means the client is not reading: that connection is closed as a slow consumer, and
 //! nobody else waits for it.
 //!
+//! Queue slots are spent only on what a socket will deliver: a customer socket gets the messages
+//! of its conversation once it has subscribed (before that it would drop them), and the events
+//! waiting together when the hub wakes up (a group commit's messages, typically) reach each
+//! socket as one [`Outbound::Batch`], one slot. So a client that reads is never cut off by a
+//! burst, even with the smallest queue.
+//!
 //! With a cluster bus the hub also publishes what happens here (events, typing, presence,
 //! kicks) and applies what other nodes publish to its own sockets. Presence is cluster-wide:
 //! each node announces its agents every [`PRESENCE_EVERY`]; a node not heard from for
@@ -34,6 +40,8 @@ pub enum Outbound {
     /// A stored message; the session uses `conversation_id`/`seq` to drop duplicates and fill gaps.
     Message(Arc<LiveMessage>),
     Frame(Arc<str>),
+    /// Several of the above, in order, that arrived together: one queue slot.
+    Batch(Box<[Outbound]>),
 }
 
 const _: () = assert!(std::mem::size_of::<Outbound>() <= 24);
@@ -70,6 +78,13 @@ pub struct Conn {
     pub kind: ConnKind,
     /// For agents: the login session the socket was opened from.
     pub session: Option<Uuid>,
+    /// For customers: messages of the conversation are queued from the start (SSE, which
+    /// streams them all), or only after [`HubHandle::subscribe`] (a WebSocket delivers only
+    /// what it subscribed to). Agents get every message of their account either way.
+    pub subscribed: bool,
+    /// For a verified visitor: the inbox and the identity epoch its token was issued in; the
+    /// socket closes when the inbox's identity secret is rotated ([`HubHandle::revoke_verified`]).
+    pub verified: Option<(Uuid, i32)>,
     pub tx: mpsc::Sender<Outbound>,
     pub kick: oneshot::Sender<CloseReason>,
 }
@@ -77,6 +92,13 @@ pub struct Conn {
 enum Cmd {
     Join(Conn, oneshot::Sender<Vec<PresenceEntry>>),
     Leave(u64),
+    /// A customer socket (un)subscribed to its conversation's messages.
+    Subscribe {
+        id: u64,
+        conversation_id: Uuid,
+        on: bool,
+        done: oneshot::Sender<()>,
+    },
     Typing {
         from: u64,
         conversation_id: Uuid,
@@ -89,6 +111,11 @@ enum Cmd {
     },
     KickAgent(Uuid),
     KickSession(Uuid),
+    /// The inbox's identity secret was rotated into `epoch`.
+    RevokeVerified {
+        inbox_id: Uuid,
+        epoch: i32,
+    },
     /// A notice from another node.
     Remote(Uuid, Notice),
     /// Login sessions of the agent sockets on this node.
@@ -132,6 +159,22 @@ impl HubHandle {
         let (tx, rx) = oneshot::channel();
         self.cmd.send(Cmd::Join(conn, tx)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// A customer socket starts (or stops) taking its conversation's messages. Once this
+    /// returns, every later message reaches its queue. Other conversations are ignored: a
+    /// customer only ever gets its own.
+    pub async fn subscribe(&self, id: u64, conversation_id: Uuid, on: bool) {
+        let (done, rx) = oneshot::channel();
+        let cmd = Cmd::Subscribe {
+            id,
+            conversation_id,
+            on,
+            done,
+        };
+        if self.cmd.send(cmd).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Forgets a connection without waiting (usable from `Drop`); if the hub's queue is full,
@@ -218,6 +261,12 @@ impl HubHandle {
     /// Closes the sockets opened from one login session (logout).
     pub async fn kick_session(&self, session: Uuid) {
         let _ = self.cmd.send(Cmd::KickSession(session)).await;
+    }
+
+    /// Closes the sockets of visitors verified in `inbox_id` under an identity epoch other than
+    /// `epoch` (the secret was just rotated), on every node.
+    pub async fn revoke_verified(&self, inbox_id: Uuid, epoch: i32) {
+        let _ = self.cmd.send(Cmd::RevokeVerified { inbox_id, epoch }).await;
     }
 
     /// Closes every socket with "going away" so clients reconnect elsewhere.
@@ -313,6 +362,9 @@ struct Entry {
     tx: mpsc::Sender<Outbound>,
     kick: Option<oneshot::Sender<CloseReason>>,
     status: PresenceStatus,
+    /// Customers: takes its conversation's messages (see [`Conn::subscribed`]).
+    subscribed: bool,
+    verified: Option<(Uuid, i32)>,
 }
 
 /// What another node last said about its agents.
@@ -330,7 +382,13 @@ struct Hub {
     remote: HashMap<Uuid, RemoteNode>,
     /// Set by a drain: sockets are closed with this as soon as they join.
     closing: Option<CloseReason>,
+    /// While a batch of events is applied: what each connection gets, queued as one
+    /// `Outbound` when the batch is done ([`Hub::flush_staged`]).
+    staged: Option<HashMap<u64, Vec<Outbound>>>,
 }
+
+/// Events applied together (and so queued together, one slot per socket) at most.
+const MAX_EVENT_BATCH: usize = 1024;
 
 fn rank(s: PresenceStatus) -> u8 {
     match s {
@@ -347,7 +405,10 @@ const SLOW: CloseReason = CloseReason {
 
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
-        let mut heartbeat = tokio::time::interval(PRESENCE_EVERY);
+        // The first announcement one period in, not at once: a node starting has no agents yet,
+        // and an immediate one raced with the first joins (an extra full notice, at random).
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + PRESENCE_EVERY, PRESENCE_EVERY);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut why = CloseReason {
             code: close::GOING_AWAY,
@@ -366,8 +427,24 @@ impl Hub {
                 },
                 ev = events.recv() => match ev {
                     Some(ev) => {
-                        self.publish(|| Notice::Event { event: ev.clone() });
-                        self.event(ev);
+                        // Whatever else is already waiting (the rest of a group commit) goes
+                        // out with it, one queue slot per socket. A lone event skips the staging.
+                        let next = events.try_recv().ok();
+                        if next.is_some() {
+                            self.staged = Some(HashMap::new());
+                        }
+                        for ev in std::iter::once(ev).chain(next) {
+                            self.publish(|| Notice::Event { event: ev.clone() });
+                            self.event(ev);
+                        }
+                        if self.staged.is_some() {
+                            for _ in 2..MAX_EVENT_BATCH {
+                                let Ok(ev) = events.try_recv() else { break };
+                                self.publish(|| Notice::Event { event: ev.clone() });
+                                self.event(ev);
+                            }
+                            self.flush_staged();
+                        }
                     }
                     None => break,
                 },
@@ -498,6 +575,7 @@ impl Hub {
                     self.kick_where(|e| e.session == Some(session));
                 }
             }
+            Notice::RevokeVisitors { inbox_id, epoch } => self.revoke_verified(inbox_id, epoch),
             Notice::Leaving => self.forget_node(node),
             Notice::Resync { .. } => {}
             Notice::Event { event } => self.event(event),
@@ -508,6 +586,19 @@ impl Hub {
         match cmd {
             Cmd::Join(conn, ready) => self.join(conn, ready),
             Cmd::Leave(id) => self.remove(id),
+            Cmd::Subscribe {
+                id,
+                conversation_id,
+                on,
+                done,
+            } => {
+                if let Some(e) = self.conns.get_mut(&id)
+                    && matches!(e.kind, ConnKind::Customer { conversation_id: c, .. } if c == conversation_id)
+                {
+                    e.subscribed = on;
+                }
+                let _ = done.send(());
+            }
             Cmd::Typing {
                 from,
                 conversation_id,
@@ -541,6 +632,10 @@ impl Hub {
                     session_id: Some(session),
                 });
                 self.kick_where(|e| e.session == Some(session))
+            }
+            Cmd::RevokeVerified { inbox_id, epoch } => {
+                self.publish(|| Notice::RevokeVisitors { inbox_id, epoch });
+                self.revoke_verified(inbox_id, epoch);
             }
             Cmd::Remote(node, notice) => self.remote_notice(node, notice),
             Cmd::Sessions(reply) => {
@@ -608,7 +703,27 @@ impl Hub {
         }
     }
 
+    fn revoke_verified(&mut self, inbox_id: Uuid, epoch: i32) {
+        self.close_where(
+            |e| matches!(e.verified, Some((i, ep)) if i == inbox_id && ep != epoch),
+            CloseReason {
+                code: close::REVOKED,
+                reason: "identity secret rotated",
+            },
+        );
+    }
+
     fn kick_where(&mut self, pred: impl Fn(&Entry) -> bool) {
+        self.close_where(
+            pred,
+            CloseReason {
+                code: close::REVOKED,
+                reason: "session ended",
+            },
+        );
+    }
+
+    fn close_where(&mut self, pred: impl Fn(&Entry) -> bool, why: CloseReason) {
         let ids: Vec<u64> = self
             .conns
             .iter()
@@ -616,13 +731,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            self.close(
-                id,
-                CloseReason {
-                    code: close::REVOKED,
-                    reason: "session ended",
-                },
-            );
+            self.close(id, why);
         }
     }
 
@@ -660,6 +769,8 @@ impl Hub {
                 tx: conn.tx,
                 kick: Some(conn.kick),
                 status: PresenceStatus::Online,
+                subscribed: conn.subscribed,
+                verified: conn.verified,
             },
         );
         let presence = account.map(|a| self.presence_of(a)).unwrap_or_default();
@@ -841,6 +952,21 @@ impl Hub {
     /// Agents of the account, plus (if `customers`) the customer sockets of the conversation —
     /// only those in the same account, so a forged conversation id reaches nobody else.
     fn audience(&self, account_id: Uuid, conversation_id: Uuid, customers: bool) -> Vec<u64> {
+        self.audience_where(account_id, conversation_id, customers, |_| true)
+    }
+
+    /// [`Hub::audience`], for a message: customers only once they subscribed.
+    fn message_audience(&self, account_id: Uuid, conversation_id: Uuid, public: bool) -> Vec<u64> {
+        self.audience_where(account_id, conversation_id, public, |e| e.subscribed)
+    }
+
+    fn audience_where(
+        &self,
+        account_id: Uuid,
+        conversation_id: Uuid,
+        customers: bool,
+        takes: impl Fn(&Entry) -> bool,
+    ) -> Vec<u64> {
         let mut out = self.agents_of(account_id);
         if customers {
             out.extend(
@@ -849,8 +975,10 @@ impl Hub {
                     .into_iter()
                     .flatten()
                     .filter(|id| {
-                        matches!(self.conns.get(id).map(|e| e.kind),
-                            Some(ConnKind::Customer { account_id: a, .. }) if a == account_id)
+                        self.conns.get(id).is_some_and(|e| {
+                            matches!(e.kind, ConnKind::Customer { account_id: a, .. } if a == account_id)
+                                && takes(e)
+                        })
                     })
                     .copied(),
             );
@@ -864,7 +992,8 @@ impl Hub {
                 account_id,
                 message,
             } => {
-                let targets = self.audience(account_id, message.conversation_id, !message.private);
+                let targets =
+                    self.message_audience(account_id, message.conversation_id, !message.private);
                 let out = Outbound::Message(Arc::new(LiveMessage {
                     conversation_id: message.conversation_id,
                     seq: message.seq,
@@ -918,17 +1047,52 @@ impl Hub {
     }
 
     fn push_all(&mut self, targets: &[u64], out: Outbound) {
+        if let Some(staged) = &mut self.staged {
+            for id in targets {
+                staged.entry(*id).or_default().push(out.clone());
+            }
+            return;
+        }
         let mut dead = Vec::new();
         for id in targets {
-            let Some(e) = self.conns.get(id) else {
-                continue;
-            };
-            match e.tx.try_send(out.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => dead.push((*id, true)),
-                Err(mpsc::error::TrySendError::Closed(_)) => dead.push((*id, false)),
+            if let Some(e) = self.conns.get(id) {
+                Self::try_push(e, *id, out.clone(), &mut dead);
             }
         }
+        self.bury(dead);
+    }
+
+    /// Ends a batch: each connection gets what the batch staged for it as one queue entry.
+    fn flush_staged(&mut self) {
+        // Taken first: closing a slow consumer below pushes (typing stopped…) right away.
+        let Some(staged) = self.staged.take() else {
+            return;
+        };
+        let mut dead = Vec::new();
+        for (id, mut items) in staged {
+            let Some(e) = self.conns.get(&id) else {
+                continue;
+            };
+            let out = if items.len() == 1 {
+                items.swap_remove(0)
+            } else {
+                Outbound::Batch(items.into_boxed_slice())
+            };
+            Self::try_push(e, id, out, &mut dead);
+        }
+        self.bury(dead);
+    }
+
+    fn try_push(e: &Entry, id: u64, out: Outbound, dead: &mut Vec<(u64, bool)>) {
+        match e.tx.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => dead.push((id, true)),
+            Err(mpsc::error::TrySendError::Closed(_)) => dead.push((id, false)),
+        }
+    }
+
+    /// Closes the slow connections among `dead` and forgets the gone ones.
+    fn bury(&mut self, dead: Vec<(u64, bool)>) {
         for (id, slow) in dead {
             if slow {
                 tracing::info!(conn = id, "closing slow consumer");
@@ -959,6 +1123,8 @@ mod tests {
                 account_id,
             },
             session: None,
+            subscribed: false,
+            verified: None,
             tx,
             kick,
         };
@@ -967,12 +1133,19 @@ mod tests {
 
     fn frames(rx: &mut mpsc::Receiver<Outbound>) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        while let Ok(o) = rx.try_recv() {
-            let text = match &o {
+        fn add(o: &Outbound, out: &mut Vec<serde_json::Value>) {
+            let text = match o {
                 Outbound::Frame(f) => f.as_ref(),
                 Outbound::Message(m) => m.frame.as_ref(),
+                Outbound::Batch(items) => {
+                    items.iter().for_each(|o| add(o, out));
+                    return;
+                }
             };
             out.push(serde_json::from_str(text).unwrap_or_default());
+        }
+        while let Ok(o) = rx.try_recv() {
+            add(&o, &mut out);
         }
         out
     }

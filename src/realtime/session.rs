@@ -107,6 +107,12 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         id: conn_id,
         kind,
         session: session_id,
+        // A customer's socket takes messages once it subscribes (`State::subscribe`).
+        subscribed: false,
+        verified: match actor {
+            Actor::Customer(c) => c.verified_in(),
+            _ => None,
+        },
         tx,
         kick: kick_tx,
     };
@@ -368,6 +374,12 @@ impl State {
             }
             ClientFrame::Unsubscribe { conversation_id } => {
                 self.delivered.remove(&conversation_id);
+                if self.actor.is_customer() {
+                    self.ctx
+                        .hub
+                        .subscribe(self.conn_id, conversation_id, false)
+                        .await;
+                }
                 Ok(())
             }
             ClientFrame::Typing {
@@ -483,6 +495,13 @@ impl State {
 
     async fn on_outbound(&mut self, out: Outbound) -> Result<(), End> {
         match out {
+            // Taken apart into the backlog, which goes first, in order.
+            Outbound::Batch(items) => {
+                for item in items.into_vec().into_iter().rev() {
+                    self.backlog.push_front(item);
+                }
+                Ok(())
+            }
             Outbound::Frame(f) => self.send(f.to_string()).await,
             Outbound::Message(m) => {
                 let (conversation_id, seq, frame) = (m.conversation_id, m.seq, &m.frame);
@@ -558,6 +577,13 @@ impl State {
                     &AppError::Invalid("after_seq must be 0 or more".into()),
                     None,
                 )
+                .await;
+        }
+        // Live messages queue up from here on, while the replay reads the database.
+        if self.actor.is_customer() {
+            self.ctx
+                .hub
+                .subscribe(self.conn_id, conversation_id, true)
                 .await;
         }
         let page = self

@@ -20,9 +20,10 @@ use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 /// Bytes asked of the kernel per read (into a stack buffer).
 const READ_CHUNK: usize = 4096;
-/// After a close frame, how long the peer has to answer with its own before the TCP connection
-/// is closed anyway. Closing with unread input would send a reset, which can make the peer lose
-/// the close frame (and its code) still in flight.
+/// After a close frame the server started, how long the peer has to answer with its own before
+/// the TCP connection is closed anyway. Closing with unread input would send a reset, which can
+/// make the peer lose the close frame (and its code) still in flight. When the peer closed first
+/// there is nothing to wait for: its close frame was the last thing it sends (RFC 6455 5.5.1).
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// Why a message could not be received.
@@ -45,6 +46,8 @@ pub struct WsConn {
     partial: Option<(bool, Vec<Bytes>, usize)>,
     max_message: usize,
     eof: bool,
+    /// The peer's close frame has been received: it sends nothing more.
+    peer_closed: bool,
 }
 
 impl WsConn {
@@ -59,6 +62,7 @@ impl WsConn {
             partial: None,
             max_message,
             eof: false,
+            peer_closed: false,
         }
     }
 
@@ -123,7 +127,10 @@ impl WsConn {
             Frame::Binary(b) => AggregatedMessage::Binary(b),
             Frame::Ping(b) => AggregatedMessage::Ping(b),
             Frame::Pong(b) => AggregatedMessage::Pong(b),
-            Frame::Close(r) => AggregatedMessage::Close(r),
+            Frame::Close(r) => {
+                self.peer_closed = true;
+                AggregatedMessage::Close(r)
+            }
             // The codec checks the order of fragments (first, continue…, last).
             Frame::Continuation(item) => {
                 let (is_text, part, last) = match item {
@@ -186,11 +193,14 @@ impl WsConn {
         Ok(())
     }
 
-    /// Sends a close frame, gives the peer a moment to answer with its own, then closes the
-    /// connection.
+    /// Sends a close frame, then closes the connection: at once if it answers the peer's close,
+    /// else after giving the peer a moment ([`CLOSE_LINGER`]) to answer with its own.
     pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
         self.queue(Message::Close(reason))?;
         self.flush().await?;
+        if self.peer_closed {
+            return self.io.shutdown().await;
+        }
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
             while let Some(Ok(msg)) = self.recv().await {
                 if matches!(msg, AggregatedMessage::Close(_)) {

@@ -144,6 +144,9 @@ impl VisitorRequest {
         let inbox = crate::inboxes::find(&ctx.db, claims.inbox_id)
             .await?
             .ok_or(AppError::Unauthorized)?;
+        if !crate::inboxes::settings::token_current(&ctx.db, &inbox, &claims).await? {
+            return Err(AppError::Unauthorized);
+        }
         if !crate::inboxes::origin_allowed(&inbox, self.origin.as_deref()) {
             return Err(AppError::Forbidden("this website may not use this inbox"));
         }

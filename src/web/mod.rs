@@ -61,6 +61,41 @@ async fn cors(
     Ok(res.map_into_left_body())
 }
 
+/// Headers every response gets (wrapped around the whole app in `server.rs`):
+/// `X-Content-Type-Options: nosniff` (a JSON answer that echoes input can never be sniffed into
+/// HTML), `Cache-Control: no-store` on JSON (answers carry tokens and transcripts; proxies and the
+/// browser's disk cache must not keep them), and HSTS when `hsts_max_age_secs` is set. Headers a
+/// handler chose itself (static files' caching, the SSE stream's `no-cache`) are kept.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let hsts = req
+        .app_data::<web::Data<crate::context::AppContext>>()
+        .map_or(0, |c| c.settings.hsts_max_age_secs);
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    if !h.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if hsts > 0
+        && let Ok(v) = HeaderValue::from_str(&format!("max-age={hsts}"))
+    {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    Ok(res.map_into_boxed_body())
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(

@@ -52,21 +52,60 @@ pub struct AppPage {
     version: &'static str,
 }
 
-/// The security headers every HTML page carries.
-fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+/// The security headers every HTML page carries. `connect-src` names this server's own socket
+/// origins: `'self'` alone does not cover `ws:`/`wss:` in every browser, and bare `ws: wss:`
+/// would let injected script open a socket to any host.
+fn html(
+    ctx: &AppContext,
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    body: String,
+) -> HttpResponse {
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'{}; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'",
+        socket_sources(ctx, req)
+    );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-             img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
-             base-uri 'none'; form-action 'self'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
+}
+
+/// ` ws://host wss://host` for the host the browser used (the dashboard connects to
+/// `location.host`) and the host of `public_url`. A host with anything but host characters is
+/// left out rather than copied into the policy.
+fn socket_sources(ctx: &AppContext, req: &HttpRequest) -> String {
+    let from_request = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let public = ctx
+        .settings
+        .public_url
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string());
+    let mut hosts: Vec<String> = from_request
+        .into_iter()
+        .chain(public)
+        .map(|h| h.to_ascii_lowercase())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .collect();
+    hosts.dedup();
+    hosts
+        .iter()
+        .map(|h| format!(" ws://{h} wss://{h}"))
+        .collect()
 }
 
 fn render(t: &impl Template) -> AppResult<String> {
@@ -117,7 +156,12 @@ pub async fn index(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Ht
         base: base(&req),
         agents: accounts::service::count_agents(&ctx.db).await?,
     };
-    Ok(html(actix_web::http::StatusCode::OK, render(&page)?))
+    Ok(html(
+        &ctx,
+        &req,
+        actix_web::http::StatusCode::OK,
+        render(&page)?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -140,7 +184,7 @@ fn login_page(
         email: email.to_string(),
         error,
     };
-    let mut resp = html(status, render(&page)?);
+    let mut resp = html(ctx, req, status, render(&page)?);
     resp.add_cookie(&cookie(ctx, req, LOGIN_CSRF_COOKIE, csrf, 3600))
         .map_err(|e| AppError::Internal(e.into()))?;
     Ok(resp)
@@ -278,5 +322,10 @@ pub async fn app(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Http
         agent_name: agent.name,
         version: env!("CARGO_PKG_VERSION"),
     };
-    Ok(html(actix_web::http::StatusCode::OK, render(&page)?))
+    Ok(html(
+        &ctx,
+        &req,
+        actix_web::http::StatusCode::OK,
+        render(&page)?,
+    ))
 }

@@ -44,7 +44,7 @@ pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server>
     let builder = Server::build();
     let stopping = builder.graceful_shutdown_signal();
     Ok(builder
-        .shutdown_timeout(5)
+        .shutdown_timeout(crate::startup::HTTP_SHUTDOWN_SECS)
         .disable_signals()
         .max_concurrent_connections(settings.http_max_connections.max(1))
         .listen("switchboard-http", listener, move || {
@@ -87,7 +87,9 @@ fn app(
         InitError = (),
     >,
 > {
-    let app = App::new().app_data(data);
+    let app = App::new()
+        .app_data(data)
+        .wrap(actix_web::middleware::from_fn(super::security_headers));
     if web_role {
         app.configure(super::routes)
     } else {

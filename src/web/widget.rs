@@ -188,6 +188,9 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
             contact_id: c.contact_id,
         },
         session: None,
+        // The stream carries every public message of the conversation.
+        subscribed: true,
+        verified: c.verified_in(),
         tx,
         kick: kick_tx,
     };
@@ -254,13 +257,16 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
     }
     let mut keepalive = tokio::time::interval(SSE_KEEPALIVE);
     keepalive.tick().await;
+    let mut pending = std::collections::VecDeque::new();
     loop {
         let sent = tokio::select! {
             _ = &mut kick => break,
             _ = out.closed() => break,
             _ = keepalive.tick() => out.send(Bytes::from_static(b": keepalive\n\n")).await.is_ok(),
-            o = rx.recv() => match o {
+            o = next_outbound(&mut rx, &mut pending) => match o {
                 None => break,
+                // Taken apart by `next_outbound`.
+                Some(Outbound::Batch(_)) => true,
                 Some(Outbound::Frame(f)) => out.send(event(None, &f)).await.is_ok(),
                 Some(Outbound::Message(m)) => {
                     let (conversation_id, seq, frame) = (m.conversation_id, m.seq, &m.frame);
@@ -281,6 +287,23 @@ async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc:
         };
         if !sent {
             break;
+        }
+    }
+}
+
+/// The next event from the hub, batches taken apart in order (cancel-safe: a batch is moved into
+/// `pending` and its first item returned in the same poll).
+async fn next_outbound(
+    rx: &mut mpsc::Receiver<Outbound>,
+    pending: &mut std::collections::VecDeque<Outbound>,
+) -> Option<Outbound> {
+    loop {
+        if let Some(o) = pending.pop_front() {
+            return Some(o);
+        }
+        match rx.recv().await? {
+            Outbound::Batch(items) => pending.extend(items.into_vec()),
+            o => return Some(o),
         }
     }
 }

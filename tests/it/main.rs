@@ -13,6 +13,7 @@ mod crash;
 mod dashboard_api;
 mod delivery;
 mod flood;
+mod hardening;
 mod limits;
 mod llm;
 mod outage;

@@ -25,6 +25,9 @@ pub struct Model {
     pub identity_secret: Option<String>,
     /// Refuse `identify` without a valid `user_hash`.
     pub identity_required: bool,
+    /// Bumped by each rotation of `identity_secret`: verified visitors' tokens carry the epoch
+    /// they were issued in and stop working when it moves on.
+    pub identity_epoch: i32,
     /// New conversations are assigned round-robin to online agents.
     pub auto_assign: bool,
     /// New conversations start `pending` with the first-line bot.
