@@ -123,6 +123,7 @@ mod tests {
             ask_email: false,
             business_hours: None,
             identity_secret: None,
+            identity_epoch: 0,
             identity_required: false,
             auto_assign: true,
             bot_enabled: false,

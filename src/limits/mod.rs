@@ -240,6 +240,7 @@ mod tests {
             inbox_id: Uuid::new_v4(),
             contact_id: Uuid::new_v4(),
             conversation_id: Uuid::new_v4(),
+            identity: crate::auth::VisitorIdentity::Anonymous,
         }
     }
 

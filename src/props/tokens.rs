@@ -2,16 +2,25 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::tokens::{Signer, SocketClaims, VisitorClaims};
+use crate::auth::tokens::{Signer, SocketClaims, VisitorClaims, VisitorIdentity};
 
 use super::*;
 
+fn identity() -> impl Strategy<Value = VisitorIdentity> {
+    prop_oneof![
+        Just(VisitorIdentity::Anonymous),
+        Just(VisitorIdentity::Legacy),
+        any::<i32>().prop_map(|epoch| VisitorIdentity::Verified { epoch }),
+    ]
+}
+
 fn visitor_claims() -> impl Strategy<Value = VisitorClaims> {
-    (uuid(), uuid(), uuid(), uuid()).prop_map(|(a, i, c, v)| VisitorClaims {
+    (uuid(), uuid(), uuid(), uuid(), identity()).prop_map(|(a, i, c, v, identity)| VisitorClaims {
         account_id: a,
         inbox_id: i,
         contact_id: c,
         conversation_id: v,
+        identity,
     })
 }
 
@@ -84,6 +93,7 @@ fn respelled_signatures_are_refused() {
         inbox_id: Uuid::nil(),
         contact_id: Uuid::nil(),
         conversation_id: Uuid::nil(),
+        identity: VisitorIdentity::Anonymous,
     };
     let t = s.visitor_token(&c, i64::MAX);
     assert_eq!(s.open_visitor(&t, 0), Some(c));
