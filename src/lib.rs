@@ -20,6 +20,7 @@ pub mod kb;
 pub mod limits;
 pub mod llm;
 pub mod messages;
+pub mod presence;
 pub mod privacy;
 #[cfg(test)]
 mod props;

@@ -26,7 +26,7 @@ use crate::{
     error::AppResult,
     events::{ConversationState, DomainEvent},
     inboxes,
-    realtime::protocol::PresenceStatus,
+    presence::PresenceStatus,
 };
 
 const TICK: Duration = Duration::from_secs(2);

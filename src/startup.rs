@@ -1,7 +1,7 @@
 //! `Application::build`: connect and migrate the database, load the signing key, start the hub
 //! and the message writer, bind the HTTP server (port 0 works, for tests). `run_until_stopped`
 //! serves until stopped, then closes sockets with "going away" and drains the writer, in a bounded
-//! time (`HTTP_SHUTDOWN_SECS` + `AFTER_HTTP` + `BUS_FLUSH`, docs/deployment.md).
+//! time (`web::server::HTTP_SHUTDOWN_SECS` + `AFTER_HTTP` + `BUS_FLUSH`, docs/deployment.md).
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 
 use actix_web::dev::ServerHandle;
@@ -214,7 +214,7 @@ impl Application {
             });
         }
         server.await?;
-        // HTTP is done (in-flight requests finished or were cut at `HTTP_SHUTDOWN_SECS`); the rest
+        // HTTP is done (in-flight requests finished or were cut at `web::server::HTTP_SHUTDOWN_SECS`); the rest
         // gets one shared deadline, so the exit time has a bound whatever is stuck.
         let deadline = tokio::time::Instant::now() + AFTER_HTTP;
         routing.abort();
@@ -261,8 +261,6 @@ impl Application {
     }
 }
 
-/// How long actix waits for in-flight requests (and sockets being closed) once it stops.
-pub(crate) const HTTP_SHUTDOWN_SECS: u64 = 5;
 /// After HTTP has stopped: the writer's last batch, the search indexer's last commit, the hub.
 const AFTER_HTTP: Duration = Duration::from_secs(2);
 /// And the bus publisher's last notices (the others learn this node left).

@@ -13,7 +13,7 @@ use crate::{
     db::entities::{agent, agent_session, conversation},
     error::{AppError, AppResult},
     events::{ConversationState, DomainEvent},
-    realtime::protocol::PresenceStatus,
+    presence::PresenceStatus,
 };
 
 #[derive(Clone, Debug, Serialize)]

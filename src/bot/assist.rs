@@ -118,7 +118,15 @@ pub async fn suggest(
     // Independent reads, overlapped: the agent waits for the slowest, not the sum.
     let budget = async {
         match &ctx.llm {
-            Some(_) => llm::usage::check(ctx, conv.account_id, Some(conversation_id)).await,
+            Some(_) => {
+                llm::usage::check(
+                    &ctx.db,
+                    &ctx.settings,
+                    conv.account_id,
+                    Some(conversation_id),
+                )
+                .await
+            }
             None => Ok(()),
         }
     };
@@ -181,7 +189,7 @@ pub async fn suggest(
                 });
                 if let Some(u) = usage {
                     llm::usage::record(
-                        &ctx,
+                        &ctx.db,
                         account_id,
                         Some(conversation_id),
                         "suggest",
@@ -342,10 +350,11 @@ pub async fn summarize(
     if let Some(llm) = ctx.llm.clone()
         && !messages.is_empty()
     {
-        let res = match llm::usage::check(ctx, conv.account_id, Some(conv.id)).await {
-            Ok(()) => llm.complete(prompts::summary(&lines(&messages), 200)).await,
-            Err(e) => Err(e),
-        };
+        let res =
+            match llm::usage::check(&ctx.db, &ctx.settings, conv.account_id, Some(conv.id)).await {
+                Ok(()) => llm.complete(prompts::summary(&lines(&messages), 200)).await,
+                Err(e) => Err(e),
+            };
         match res {
             Ok(c) if !c.text.trim().is_empty() => {
                 let u = c.usage.unwrap_or(Usage {
@@ -353,7 +362,7 @@ pub async fn summarize(
                     completion_tokens: llm::estimate_tokens(&c.text),
                 });
                 llm::usage::record(
-                    ctx,
+                    &ctx.db,
                     conv.account_id,
                     Some(conv.id),
                     "summary",

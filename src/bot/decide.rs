@@ -280,7 +280,8 @@ pub fn passages<'a>(
         for (sec, _) in h.sections.iter().take(2) {
             if let Some(s) = d.sections.get(*sec) {
                 out.push(prompts::Passage {
-                    citation: c,
+                    slug: &c.slug,
+                    title: &c.title,
                     heading: &s.heading,
                     text: &s.text,
                 });

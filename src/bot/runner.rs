@@ -244,7 +244,9 @@ impl Bot {
         let history = assist::recent(ctx, conversation_id, msg.seq).await?;
         let kb = ctx.kb.get(&ctx.db, account_id).await?;
         let budget = match &ctx.llm {
-            Some(_) => llm::usage::check(ctx, account_id, Some(conversation_id)).await,
+            Some(_) => {
+                llm::usage::check(&ctx.db, &ctx.settings, account_id, Some(conversation_id)).await
+            }
             None => Ok(()),
         };
         let hosts = allowed_hosts(ctx);
@@ -284,7 +286,15 @@ impl Bot {
             }
         };
         if let (Some(u), Some(l)) = (decision.usage, &ctx.llm) {
-            llm::usage::record(ctx, account_id, Some(conversation_id), "bot", l.model(), u).await;
+            llm::usage::record(
+                &ctx.db,
+                account_id,
+                Some(conversation_id),
+                "bot",
+                l.model(),
+                u,
+            )
+            .await;
         }
         let result = match decision.handoff {
             None => {

@@ -12,7 +12,7 @@ use crate::{
     context::AppContext,
     db::entities::{contact, inbox},
     error::{AppError, AppResult},
-    realtime::protocol::PresenceStatus,
+    presence::PresenceStatus,
 };
 
 #[derive(Clone, Debug, Serialize)]

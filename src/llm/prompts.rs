@@ -2,11 +2,12 @@
 //! account's knowledge base, and the messages of the one conversation at hand. Customer text and
 //! KB text are wrapped in tags and declared data, never instructions (OWASP LLM01).
 use super::{ChatMessage, ChatRequest, JsonSchema};
-use crate::bot::answer::Citation;
 
-/// A KB passage as the model sees it.
+/// A KB passage as the model sees it: which article (its slug, which the model cites, and its
+/// title), which section, and the text.
 pub struct Passage<'a> {
-    pub citation: &'a Citation,
+    pub slug: &'a str,
+    pub title: &'a str,
     pub heading: &'a str,
     pub text: &'a str,
 }
@@ -30,8 +31,8 @@ fn kb_block(passages: &[Passage<'_>]) -> String {
     for p in passages {
         s.push_str(&format!(
             "<kb id=\"{}\" title=\"{}\" section=\"{}\">\n{}\n</kb>\n",
-            p.citation.slug,
-            p.citation.title.replace('"', "'"),
+            p.slug,
+            p.title.replace('"', "'"),
             p.heading.replace('"', "'"),
             p.text
         ));

@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{LlmError, Usage};
-use crate::{context::AppContext, db::entities::llm_usage};
+use crate::{config::Settings, db::entities::llm_usage};
 
 #[derive(FromQueryResult)]
 struct Total {
@@ -40,11 +40,11 @@ async fn total(
 
 /// Tokens used so far by one conversation.
 pub async fn used_by_conversation(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
     conversation_id: Uuid,
 ) -> Result<i64, sea_orm::DbErr> {
     total(
-        &ctx.db,
+        db,
         sea_orm::Condition::all().add(llm_usage::Column::ConversationId.eq(conversation_id)),
     )
     .await
@@ -53,14 +53,14 @@ pub async fn used_by_conversation(
 /// Fails with `BudgetExceeded` when a budget is spent. A database error lets the call through
 /// (the budget is a cost guard, not a security boundary) and is logged.
 pub async fn check(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    s: &Settings,
     account_id: Uuid,
     conversation_id: Option<Uuid>,
 ) -> Result<(), LlmError> {
-    let s = &ctx.settings;
     if s.llm_daily_token_budget > 0 {
         let day = total(
-            &ctx.db,
+            db,
             sea_orm::Condition::all()
                 .add(llm_usage::Column::AccountId.eq(account_id))
                 .add(llm_usage::Column::Day.eq(today())),
@@ -75,7 +75,7 @@ pub async fn check(
         }
     }
     if let (Some(c), true) = (conversation_id, s.llm_conversation_token_budget > 0) {
-        match used_by_conversation(ctx, c).await {
+        match used_by_conversation(db, c).await {
             Ok(n) if n >= i64::try_from(s.llm_conversation_token_budget).unwrap_or(i64::MAX) => {
                 return Err(LlmError::BudgetExceeded("conversation"));
             }
@@ -88,7 +88,7 @@ pub async fn check(
 
 /// Records one call's tokens (errors are logged: the answer already went out).
 pub async fn record(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
     account_id: Uuid,
     conversation_id: Option<Uuid>,
     kind: &str,
@@ -108,7 +108,7 @@ pub async fn record(
     };
     let am: llm_usage::ActiveModel = m.into();
     if let Err(e) = llm_usage::Entity::insert(am)
-        .exec_without_returning(&ctx.db)
+        .exec_without_returning(db)
         .await
     {
         tracing::warn!(error = %e, "recording token usage failed");

@@ -22,13 +22,7 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4008;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PresenceStatus {
-    Online,
-    Away,
-    Offline,
-}
+pub use crate::presence::PresenceStatus;
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

@@ -34,6 +34,9 @@ use tokio::net::TcpStream;
 use super::ws::{Accepted, UpgradeAvailable};
 use crate::{actor::Actor, context::AppContext, realtime, realtime::transport::WsConn};
 
+/// How long actix waits for in-flight requests (and sockets being closed) once it stops.
+pub(crate) const HTTP_SHUTDOWN_SECS: u64 = 5;
+
 /// Starts serving `listener` (already bound and listening).
 pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server> {
     let settings = &ctx.settings;
@@ -44,7 +47,7 @@ pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server>
     let builder = Server::build();
     let stopping = builder.graceful_shutdown_signal();
     Ok(builder
-        .shutdown_timeout(crate::startup::HTTP_SHUTDOWN_SECS)
+        .shutdown_timeout(HTTP_SHUTDOWN_SECS)
         .disable_signals()
         .max_concurrent_connections(settings.http_max_connections.max(1))
         .listen("switchboard-http", listener, move || {
