@@ -342,7 +342,8 @@ impl Endpoint {
 
 pub struct Ws {
     inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    /// Message frames read past while looking for another frame type.
+    /// Frames that matter (message, ack, error, …) read past while looking for another type;
+    /// every read takes from here first, so nothing is lost or reordered.
     stash: std::collections::VecDeque<Value>,
 }
 
@@ -392,8 +393,11 @@ impl Ws {
         let _ = self.inner.send(m).await;
     }
 
-    /// The next JSON frame or the close, skipping transport pings.
+    /// The next JSON frame (first any read past earlier) or the close, skipping transport pings.
     pub async fn next(&mut self) -> Next {
+        if let Some(v) = self.stash.pop_front() {
+            return Next::Frame(v);
+        }
         loop {
             let item = tokio::time::timeout(TIMEOUT, self.inner.next())
                 .await
@@ -435,32 +439,33 @@ impl Ws {
         }
     }
 
-    /// The next frame of type `ty`, skipping presence/typing/read chatter.
+    /// The next frame of type `ty`. Presence, typing, read and conversation updates on the way
+    /// are skipped (chatter every test may see); any other frame is kept for the next read.
     pub async fn expect_type(&mut self, ty: &str) -> Value {
+        if let Some(i) = self.stash.iter().position(|v| v["type"] == ty) {
+            return self.stash.remove(i).expect("index from position");
+        }
         loop {
-            let v = self.frame().await;
+            let v = self.read_frame().await;
             if v["type"] == ty {
                 return v;
             }
-            if v["type"] == "message" {
-                self.stash.push_back(v);
-                continue;
-            }
             let t = v["type"].as_str().unwrap_or_default();
-            assert!(
-                matches!(
-                    t,
-                    "presence"
-                        | "typing"
-                        | "read"
-                        | "conversation_created"
-                        | "conversation_updated"
-                        | "message"
-                        | "ack"
-                ),
-                "expected {ty}, got {v}"
-            );
+            if !matches!(
+                t,
+                "presence" | "typing" | "read" | "conversation_created" | "conversation_updated"
+            ) {
+                self.stash.push_back(v);
+            }
         }
+    }
+
+    /// The next frame off the socket itself (not the stash).
+    async fn read_frame(&mut self) -> Value {
+        let kept = std::mem::take(&mut self.stash);
+        let v = self.frame().await;
+        self.stash = kept;
+        v
     }
 
     /// Collects `message` frames until `replay_done`.
