@@ -24,7 +24,7 @@ pub enum SqliteSync {
 pub struct Settings {
     /// Address to listen on.
     pub bind: String,
-    /// Where the SQLite database, the signing key and later the search index live.
+    /// Where the SQLite database, the signing key and the search index live.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty = `sqlite://<data_dir>/switchboard.db`.
     pub database_url: String,

@@ -1,6 +1,6 @@
 //! Domain events, published only after the transaction that caused them has committed. Listeners
-//! (the realtime hub and routing today; search indexer, bot and webhooks later) each own a bounded channel:
-//! a slow listener slows the publisher instead of losing events.
+//! (the realtime hub, routing, the search indexer and the first-line bot) each own a bounded
+//! channel: a slow listener slows the publisher instead of losing events.
 use std::sync::Arc;
 
 use tokio::sync::mpsc;

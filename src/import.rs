@@ -1,5 +1,5 @@
 //! `switchboard import conversations FILE.jsonl`: transcripts from another tool, one JSON object
-//! per line in the format of `shared/eval/conversations.jsonl`:
+//! per line in the format of `tests/data/eval/conversations.jsonl`:
 //! `{id, subject, customer: {name, email}, status, tags, created_at, updated_at,
 //!   messages: [{ts, role: customer|agent|bot|note, author, text}]}`.
 //!

@@ -1,6 +1,5 @@
-//! Transcript search: the eval corpus (`tests/data/eval/conversations.jsonl`, a copy of
-//! `shared/eval/`) imported through the
-//! importer, every eval query (`search_queries.jsonl`) over the HTTP API, near-real-time
+//! Transcript search: the eval corpus (`tests/data/eval/conversations.jsonl`) imported through
+//! the importer, every eval query (`search_queries.jsonl`) over the HTTP API, near-real-time
 //! indexing, GDPR deletions, account isolation, plain-text (never HTML) results, hostile
 //! queries, crash catch-up, `switchboard reindex` equivalence and the `search --json` CLI.
 use std::{
