@@ -4,7 +4,7 @@
 //! at a time; the three paths take turns round by round, so drift in the machine's load hits
 //! them alike. See docs/benchmarks.md.
 //!
-//! Two in-process nodes (each on its own runtime, see `bench::nodes`) share a fresh PostgreSQL
+//! Two in-process nodes (each on its own runtime, see `crate::nodes`) share a fresh PostgreSQL
 //! database and one NATS prefix. Two accounts keep the paths apart: account 1's customer and
 //! agent are both on node A (path a); account 2's customer is on A and its agent on B (path b),
 //! so only path b's events are relayed to a socket by B.
@@ -25,7 +25,7 @@ use super::{
     nodes::{ClusterLink, Node},
     stats::{Summary, micros},
 };
-use crate::{
+use switchboard::{
     accounts,
     actor::{Role, SenderType},
     auth::tokens,
@@ -102,7 +102,7 @@ fn progress(msg: std::fmt::Arguments<'_>) {
 
 pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
-        crate::telemetry::init(&settings.log_format);
+        switchboard::telemetry::init(&settings.log_format);
     }
     anyhow::ensure!(a.rounds >= 1, "--rounds must be at least 1");
     anyhow::ensure!(
@@ -115,7 +115,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     );
     progress(format_args!(
         "creating a fresh database on {}",
-        crate::config::redact_url(&a.database_url)
+        switchboard::config::redact_url(&a.database_url)
     ));
     let (pg, db_url) = FreshPg::create(&a.database_url).await?;
     let result = with_database(&a, settings, &db_url).await;
@@ -144,7 +144,7 @@ async fn seed(settings: &Settings) -> anyhow::Result<[Seeded; 2]> {
         .await
         .context("connecting to the bench database")?;
     db::migrate(&conn).await.context("running migrations")?;
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let err = |e: switchboard::error::AppError| anyhow::anyhow!("{e}");
     let mut out = Vec::with_capacity(2);
     for i in 1..=2 {
         let acc = accounts::service::create_account(&conn, &format!("Relay {i}"))

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use flate2::{Compression, write::GzEncoder};
 
-use crate::web::assets;
+use switchboard::web::assets;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

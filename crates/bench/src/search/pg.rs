@@ -18,7 +18,8 @@ use super::{
     measure_async, progress,
     queries::{BenchQuery, Filter},
 };
-use crate::{auth::tokens, bench::with_database, config::Settings};
+use crate::with_database;
+use switchboard::{auth::tokens, config::Settings};
 
 pub struct PgResult {
     /// `COPY` of both tables, primary keys included.
@@ -43,7 +44,12 @@ pub async fn run(
     let name = format!("sb_bench_search_{}", tokens::random_hex(6)?);
     let admin = sea_orm::Database::connect(admin_url)
         .await
-        .with_context(|| format!("connecting to {}", crate::config::redact_url(admin_url)))?;
+        .with_context(|| {
+            format!(
+                "connecting to {}",
+                switchboard::config::redact_url(admin_url)
+            )
+        })?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
@@ -51,7 +57,7 @@ pub async fn run(
     progress(format_args!("PostgreSQL: created database {name}"));
     let mut s = settings.clone();
     s.database_url = with_database(admin_url, &name);
-    let out = match crate::db::connect(&s).await {
+    let out = match switchboard::db::connect(&s).await {
         Ok(db) => {
             let r = bench(&db, corpus, queries, reps, ilike_reps).await;
             let _ = db.close().await;

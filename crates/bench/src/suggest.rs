@@ -15,7 +15,7 @@ use tokio::{
 };
 
 use super::stats::{Summary, micros};
-use crate::{accounts, actor::Role, config::Settings, inboxes, startup::Application};
+use switchboard::{accounts, actor::Role, config::Settings, inboxes, startup::Application};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -185,7 +185,7 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     settings.llm_daily_token_budget = 0;
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let err = |e: switchboard::error::AppError| anyhow::anyhow!("{e}");
     let acc = accounts::service::create_account(&ctx.db, "Bench")
         .await
         .map_err(err)?;
@@ -204,7 +204,7 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
         .await
         .map_err(err)?;
     let articles = if a.kb.is_dir() {
-        crate::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
+        switchboard::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
             .await?
             .created
     } else {

@@ -32,7 +32,7 @@ use super::{
     fsync,
     stats::Summary,
 };
-use crate::config::{Settings, SqliteSync};
+use switchboard::config::{Settings, SqliteSync};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -178,7 +178,7 @@ struct Report {
 
 pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
-        crate::telemetry::init(&settings.log_format);
+        switchboard::telemetry::init(&settings.log_format);
     }
     anyhow::ensure!(a.customers >= 1, "--customers must be at least 1");
     anyhow::ensure!(

@@ -20,7 +20,7 @@ use self::{
     queries::BenchQuery,
 };
 use super::stats::{Summary, micros};
-use crate::config::Settings;
+use switchboard::config::Settings;
 
 /// Conversations per result page, as the search API returns them.
 pub const PAGE: usize = 20;

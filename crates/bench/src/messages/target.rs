@@ -12,13 +12,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
+    nodes::{ClusterLink, Node},
+    with_database,
+};
+use switchboard::{
     accounts,
     actor::Role,
     auth::tokens,
-    bench::{
-        nodes::{ClusterLink, Node},
-        with_database,
-    },
     config::{Settings, SqliteSync},
     db::entities::message,
     inboxes,
@@ -51,7 +51,7 @@ pub struct Target {
 struct Local {
     db: DatabaseConnection,
     account_id: Uuid,
-    handle: crate::startup::StopHandle,
+    handle: switchboard::startup::StopHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
     pg: Option<FreshPg>,
     /// Node B of a two-node cluster (on its own runtime); stopped first.
@@ -71,7 +71,12 @@ impl FreshPg {
         let name = format!("sb_bench_{}", tokens::random_hex(6)?);
         let conn = sea_orm::Database::connect(admin_url)
             .await
-            .with_context(|| format!("connecting to {}", crate::config::redact_url(admin_url)))?;
+            .with_context(|| {
+                format!(
+                    "connecting to {}",
+                    switchboard::config::redact_url(admin_url)
+                )
+            })?;
         conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
             .with_context(|| format!("creating database {name}"))?;
@@ -154,7 +159,7 @@ impl Target {
             }
             Some(url) => anyhow::bail!(
                 "--database-url must be a postgres:// URL, not {}",
-                crate::config::redact_url(url)
+                switchboard::config::redact_url(url)
             ),
             None => None,
         };
@@ -367,11 +372,11 @@ pub(crate) async fn seed_account(
     db: &DatabaseConnection,
     agents: usize,
 ) -> anyhow::Result<(
-    crate::db::entities::account::Model,
-    crate::db::entities::inbox::Model,
+    switchboard::db::entities::account::Model,
+    switchboard::db::entities::inbox::Model,
     Vec<(String, String)>,
 )> {
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let err = |e: switchboard::error::AppError| anyhow::anyhow!("{e}");
     let acc = accounts::service::create_account(db, "Bench")
         .await
         .map_err(err)?;
