@@ -1,4 +1,4 @@
-//! `switchboard bench connections`: how many idle sockets one server node holds, and what each
+//! `switchboard-bench connections`: how many idle sockets one server node holds, and what each
 //! costs. The server runs as a child process (`switchboard serve` on a fresh SQLite database)
 //! so that its resident memory and CPU time can be read from `/proc/<pid>`. The bench opens
 //! `--connections` customer sockets (each its own visitor, subscribed to its own conversation)
@@ -348,7 +348,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>, tally: &Tally) {
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench connections — one server node (child process), {} CPUs",
+        "switchboard-bench connections — one server node (child process), {} CPUs",
         r.cpus
     );
     println!(

@@ -1,4 +1,4 @@
-//! `switchboard bench reconnect`: a mass reconnect. `--clients` customer sockets (each its own
+//! `switchboard-bench reconnect`: a mass reconnect. `--clients` customer sockets (each its own
 //! visitor, subscribed to its own conversation) are dropped at once — TCP reset, no closing
 //! handshake, as when a load balancer or a network goes away — while an agent socket keeps
 //! writing messages into `--active` of their conversations. After `--outage-secs` every client
@@ -767,7 +767,7 @@ fn summarize(
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench reconnect — one server node (child process), {} CPUs",
+        "switchboard-bench reconnect — one server node (child process), {} CPUs",
         r.cpus
     );
     println!(

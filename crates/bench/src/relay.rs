@@ -1,4 +1,4 @@
-//! `switchboard bench relay`: latency of an ephemeral event (a customer's typing indicator) from
+//! `switchboard-bench relay`: latency of an ephemeral event (a customer's typing indicator) from
 //! the customer's socket to an agent's socket, through one node and across two nodes linked by
 //! NATS, against a raw NATS publish → subscribe round on the same machine. One event in flight
 //! at a time; the three paths take turns round by round, so drift in the machine's load hits
@@ -511,7 +511,7 @@ async fn measure(
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench relay — {} measured events per path after {} warm-up, one in flight \
+        "switchboard-bench relay — {} measured events per path after {} warm-up, one in flight \
          at a time, {} CPUs",
         r.rounds, r.warmup, r.cpus
     );

@@ -1,4 +1,4 @@
-//! `switchboard bench suggest`: how much latency the server adds before an agent sees the
+//! `switchboard-bench suggest`: how much latency the server adds before an agent sees the
 //! first token of a suggested reply. A built-in OpenAI-compatible endpoint answers instantly
 //! (SSE chunks written as soon as the request is read); each round measures the time to the first
 //! token straight from that endpoint, then through `POST /conversations/{id}/suggest` (auth, the
