@@ -70,23 +70,6 @@ async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// `postgres://u@h:5432/postgres?x=y` with the database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let auth_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[auth_start..].find('/') {
-        Some(i) => &base[..auth_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
-}
-
 fn main() -> std::process::ExitCode {
     switchboard::install_crypto_provider();
     let cli = Cli::parse();

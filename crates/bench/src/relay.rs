@@ -20,19 +20,18 @@ use super::{
     messages::{
         load::{self, Ws},
         post_json,
-        target::FreshPg,
     },
     nodes::{ClusterLink, Node},
     stats::{Summary, micros},
 };
 use switchboard::{
-    accounts,
     actor::{Role, SenderType},
     auth::tokens,
     config::Settings,
-    db, inboxes,
+    db,
     realtime::bus::{Envelope, Notice},
 };
+use testkit::{pg::ScratchDb, seed::NewAgent};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -117,8 +116,8 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
         "creating a fresh database on {}",
         switchboard::config::redact_url(&a.database_url)
     ));
-    let (pg, db_url) = FreshPg::create(&a.database_url).await?;
-    let result = with_database(&a, settings, &db_url).await;
+    let pg = ScratchDb::create(&a.database_url, "sb_bench_").await?;
+    let result = with_database(&a, settings, pg.url()).await;
     if let Err(e) = pg.drop_database().await {
         eprintln!("warning: {e:#}");
     }
@@ -144,32 +143,18 @@ async fn seed(settings: &Settings) -> anyhow::Result<[Seeded; 2]> {
         .await
         .context("connecting to the bench database")?;
     db::migrate(&conn).await.context("running migrations")?;
-    let err = |e: switchboard::error::AppError| anyhow::anyhow!("{e}");
     let mut out = Vec::with_capacity(2);
     for i in 1..=2 {
-        let acc = accounts::service::create_account(&conn, &format!("Relay {i}"))
-            .await
-            .map_err(err)?;
         let email = format!("agent{i}@relay.example");
         let password = format!("bench-{}", tokens::random_hex(8)?);
-        accounts::service::create_agent(
-            &conn,
-            acc.id,
-            &email,
-            &format!("Relay agent {i}"),
-            &password,
-            Role::Agent,
-        )
-        .await
-        .map_err(err)?;
-        let inbox = inboxes::create(&conn, acc.id, "Relay", &[])
-            .await
-            .map_err(err)?;
+        let agent = NewAgent::new(email.clone(), format!("Relay agent {i}"), Role::Agent);
+        let s = testkit::seed::account(&conn, &format!("Relay {i}"), &[agent], &password, "Relay")
+            .await?;
         out.push(Seeded {
             email,
             password,
-            inbox_token: inbox.widget_token,
-            account_id: acc.id,
+            inbox_token: s.inbox.widget_token,
+            account_id: s.account.id,
         });
     }
     let _ = conn.close().await;

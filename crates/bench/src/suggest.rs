@@ -15,7 +15,8 @@ use tokio::{
 };
 
 use super::stats::{Summary, micros};
-use switchboard::{accounts, actor::Role, config::Settings, inboxes, startup::Application};
+use switchboard::{actor::Role, config::Settings, startup::Application};
+use testkit::seed::NewAgent;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -185,24 +186,10 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     settings.llm_daily_token_budget = 0;
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
-    let err = |e: switchboard::error::AppError| anyhow::anyhow!("{e}");
-    let acc = accounts::service::create_account(&ctx.db, "Bench")
-        .await
-        .map_err(err)?;
     let password = "bench-password-1";
-    accounts::service::create_agent(
-        &ctx.db,
-        acc.id,
-        "admin@bench.example",
-        "Admin",
-        password,
-        Role::Admin,
-    )
-    .await
-    .map_err(err)?;
-    let inbox = inboxes::create(&ctx.db, acc.id, "Bench", &[])
-        .await
-        .map_err(err)?;
+    let admin = NewAgent::new("admin@bench.example", "Admin", Role::Admin);
+    let seeded = testkit::seed::account(&ctx.db, "Bench", &[admin], password, "Bench").await?;
+    let (acc, inbox) = (seeded.account, seeded.inbox);
     let articles = if a.kb.is_dir() {
         switchboard::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
             .await?
