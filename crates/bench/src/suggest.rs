@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 use super::stats::{Summary, micros};
 use switchboard::{actor::Role, config::Settings, startup::Application};
@@ -56,29 +53,8 @@ async fn instant_model() -> anyhow::Result<String> {
         while let Ok((mut sock, _)) = listener.accept().await {
             let _ = sock.set_nodelay(true);
             tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(16 * 1024);
-                let mut chunk = [0u8; 8192];
-                loop {
-                    // One request per connection: headers, then Content-Length bytes.
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let len = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + len {
-                        continue;
-                    }
+                // One request per connection: headers, then Content-Length bytes.
+                if testkit::http1::read_request(&mut sock).await.is_some() {
                     let mut body = String::from(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
                     );
@@ -97,7 +73,6 @@ async fn instant_model() -> anyhow::Result<String> {
                     body.push_str(&format!("data: {fin}\n\ndata: [DONE]\n\n"));
                     let _ = sock.write_all(body.as_bytes()).await;
                     let _ = sock.shutdown().await;
-                    return;
                 }
             });
         }
