@@ -1,4 +1,4 @@
-//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `bench`, `import`,
+//! Subcommands: `serve` (default), `migrate`, `create-admin`, `demo`, `import`,
 //! `search`, `reindex`.
 use std::path::PathBuf;
 
@@ -45,9 +45,6 @@ pub enum Command {
     },
     /// Create a demo workspace (admin, inbox, sample conversations) and serve it.
     Demo,
-    /// Load generators that print figures; see docs/benchmarks.md.
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
     /// Import data from another tool.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -101,7 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::bail!("unknown role {r:?}: roles are `web` and `indexer`");
         }
     }
-    if !matches!(command, Command::Bench(_) | Command::Eval(_)) {
+    if !matches!(command, Command::Eval(_)) {
         telemetry::init(&settings.log_format);
     }
     match command {
@@ -144,7 +141,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => crate::demo::run(settings).await,
-        Command::Bench(b) => crate::bench::run(b, settings).await,
         Command::Import(ImportCommand::Conversations {
             file,
             account,

@@ -3,7 +3,6 @@
 pub mod accounts;
 pub mod actor;
 pub mod auth;
-pub mod bench;
 pub mod bot;
 pub mod canned;
 pub mod cli;

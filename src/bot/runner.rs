@@ -70,7 +70,7 @@ struct Bot {
     /// Conversations the bot will never answer again (`bot_state` NULL or `handed_off`, both
     /// final): their messages cost no database read. Without this every customer message of a
     /// human-only inbox read its conversation row, which cut sustained throughput by more than
-    /// half in `bench messages`.
+    /// half in `switchboard-bench messages`.
     done_with: Arc<Mutex<HashSet<Uuid>>>,
 }
 

@@ -18,7 +18,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use switchboard::{accounts, actor::Role, config::Settings, db, inboxes};
+use switchboard::{actor::Role, config::Settings, db};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::Mutex,
@@ -63,34 +63,25 @@ impl Cluster {
             "TEST_DATABASE_URL",
             "postgres://postgres@127.0.0.1:5432/postgres",
         );
-        let name = format!("sb_test_{}", Uuid::new_v4().simple());
-        let conn = sea_orm::Database::connect(&admin)
+        let db_url = testkit::pg::ScratchDb::create(&admin, "sb_test_")
             .await
-            .expect("PostgreSQL is needed for the cluster tests (TEST_DATABASE_URL)");
-        sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let _ = conn.close().await;
-        let (root, _) = admin.rsplit_once('/').expect("database URL has a path");
-        let db_url = format!("{root}/{name}");
+            .expect("PostgreSQL is needed for the cluster tests (TEST_DATABASE_URL)")
+            .url()
+            .to_string();
         let settings = Settings {
             database_url: db_url.clone(),
             ..Settings::default()
         };
         let conn = db::connect(&settings).await.expect("connect");
         db::migrate(&conn).await.expect("migrate");
-        let acc = accounts::service::create_account(&conn, "Acme")
+        let agents = [
+            testkit::seed::NewAgent::new(ADMIN, "Ada Admin", Role::Admin),
+            testkit::seed::NewAgent::new(AGENT2, "Bo Agent", Role::Agent),
+        ];
+        let seeded = testkit::seed::account(&conn, "Acme", &agents, PASSWORD, "Website")
             .await
-            .expect("account");
-        accounts::service::create_agent(&conn, acc.id, ADMIN, "Ada Admin", PASSWORD, Role::Admin)
-            .await
-            .expect("admin");
-        accounts::service::create_agent(&conn, acc.id, AGENT2, "Bo Agent", PASSWORD, Role::Agent)
-            .await
-            .expect("agent2");
-        let inbox = inboxes::create(&conn, acc.id, "Website", &[])
-            .await
-            .expect("inbox");
+            .expect("seed account");
+        let (acc, inbox) = (seeded.account, seeded.inbox);
         if bot {
             use sea_orm::{ActiveModelTrait, ActiveValue::Set};
             let kb = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval/kb");

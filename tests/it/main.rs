@@ -2,7 +2,7 @@
 //! a fresh SQLite file (or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set) and talks
 //! to it over real HTTP and WebSockets, like a widget or the dashboard would.
 mod api_helpers;
-mod fake_llm;
+use testkit::fake_llm;
 mod helpers;
 
 mod ai;

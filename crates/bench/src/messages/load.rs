@@ -22,7 +22,7 @@ use tokio_tungstenite::{
     tungstenite::{Message as WsMsg, protocol::WebSocketConfig},
 };
 
-use crate::bench::stats::micros;
+use crate::stats::micros;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

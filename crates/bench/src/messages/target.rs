@@ -5,25 +5,19 @@
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::{
-    accounts,
+use crate::nodes::{ClusterLink, Node};
+use switchboard::{
     actor::Role,
     auth::tokens,
-    bench::{
-        nodes::{ClusterLink, Node},
-        with_database,
-    },
     config::{Settings, SqliteSync},
     db::entities::message,
-    inboxes,
     startup::Application,
 };
+use testkit::{pg::ScratchDb, seed::NewAgent};
 
 /// A stored bench message as read back: (conversation, seq, client_msg_id, created_at).
 pub type StoredRow = (Uuid, i64, String, String);
@@ -51,53 +45,12 @@ pub struct Target {
 struct Local {
     db: DatabaseConnection,
     account_id: Uuid,
-    handle: crate::startup::StopHandle,
+    handle: switchboard::startup::StopHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
-    pg: Option<FreshPg>,
+    pg: Option<ScratchDb>,
     /// Node B of a two-node cluster (on its own runtime); stopped first.
     node_b: Option<Node>,
     _dir: tempfile::TempDir,
-}
-
-/// A database created for this run on a PostgreSQL server, dropped at the end.
-pub(crate) struct FreshPg {
-    admin_url: String,
-    name: String,
-}
-
-impl FreshPg {
-    /// Creates `sb_bench_<random>` on the server of `admin_url`; returns it and its URL.
-    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<(Self, String)> {
-        let name = format!("sb_bench_{}", tokens::random_hex(6)?);
-        let conn = sea_orm::Database::connect(admin_url)
-            .await
-            .with_context(|| format!("connecting to {}", crate::config::redact_url(admin_url)))?;
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .with_context(|| format!("creating database {name}"))?;
-        let _ = conn.close().await;
-        let url = with_database(admin_url, &name);
-        Ok((
-            Self {
-                admin_url: admin_url.to_string(),
-                name,
-            },
-            url,
-        ))
-    }
-
-    pub(crate) async fn drop_database(&self) -> anyhow::Result<()> {
-        let conn = sea_orm::Database::connect(&self.admin_url).await?;
-        let r = conn
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-        let _ = conn.close().await;
-        r.with_context(|| format!("dropping database {}", self.name))?;
-        Ok(())
-    }
 }
 
 pub struct LocalOptions {
@@ -148,13 +101,13 @@ impl Target {
         }
         let pg = match &o.database_url {
             Some(url) if url.starts_with("postgres") => {
-                let (pg, url) = FreshPg::create(url).await?;
-                settings.database_url = url;
+                let pg = ScratchDb::create(url, "sb_bench_").await?;
+                settings.database_url = pg.url().to_string();
                 Some(pg)
             }
             Some(url) => anyhow::bail!(
                 "--database-url must be a postgres:// URL, not {}",
-                crate::config::redact_url(url)
+                switchboard::config::redact_url(url)
             ),
             None => None,
         };
@@ -367,38 +320,23 @@ pub(crate) async fn seed_account(
     db: &DatabaseConnection,
     agents: usize,
 ) -> anyhow::Result<(
-    crate::db::entities::account::Model,
-    crate::db::entities::inbox::Model,
+    switchboard::db::entities::account::Model,
+    switchboard::db::entities::inbox::Model,
     Vec<(String, String)>,
 )> {
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
-    let acc = accounts::service::create_account(db, "Bench")
-        .await
-        .map_err(err)?;
     let password = format!("bench-{}", tokens::random_hex(8)?);
-    let mut logins = Vec::with_capacity(agents);
-    for i in 0..agents {
-        let (email, role) = if i == 0 {
-            ("admin@bench.example".to_string(), Role::Admin)
-        } else {
-            (format!("agent{i}@bench.example"), Role::Agent)
-        };
-        accounts::service::create_agent(
-            db,
-            acc.id,
-            &email,
-            &format!("Bench agent {i}"),
-            &password,
-            role,
-        )
-        .await
-        .map_err(err)?;
-        logins.push((email, password.clone()));
-    }
-    let inbox = inboxes::create(db, acc.id, "Bench", &[])
-        .await
-        .map_err(err)?;
-    Ok((acc, inbox, logins))
+    let new: Vec<NewAgent> = (0..agents)
+        .map(|i| {
+            let (email, role) = if i == 0 {
+                ("admin@bench.example".to_string(), Role::Admin)
+            } else {
+                (format!("agent{i}@bench.example"), Role::Agent)
+            };
+            NewAgent::new(email, format!("Bench agent {i}"), role)
+        })
+        .collect();
+    let s = testkit::seed::account(db, "Bench", &new, &password, "Bench").await?;
+    Ok((s.account, s.inbox, s.logins))
 }
 
 /// Conversation ids by customer index, for mapping stored rows back.
@@ -408,21 +346,4 @@ pub fn index(conversations: &[Uuid]) -> HashMap<Uuid, usize> {
         .enumerate()
         .map(|(i, c)| (*c, i))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn replaces_the_database_name() {
-        use super::with_database as w;
-        assert_eq!(
-            w("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            w("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(w("postgres://h:5432", "x"), "postgres://h:5432/x");
-    }
 }

@@ -22,7 +22,7 @@ use tokio_tungstenite::{
 };
 use uuid::Uuid;
 
-use crate::{
+use switchboard::{
     auth::{Signer, VisitorClaims, tokens},
     config::Settings,
     db::{
@@ -134,10 +134,11 @@ pub struct ServerChild {
 }
 
 impl ServerChild {
-    /// Starts the current executable with `serve` on a free loopback port. `SWITCHBOARD_*`
+    /// Starts `exe` (a `switchboard` server) with `serve` on a free loopback port. `SWITCHBOARD_*`
     /// settings of the environment still apply, except the bind address, data dir, database
     /// (SQLite in `data_dir`), secret key and rate limits, which the bench sets.
     pub fn spawn(
+        exe: &Path,
         data_dir: &Path,
         secret: &str,
         extra_env: &[(&str, String)],
@@ -147,7 +148,6 @@ impl ServerChild {
             l.local_addr()?.port()
         };
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-        let exe = std::env::current_exe().context("locating the switchboard executable")?;
         let log = data_dir.join("server.log");
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
@@ -356,15 +356,48 @@ pub struct Seeded {
     pub agents: Vec<(String, String)>,
 }
 
-/// The data dir, database and secret of a bench run.
+/// `--server-bin`: which `switchboard` executable a bench starts in a child process.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerBin {
+    /// The `switchboard` server executable to start (default: `switchboard` next to this
+    /// `switchboard-bench` executable, as `cargo build --workspace` leaves them).
+    #[arg(long = "server-bin", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+impl ServerBin {
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        let path = match &self.path {
+            Some(p) => p.clone(),
+            None => {
+                let me = std::env::current_exe().context("locating switchboard-bench")?;
+                let dir = me
+                    .parent()
+                    .context("switchboard-bench has no parent directory")?;
+                dir.join(format!("switchboard{}", std::env::consts::EXE_SUFFIX))
+            }
+        };
+        anyhow::ensure!(
+            path.is_file(),
+            "no switchboard server executable at {} (build it with `cargo build --workspace`, \
+             or pass --server-bin PATH)",
+            path.display()
+        );
+        Ok(path)
+    }
+}
+
+/// The data dir, database and secret of a bench run, and the server executable it starts.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub secret: String,
     pub settings: Settings,
+    pub server_bin: PathBuf,
 }
 
 impl Workspace {
-    pub fn new(mut settings: Settings) -> anyhow::Result<Self> {
+    pub fn new(mut settings: Settings, server_bin: &ServerBin) -> anyhow::Result<Self> {
+        let server_bin = server_bin.resolve()?;
         let dir = tempfile::Builder::new()
             .prefix("sb-bench-")
             .tempdir()
@@ -377,11 +410,12 @@ impl Workspace {
             dir,
             secret,
             settings,
+            server_bin,
         })
     }
 
     pub fn spawn_server(&self, extra_env: &[(&str, String)]) -> anyhow::Result<ServerChild> {
-        ServerChild::spawn(self.dir.path(), &self.secret, extra_env)
+        ServerChild::spawn(&self.server_bin, self.dir.path(), &self.secret, extra_env)
     }
 
     pub async fn connect_db(&self) -> anyhow::Result<sea_orm::DatabaseConnection> {
@@ -396,8 +430,7 @@ impl Workspace {
     pub async fn seed(&self, visitors: usize, agents: usize) -> anyhow::Result<Seeded> {
         let db = self.connect_db().await?;
         db::migrate(&db).await.context("running migrations")?;
-        let (acc, inbox, logins) =
-            crate::bench::messages::target::seed_account(&db, agents).await?;
+        let (acc, inbox, logins) = crate::messages::target::seed_account(&db, agents).await?;
         let signer = Signer::new(self.secret.as_bytes());
         let expires = (Utc::now() + chrono::Duration::days(7)).timestamp();
         let now = Utc::now();
@@ -456,7 +489,7 @@ impl Workspace {
                     inbox_id: inbox.id,
                     contact_id,
                     conversation_id,
-                    identity: crate::auth::VisitorIdentity::Anonymous,
+                    identity: switchboard::auth::VisitorIdentity::Anonymous,
                 };
                 out.push(Visitor {
                     conversation_id,
@@ -488,7 +521,7 @@ async fn post_token(
     bearer: Option<&str>,
     body: &serde_json::Value,
 ) -> anyhow::Result<String> {
-    let t: TokenBody = crate::bench::messages::post_json(http, url, bearer, body).await?;
+    let t: TokenBody = crate::messages::post_json(http, url, bearer, body).await?;
     Ok(t.token)
 }
 

@@ -1,4 +1,4 @@
-//! `switchboard bench search`: transcript search at a million messages. Generates a
+//! `switchboard-bench search`: transcript search at a million messages. Generates a
 //! deterministic synthetic corpus (see `corpus`), indexes it with the search engine (tantivy,
 //! `crate::search`), and times a fixed query mix (see `queries`) as users get it: the whole
 //! search call, first page of 20 conversations with snippets and the total. In the same run the
@@ -20,7 +20,7 @@ use self::{
     queries::BenchQuery,
 };
 use super::stats::{Summary, micros};
-use crate::config::Settings;
+use switchboard::config::Settings;
 
 /// Conversations per result page, as the search API returns them.
 pub const PAGE: usize = 20;

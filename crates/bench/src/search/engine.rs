@@ -15,7 +15,7 @@ use super::{
     measure_sync, progress,
     queries::BenchQuery,
 };
-use crate::search::{ConvDoc, DocMessage, SearchIndex, SearchOptions};
+use switchboard::search::{ConvDoc, DocMessage, SearchIndex, SearchOptions};
 
 /// Indexing memory of the bulk writer: what `switchboard reindex` gives it.
 pub const WRITER_HEAP: usize = 256_000_000;

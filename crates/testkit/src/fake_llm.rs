@@ -38,6 +38,8 @@ use std::{
 };
 
 use serde_json::{Value, json};
+
+use crate::http1::read_request;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -283,74 +285,23 @@ fn char_pieces(text: &str, n: usize) -> Vec<String> {
     chars.chunks(n).map(|c| c.iter().collect()).collect()
 }
 
-/// One parsed request.
-struct Request {
+/// A request with its body parsed as JSON.
+struct Parsed {
     method: String,
     path: String,
     authorization: Option<String>,
     body: Value,
 }
 
-async fn read_request(sock: &mut TcpStream) -> Option<Request> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 1 << 20 {
-            return None;
-        }
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let mut content_length = 0usize;
-    let mut authorization = None;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => content_length = value.parse().ok()?,
-            "authorization" => authorization = Some(value.to_string()),
-            _ => {}
-        }
-    }
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < content_length {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(content_length);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
-    };
-    Some(Request {
-        method,
-        path,
-        authorization,
-        body,
-    })
-}
-
 async fn serve(mut sock: TcpStream, st: Arc<State>) {
-    let Some(req) = read_request(&mut sock).await else {
+    let Some(raw) = read_request(&mut sock).await else {
         return;
+    };
+    let req = Parsed {
+        body: raw.json(),
+        method: raw.method,
+        path: raw.path,
+        authorization: raw.authorization,
     };
     lock(&st.recorded).push(Recorded {
         method: req.method.clone(),

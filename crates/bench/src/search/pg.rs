@@ -18,7 +18,8 @@ use super::{
     measure_async, progress,
     queries::{BenchQuery, Filter},
 };
-use crate::{auth::tokens, bench::with_database, config::Settings};
+use switchboard::config::Settings;
+use testkit::pg::ScratchDb;
 
 pub struct PgResult {
     /// `COPY` of both tables, primary keys included.
@@ -40,18 +41,12 @@ pub async fn run(
     reps: usize,
     ilike_reps: usize,
 ) -> anyhow::Result<PgResult> {
-    let name = format!("sb_bench_search_{}", tokens::random_hex(6)?);
-    let admin = sea_orm::Database::connect(admin_url)
-        .await
-        .with_context(|| format!("connecting to {}", crate::config::redact_url(admin_url)))?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .with_context(|| format!("creating database {name}"))?;
+    let scratch = ScratchDb::create(admin_url, "sb_bench_search_").await?;
+    let name = scratch.name();
     progress(format_args!("PostgreSQL: created database {name}"));
     let mut s = settings.clone();
-    s.database_url = with_database(admin_url, &name);
-    let out = match crate::db::connect(&s).await {
+    s.database_url = scratch.url().to_string();
+    let out = match switchboard::db::connect(&s).await {
         Ok(db) => {
             let r = bench(&db, corpus, queries, reps, ilike_reps).await;
             let _ = db.close().await;
@@ -59,12 +54,8 @@ pub async fn run(
         }
         Err(e) => Err(e),
     };
-    let dropped = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
-    let _ = admin.close().await;
-    if let Err(e) = dropped {
-        eprintln!("warning: dropping database {name}: {e} (drop it by hand)");
+    if let Err(e) = scratch.drop_database().await {
+        eprintln!("warning: {e:#} (drop it by hand)");
     }
     out
 }

@@ -1,4 +1,4 @@
-//! `switchboard bench suggest`: how much latency the server adds before an agent sees the
+//! `switchboard-bench suggest`: how much latency the server adds before an agent sees the
 //! first token of a suggested reply. A built-in OpenAI-compatible endpoint answers instantly
 //! (SSE chunks written as soon as the request is read); each round measures the time to the first
 //! token straight from that endpoint, then through `POST /conversations/{id}/suggest` (auth, the
@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 use super::stats::{Summary, micros};
-use crate::{accounts, actor::Role, config::Settings, inboxes, startup::Application};
+use switchboard::{actor::Role, config::Settings, startup::Application};
+use testkit::seed::NewAgent;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -55,29 +53,8 @@ async fn instant_model() -> anyhow::Result<String> {
         while let Ok((mut sock, _)) = listener.accept().await {
             let _ = sock.set_nodelay(true);
             tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(16 * 1024);
-                let mut chunk = [0u8; 8192];
-                loop {
-                    // One request per connection: headers, then Content-Length bytes.
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let len = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + len {
-                        continue;
-                    }
+                // One request per connection: headers, then Content-Length bytes.
+                if testkit::http1::read_request(&mut sock).await.is_some() {
                     let mut body = String::from(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
                     );
@@ -96,7 +73,6 @@ async fn instant_model() -> anyhow::Result<String> {
                     body.push_str(&format!("data: {fin}\n\ndata: [DONE]\n\n"));
                     let _ = sock.write_all(body.as_bytes()).await;
                     let _ = sock.shutdown().await;
-                    return;
                 }
             });
         }
@@ -185,26 +161,12 @@ pub async fn run(a: Args, mut settings: Settings) -> anyhow::Result<()> {
     settings.llm_daily_token_budget = 0;
     let app = Application::build(settings).await?;
     let ctx = app.context().clone();
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
-    let acc = accounts::service::create_account(&ctx.db, "Bench")
-        .await
-        .map_err(err)?;
     let password = "bench-password-1";
-    accounts::service::create_agent(
-        &ctx.db,
-        acc.id,
-        "admin@bench.example",
-        "Admin",
-        password,
-        Role::Admin,
-    )
-    .await
-    .map_err(err)?;
-    let inbox = inboxes::create(&ctx.db, acc.id, "Bench", &[])
-        .await
-        .map_err(err)?;
+    let admin = NewAgent::new("admin@bench.example", "Admin", Role::Admin);
+    let seeded = testkit::seed::account(&ctx.db, "Bench", &[admin], password, "Bench").await?;
+    let (acc, inbox) = (seeded.account, seeded.inbox);
     let articles = if a.kb.is_dir() {
-        crate::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
+        switchboard::kb::import::import_dir(&ctx.db, acc.id, &a.kb, false)
             .await?
             .created
     } else {

@@ -1,10 +1,10 @@
-//! `switchboard bench relay`: latency of an ephemeral event (a customer's typing indicator) from
+//! `switchboard-bench relay`: latency of an ephemeral event (a customer's typing indicator) from
 //! the customer's socket to an agent's socket, through one node and across two nodes linked by
 //! NATS, against a raw NATS publish → subscribe round on the same machine. One event in flight
 //! at a time; the three paths take turns round by round, so drift in the machine's load hits
 //! them alike. See docs/benchmarks.md.
 //!
-//! Two in-process nodes (each on its own runtime, see `bench::nodes`) share a fresh PostgreSQL
+//! Two in-process nodes (each on its own runtime, see `crate::nodes`) share a fresh PostgreSQL
 //! database and one NATS prefix. Two accounts keep the paths apart: account 1's customer and
 //! agent are both on node A (path a); account 2's customer is on A and its agent on B (path b),
 //! so only path b's events are relayed to a socket by B.
@@ -20,19 +20,18 @@ use super::{
     messages::{
         load::{self, Ws},
         post_json,
-        target::FreshPg,
     },
     nodes::{ClusterLink, Node},
     stats::{Summary, micros},
 };
-use crate::{
-    accounts,
+use switchboard::{
     actor::{Role, SenderType},
     auth::tokens,
     config::Settings,
-    db, inboxes,
+    db,
     realtime::bus::{Envelope, Notice},
 };
+use testkit::{pg::ScratchDb, seed::NewAgent};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -102,7 +101,7 @@ fn progress(msg: std::fmt::Arguments<'_>) {
 
 pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
-        crate::telemetry::init(&settings.log_format);
+        switchboard::telemetry::init(&settings.log_format);
     }
     anyhow::ensure!(a.rounds >= 1, "--rounds must be at least 1");
     anyhow::ensure!(
@@ -115,10 +114,10 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     );
     progress(format_args!(
         "creating a fresh database on {}",
-        crate::config::redact_url(&a.database_url)
+        switchboard::config::redact_url(&a.database_url)
     ));
-    let (pg, db_url) = FreshPg::create(&a.database_url).await?;
-    let result = with_database(&a, settings, &db_url).await;
+    let pg = ScratchDb::create(&a.database_url, "sb_bench_").await?;
+    let result = with_database(&a, settings, pg.url()).await;
     if let Err(e) = pg.drop_database().await {
         eprintln!("warning: {e:#}");
     }
@@ -144,32 +143,18 @@ async fn seed(settings: &Settings) -> anyhow::Result<[Seeded; 2]> {
         .await
         .context("connecting to the bench database")?;
     db::migrate(&conn).await.context("running migrations")?;
-    let err = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let mut out = Vec::with_capacity(2);
     for i in 1..=2 {
-        let acc = accounts::service::create_account(&conn, &format!("Relay {i}"))
-            .await
-            .map_err(err)?;
         let email = format!("agent{i}@relay.example");
         let password = format!("bench-{}", tokens::random_hex(8)?);
-        accounts::service::create_agent(
-            &conn,
-            acc.id,
-            &email,
-            &format!("Relay agent {i}"),
-            &password,
-            Role::Agent,
-        )
-        .await
-        .map_err(err)?;
-        let inbox = inboxes::create(&conn, acc.id, "Relay", &[])
-            .await
-            .map_err(err)?;
+        let agent = NewAgent::new(email.clone(), format!("Relay agent {i}"), Role::Agent);
+        let s = testkit::seed::account(&conn, &format!("Relay {i}"), &[agent], &password, "Relay")
+            .await?;
         out.push(Seeded {
             email,
             password,
-            inbox_token: inbox.widget_token,
-            account_id: acc.id,
+            inbox_token: s.inbox.widget_token,
+            account_id: s.account.id,
         });
     }
     let _ = conn.close().await;
@@ -511,7 +496,7 @@ async fn measure(
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench relay — {} measured events per path after {} warm-up, one in flight \
+        "switchboard-bench relay — {} measured events per path after {} warm-up, one in flight \
          at a time, {} CPUs",
         r.rounds, r.warmup, r.cpus
     );

@@ -164,7 +164,7 @@ impl BenchQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::search::corpus::Spec;
+    use crate::search::corpus::Spec;
 
     #[test]
     fn translations() {

@@ -1,4 +1,4 @@
-//! `switchboard bench assets`: what a website visitor's browser downloads for the widget before
+//! `switchboard-bench assets`: what a website visitor's browser downloads for the widget before
 //! the panel opens (the loader) and for an open chat (loader + chat panel), and the dashboard's
 //! files: raw and gzipped (level 6 — what the server sends — and level 9). The built-in copies
 //! are measured, i.e. exactly what this binary serves.
@@ -6,7 +6,7 @@ use std::io::Write;
 
 use flate2::{Compression, write::GzEncoder};
 
-use crate::web::assets;
+use switchboard::web::assets;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

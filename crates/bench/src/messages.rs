@@ -1,4 +1,4 @@
-//! `switchboard bench messages`: durable message throughput and latency over real WebSockets.
+//! `switchboard-bench messages`: durable message throughput and latency over real WebSockets.
 //! C customers (each its own visitor session and socket) send to one inbox at a target rate (open
 //! loop) or flat out; A agent sockets of the same account receive every message live. It reports
 //! ack latency (send → ack at the customer), delivery latency (send → every agent receipt),
@@ -32,7 +32,7 @@ use super::{
     fsync,
     stats::Summary,
 };
-use crate::config::{Settings, SqliteSync};
+use switchboard::config::{Settings, SqliteSync};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -178,7 +178,7 @@ struct Report {
 
 pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
-        crate::telemetry::init(&settings.log_format);
+        switchboard::telemetry::init(&settings.log_format);
     }
     anyhow::ensure!(a.customers >= 1, "--customers must be at least 1");
     anyhow::ensure!(
@@ -675,7 +675,7 @@ fn print_report(r: &Report) {
         None => format!("{} msgs/s offered (open loop)", r.offered_rate),
     };
     println!(
-        "switchboard bench messages — {backend}, server {}, {} CPUs",
+        "switchboard-bench messages — {backend}, server {}, {} CPUs",
         r.server, r.cpus
     );
     println!(

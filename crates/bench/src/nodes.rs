@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::oneshot;
 
-use crate::{auth::tokens, config::Settings, startup::Application};
+use switchboard::{auth::tokens, config::Settings, startup::Application};
 
 /// What links the nodes of one bench cluster: the bus, a prefix no other cluster uses, and the
 /// shared signing key (a token minted by one node is valid on the others).
@@ -46,7 +46,7 @@ pub fn bus_url(kind: &str, given: Option<&str>) -> anyhow::Result<String> {
         Some(u) if u.starts_with(&format!("{kind}://")) => Ok(u.to_string()),
         Some(u) => anyhow::bail!(
             "--bus {kind} needs a {kind}:// URL, not {}",
-            crate::config::redact_url(u)
+            switchboard::config::redact_url(u)
         ),
     }
 }
@@ -54,7 +54,7 @@ pub fn bus_url(kind: &str, given: Option<&str>) -> anyhow::Result<String> {
 /// A server running on its own runtime in this process.
 pub struct Node {
     pub port: u16,
-    handle: crate::startup::StopHandle,
+    handle: switchboard::startup::StopHandle,
     join: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     rt: Option<tokio::runtime::Runtime>,
 }

@@ -1,4 +1,4 @@
-//! `switchboard bench reconnect`: a mass reconnect. `--clients` customer sockets (each its own
+//! `switchboard-bench reconnect`: a mass reconnect. `--clients` customer sockets (each its own
 //! visitor, subscribed to its own conversation) are dropped at once — TCP reset, no closing
 //! handshake, as when a load balancer or a network goes away — while an agent socket keeps
 //! writing messages into `--active` of their conversations. After `--outage-secs` every client
@@ -27,13 +27,15 @@ use super::{
     sockets::{self, Dialer, Ws, parse, progress},
     stats::Summary,
 };
-use crate::{config::Settings, db::entities::message};
+use switchboard::{config::Settings, db::entities::message};
 
 /// Issue 6: every dropped client live again within this many seconds.
 const TARGET_S: f64 = 10.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub server: sockets::ServerBin,
     /// Customer sockets (each its own visitor, subscribed to its own conversation).
     #[arg(long, default_value_t = 10_000)]
     pub clients: usize,
@@ -159,7 +161,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
         anyhow::ensure!(v >= 0.0 && v.is_finite(), "{name} must be 0 or more");
     }
     sockets::prepare_machine(a.clients + 16)?;
-    let ws = sockets::Workspace::new(settings)?;
+    let ws = sockets::Workspace::new(settings, &a.server)?;
     progress(format_args!(
         "seeding {} visitors with a conversation each",
         a.clients
@@ -765,7 +767,7 @@ fn summarize(
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench reconnect — one server node (child process), {} CPUs",
+        "switchboard-bench reconnect — one server node (child process), {} CPUs",
         r.cpus
     );
     println!(

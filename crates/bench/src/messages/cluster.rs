@@ -8,10 +8,8 @@ use super::{
     Args, Report, bench, print_report, progress,
     target::{LocalOptions, Target},
 };
-use crate::{
-    bench::nodes::{self, ClusterLink},
-    config::Settings,
-};
+use crate::nodes::{self, ClusterLink};
+use switchboard::config::Settings;
 
 #[derive(Serialize)]
 struct ClusterReport {
@@ -61,7 +59,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     let single = one_run(&a, settings.clone(), &database_url, None).await?;
     progress(format_args!(
         "2/2: two nodes linked by {bus} ({}), customers on A, agents on B, on a fresh database",
-        crate::config::redact_url(&bus_url)
+        switchboard::config::redact_url(&bus_url)
     ));
     let link = ClusterLink::new(&bus_url)?;
     let mut cluster = one_run(&a, settings, &database_url, Some(link)).await?;
@@ -79,7 +77,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
             deliver_p99: div(cluster.deliver_p99_ms, single.deliver_p99_ms),
         },
         bus,
-        bus_url: crate::config::redact_url(&bus_url),
+        bus_url: switchboard::config::redact_url(&bus_url),
         single,
         cluster,
     };

@@ -1,4 +1,4 @@
-//! `switchboard bench connections`: how many idle sockets one server node holds, and what each
+//! `switchboard-bench connections`: how many idle sockets one server node holds, and what each
 //! costs. The server runs as a child process (`switchboard serve` on a fresh SQLite database)
 //! so that its resident memory and CPU time can be read from `/proc/<pid>`. The bench opens
 //! `--connections` customer sockets (each its own visitor, subscribed to its own conversation)
@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMsg;
 
 use super::sockets::{self, Dialer, Ws, parse, progress};
-use crate::config::Settings;
+use switchboard::config::Settings;
 
 /// Issue 6: sockets one node must hold, and the most RSS each may cost.
 const TARGET_SOCKETS: usize = 50_000;
@@ -28,6 +28,8 @@ const TARGET_KIB_PER_SOCKET: f64 = 16.0;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub server: sockets::ServerBin,
     /// Customer sockets to open (each its own visitor, subscribed to its own conversation).
     #[arg(long, default_value_t = 50_000)]
     pub connections: usize,
@@ -123,7 +125,7 @@ pub async fn run(a: Args, settings: Settings) -> anyhow::Result<()> {
     let total = a.connections + a.agents;
     sockets::prepare_machine(total)?;
     let heartbeat_secs = settings.ws_heartbeat_secs.max(1);
-    let ws = sockets::Workspace::new(settings)?;
+    let ws = sockets::Workspace::new(settings, &a.server)?;
     progress(format_args!(
         "seeding {} visitors with a conversation each",
         a.connections
@@ -346,7 +348,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>, tally: &Tally) {
 
 fn print_report(r: &Report) {
     println!(
-        "switchboard bench connections — one server node (child process), {} CPUs",
+        "switchboard-bench connections — one server node (child process), {} CPUs",
         r.cpus
     );
     println!(

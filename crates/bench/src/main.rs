@@ -1,9 +1,12 @@
-//! `switchboard bench …`: load generators that print figures (never assertions).
+//! `switchboard-bench …`: load generators that print figures (never assertions). A separate
+//! binary so that the server crate ships none of it; it drives the `switchboard` library
+//! in-process (messages, relay, search, suggest) or a `switchboard` server in a child process
+//! (connections, reconnect: `--server-bin`). See docs/benchmarks.md.
 mod assets;
 mod connections;
 mod cpu;
 mod fsync;
-pub mod messages;
+mod messages;
 mod nodes;
 mod reconnect;
 mod relay;
@@ -12,12 +15,27 @@ mod sockets;
 mod stats;
 mod suggest;
 
-use clap::Subcommand;
+use std::path::PathBuf;
 
-use crate::config::Settings;
+use clap::{Parser, Subcommand};
+use switchboard::config::Settings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard-bench",
+    version,
+    about = "Switchboard load generators that print figures; see docs/benchmarks.md"
+)]
+struct Cli {
+    /// TOML settings file (also `SWITCHBOARD_CONFIG`); `SWITCHBOARD_*` env vars override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: BenchCommand,
+}
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {
+enum BenchCommand {
     /// Durable message throughput and latency over real WebSockets; see docs/benchmarks.md.
     Messages(Box<messages::Args>),
     /// Bytes the browser downloads for the widget and the dashboard (raw and gzipped).
@@ -40,7 +58,7 @@ pub enum BenchCommand {
     Relay(relay::Args),
 }
 
-pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
+async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Messages(a) => messages::run(*a, settings).await,
         BenchCommand::Assets(a) => assets::run(a),
@@ -52,19 +70,28 @@ pub async fn run(cmd: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// `postgres://u@h:5432/postgres?x=y` with the database name replaced by `name`.
-pub(crate) fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
+fn main() -> std::process::ExitCode {
+    switchboard::install_crypto_provider();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
-    let auth_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[auth_start..].find('/') {
-        Some(i) => &base[..auth_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
+    let result = rt.block_on(async {
+        let settings = Settings::load(cli.config.as_deref())?;
+        run(cli.command, settings).await
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
