@@ -24,14 +24,14 @@ fn gz(bytes: &[u8], level: u32) -> anyhow::Result<usize> {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let mut sizes = serde_json::Map::new();
     println!(
-        "{:<16} {:>9} {:>9} {:>9}",
+        "{:<34} {:>9} {:>9} {:>9}",
         "file", "raw", "gzip-6", "gzip-9"
     );
     let mut totals = std::collections::HashMap::new();
     for name in assets::names() {
         let bytes = assets::builtin(name).unwrap_or_default();
         let (g6, g9) = (gz(bytes, 6)?, gz(bytes, 9)?);
-        println!("{name:<16} {:>9} {:>9} {:>9}", bytes.len(), g6, g9);
+        println!("{name:<34} {:>9} {:>9} {:>9}", bytes.len(), g6, g9);
         totals.insert(name, g6);
         sizes.insert(
             name.to_string(),

@@ -49,7 +49,10 @@ pub struct AppPage {
     csrf: String,
     agent_json: String,
     agent_name: String,
-    version: &'static str,
+    /// `/static/<hash>`: where the dashboard's files are (see `assets`).
+    assets: String,
+    /// The largest message body the server accepts (`max_body_bytes`), for the composer.
+    max_body_bytes: usize,
 }
 
 /// The security headers every HTML page carries. `connect-src` names this server's own socket
@@ -320,7 +323,8 @@ pub async fn app(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Http
         csrf: ctx.signer.csrf_token(session),
         agent_json,
         agent_name: agent.name,
-        version: env!("CARGO_PKG_VERSION"),
+        assets: format!("/static/{}", crate::web::assets::hash(&ctx)),
+        max_body_bytes: ctx.settings.max_body_bytes,
     };
     Ok(html(
         &ctx,
