@@ -1,5 +1,5 @@
 //! Server-rendered pages (askama): the landing page, the login form, the dashboard shell, logout.
-//! The dashboard itself is `static/dashboard.js` talking to the JSON API and the agent socket.
+//! The dashboard itself is `static/dashboard/` (ES modules) talking to the JSON API and the agent socket.
 //!
 //! Cookies: `sb_session` (the agent session token; HttpOnly, SameSite=Lax, Secure when the public
 //! URL is https) and, on the login form only, `sb_login_csrf` (double-submit token against login

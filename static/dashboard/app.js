@@ -1,16 +1,17 @@
 import { api, setLeaving } from "./api.js";
 import { ensureAudio, renderNotifyToggle, toggleNotify } from "./notify.js";
-import { loadOutbox } from "./outbox.js";
 import { loadAgents, renderMyPresence, setMyPresence } from "./presence.js";
-import { route } from "./router.js";
+import { parseRoute, searchHash } from "./router.js";
+import { loadOutbox } from "./sending.js";
 import { Sock } from "./socket.js";
-import { S, dom, rowNodes } from "./store.js";
-import { $, $$, ME, clear, h, isTextField } from "./util.js";
+import { S, dom, rowNodes } from "./state.js";
+import { $, $$, ME, clear, h, isTextField, root } from "./util.js";
+import { renderAdmin } from "./views/admin/admin.js";
 import { closeCanned } from "./views/composer.js";
 import { applyContactVisibility, closeSnooze, popover, renderEmptyConvPane } from "./views/conv-pane.js";
-import { Typing, markRead } from "./views/conversation.js";
-import { buildListPane, renderFilters, renderList, stepConversation } from "./views/list.js";
-import { buildSearchView, closeSearchHelp, focusSearch, stepSearchHit } from "./views/search.js";
+import { Typing, closeConversation, markRead, openConversation } from "./views/conversation.js";
+import { buildListPane, inboxHash, loadList, renderFilters, renderList, setFilter, stepConversation } from "./views/list.js";
+import { SR, buildSearchView, closeSearchHelp, focusSearch, leaveSearch, showSearch, stepSearchHit } from "./views/search.js";
 
 export function closePopups() {
   let closed = closeCanned();
@@ -43,6 +44,52 @@ export function onGlobalKey(e) {
   if (e.key === "j") { e.preventDefault(); stepConversation(1); }
   else if (e.key === "k") { e.preventDefault(); stepConversation(-1); }
   else if (e.key === "c" && S.conv && S.conv.dom) { e.preventDefault(); S.conv.dom.composer.focus(); }
+}
+
+/** Applies the route in location.hash to the page (hashchange, and once at start). */
+export function route() {
+  let r = parseRoute(location.hash, ME.role);
+  // The bare "#/search" (main navigation) comes back to the last search.
+  if (r.name === "search" && !r.q && SR.q && !/[?&]q=/.test(location.hash)) {
+    history.replaceState(history.state, "", searchHash(SR));
+    r = parseRoute(location.hash, ME.role);
+  }
+  const prev = S.route;
+  S.route = r;
+  const navKey = r.name === "admin" ? r.section : r.name === "search" ? "search" : "inbox";
+  for (const a of $$("[data-nav]")) {
+    if (a.dataset.nav === navKey) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  if (prev.name === "search" && r.name !== "search") leaveSearch();
+  if (dom.searchView) dom.searchView.hidden = r.name !== "search";
+  if (r.name === "search") {
+    closeConversation();
+    dom.inboxView.hidden = true; dom.adminView.hidden = true;
+    root.classList.remove("has-conv");
+    showSearch(r, prev.name !== "search");
+    return;
+  }
+  if (r.name === "admin") {
+    closeConversation();
+    dom.inboxView.hidden = true; dom.adminView.hidden = false;
+    root.classList.remove("has-conv");
+    renderAdmin(r.section);
+    dom.adminView.focus({ preventScroll: true });
+    return;
+  }
+  dom.inboxView.hidden = false; dom.adminView.hidden = true;
+  if (r.name === "inbox") {
+    setFilter(r.view || S.filter.view, r.status || S.filter.status);
+    closeConversation();
+    root.classList.remove("has-conv");
+  } else {
+    if (!S.list.loaded && !S.list.loading) loadList({ reset: true });
+    root.classList.add("has-conv");
+    const wasOpen = S.conv && S.conv.id === r.id;
+    openConversation(r.id);
+    if (!wasOpen && window.matchMedia("(max-width: 760px)").matches && S.conv && S.conv.dom) S.conv.dom.title.focus({ preventScroll: true });
+  }
+  $$(".back").forEach((b) => b.setAttribute("href", inboxHash()));
 }
 
 export function buildShell() {

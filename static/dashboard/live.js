@@ -1,9 +1,10 @@
 import { api } from "./api.js";
 import { notify } from "./notify.js";
-import { flushOutbox, onAck, onSendError, saveOutbox } from "./outbox.js";
 import { renderPresence } from "./presence.js";
+import { flushOutbox, onAck, onSendError, saveOutbox } from "./sending.js";
 import { Sock } from "./socket.js";
-import { S, listable, storeSummary } from "./store.js";
+import { S, storeSummary } from "./state.js";
+import { applyMessage, listable } from "./store.js";
 import { ME, announce, contactName, enc, toast } from "./util.js";
 import { patchHead } from "./views/conv-pane.js";
 import { Typing, addToConversation, onReplayDone, onResync, renderAgentTyping, setBotTyping, setCustomerTyping, subscribeConv } from "./views/conversation.js";
@@ -97,20 +98,10 @@ export function ingestMessage(m) {
 
 /** Updates a cached summary with a message; false if the summary already had it. */
 export function applyToSummary(s, m) {
-  if (!(m.seq > (s.last_seq || 0) || !s.last_message)) return false;
-  const wasListable = listable(s);
-  s.last_seq = Math.max(s.last_seq || 0, m.seq);
-  s.last_message = { seq: m.seq, body: m.body, sender_type: m.sender_type, sender_id: m.sender_id, private: m.private, created_at: m.created_at };
-  s.last_message_at = m.created_at || new Date().toISOString();
-  if (m.sender_type === "customer") {
-    if (!s.waiting_since) s.waiting_since = m.created_at;
-    if (!(S.conv && S.conv.id === s.id && viewingConversation())) s.unread = (s.unread || 0) + 1;
-    if (s.status === "resolved" || s.status === "snoozed") scheduleCounts();
-  } else if (!m.private && m.sender_type !== "system") {
-    s.waiting_since = null;
-  }
+  const r = applyMessage(s, m, { read: !!(S.conv && S.conv.id === s.id && viewingConversation()) });
+  if (!r) return false;
   placeInList(s, { top: true });
-  if (!wasListable) scheduleCounts();
+  if (r.recount) scheduleCounts();
   return true;
 }
 

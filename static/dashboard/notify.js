@@ -1,4 +1,4 @@
-import { S, dom } from "./store.js";
+import { S, dom } from "./state.js";
 import { $, LS, lsSet, toast } from "./util.js";
 
 // ───────────────────────────── notifications & sound ─────────────────────────────

@@ -1,6 +1,6 @@
 import { api } from "./api.js";
 import { Sock } from "./socket.js";
-import { S, dom, presenceOf } from "./store.js";
+import { S, dom, presenceOf } from "./state.js";
 import { $, $$, LS, ME, h, lsSet } from "./util.js";
 import { fillAssignOptions } from "./views/conv-pane.js";
 import { renderList } from "./views/list.js";

@@ -1,3 +1,6 @@
+/* Search query text, pure part: `key:value` filter tokens and highlight offsets. No DOM, no
+ * imports: unit-tested with `node --test` (test/query.test.js). */
+
 // Highlight ranges are [start, end) offsets into a snippet's `text`. The server (Rust, tantivy)
 // counts UTF-8 bytes (src/search); "char" (Unicode scalar values) and "utf16" (JS string
 // indices) are supported too, should the API ever say otherwise.

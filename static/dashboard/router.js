@@ -1,13 +1,14 @@
-import { S, dom } from "./store.js";
-import { $$, ME, root } from "./util.js";
-import { renderAdmin } from "./views/admin/admin.js";
-import { closeConversation, openConversation } from "./views/conversation.js";
-import { inboxHash, loadList, setFilter } from "./views/list.js";
-import { SORTS, SR, leaveSearch, searchHash, showSearch } from "./views/search.js";
+/* Routing, pure part: the dashboard's URL hash ⇄ a route object. No DOM, no imports: unit-tested
+ * with `node --test` (test/router.test.js). route() (app.js) applies a route to the page. Routes:
+ *   #/inbox?view=…&status=…   #/c/<conversation id>   #/search?q=…&sort=…&page=…
+ *   #/admin/<agents|inboxes|canned|kb>  */
 
-// ───────────────────────────── shell, routing, keyboard ─────────────────────────────
-export function parseRoute() {
-  const raw = location.hash.replace(/^#/, "") || "/inbox";
+export const SORTS = ["relevance", "date"];
+export const ADMIN_SECTIONS = ["agents", "inboxes", "canned", "kb"];
+
+/** The route for `hash` (location.hash); `role` picks the default admin section. */
+export function parseRoute(hash, role) {
+  const raw = String(hash || "").replace(/^#/, "") || "/inbox";
   const qi = raw.indexOf("?");
   const path = qi < 0 ? raw : raw.slice(0, qi);
   const qs = qi < 0 ? "" : raw.slice(qi + 1);
@@ -19,51 +20,14 @@ export function parseRoute() {
       page: page > 0 ? Math.min(page, 100000) : 1 };
   }
   if (parts[0] === "c" && parts[1]) return { name: "conv", id: decodeURIComponent(parts[1]).toLowerCase() };
-  if (parts[0] === "admin") return { name: "admin", section: ["agents", "inboxes", "canned", "kb"].includes(parts[1]) ? parts[1] : ME.role === "admin" ? "agents" : "kb" };
+  if (parts[0] === "admin") return { name: "admin", section: ADMIN_SECTIONS.includes(parts[1]) ? parts[1] : role === "admin" ? "agents" : "kb" };
   return { name: "inbox", view: q.get("view"), status: q.get("status") };
 }
 
-export function route() {
-  let r = parseRoute();
-  // The bare "#/search" (main navigation) comes back to the last search.
-  if (r.name === "search" && !r.q && SR.q && !/[?&]q=/.test(location.hash)) {
-    history.replaceState(history.state, "", searchHash(SR));
-    r = parseRoute();
-  }
-  const prev = S.route;
-  S.route = r;
-  const navKey = r.name === "admin" ? r.section : r.name === "search" ? "search" : "inbox";
-  for (const a of $$("[data-nav]")) {
-    if (a.dataset.nav === navKey) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
-  }
-  if (prev.name === "search" && r.name !== "search") leaveSearch();
-  if (dom.searchView) dom.searchView.hidden = r.name !== "search";
-  if (r.name === "search") {
-    closeConversation();
-    dom.inboxView.hidden = true; dom.adminView.hidden = true;
-    root.classList.remove("has-conv");
-    showSearch(r, prev.name !== "search");
-    return;
-  }
-  if (r.name === "admin") {
-    closeConversation();
-    dom.inboxView.hidden = true; dom.adminView.hidden = false;
-    root.classList.remove("has-conv");
-    renderAdmin(r.section);
-    dom.adminView.focus({ preventScroll: true });
-    return;
-  }
-  dom.inboxView.hidden = false; dom.adminView.hidden = true;
-  if (r.name === "inbox") {
-    setFilter(r.view || S.filter.view, r.status || S.filter.status);
-    closeConversation();
-    root.classList.remove("has-conv");
-  } else {
-    if (!S.list.loaded && !S.list.loading) loadList({ reset: true });
-    root.classList.add("has-conv");
-    const wasOpen = S.conv && S.conv.id === r.id;
-    openConversation(r.id);
-    if (!wasOpen && window.matchMedia("(max-width: 760px)").matches && S.conv && S.conv.dom) S.conv.dom.title.focus({ preventScroll: true });
-  }
-  $$(".back").forEach((b) => b.setAttribute("href", inboxHash()));
+/** The hash of the inbox with filter `f` ({view, status}). */
+export function inboxPath(f) { return `#/inbox?view=${f.view}&status=${f.status}`; }
+
+/** The hash of search `p` ({q, sort, page}). */
+export function searchHash(p) {
+  return `#/search?${new URLSearchParams({ q: p.q || "", sort: p.sort || "relevance", page: String(p.page || 1) })}`;
 }

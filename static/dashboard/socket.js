@@ -1,6 +1,6 @@
 import { api, leaving, toLogin } from "./api.js";
 import { onFrame, onSocketDown } from "./live.js";
-import { dom } from "./store.js";
+import { dom } from "./state.js";
 import { $, parseJSON } from "./util.js";
 
 // ───────────────────────────── socket manager ─────────────────────────────

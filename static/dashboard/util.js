@@ -1,3 +1,5 @@
+import { tms } from "./store.js";
+
 // ───────────────────────────── constants & utilities ─────────────────────────────
 export const API = "/api/v1";
 export const LS = {
@@ -7,9 +9,7 @@ export const LS = {
   contact: "switchboard:contact-panel",
   outbox: "switchboard:outbox:",
 };
-export const VIEWS = ["mine", "unassigned", "all"];
 export const VIEW_LABELS = { mine: "Mine", unassigned: "Unassigned", all: "All" };
-export const STATUSES = ["open", "pending", "snoozed", "resolved"];
 export const STATUS_LABELS = { open: "Open", pending: "Pending", snoozed: "Snoozed", resolved: "Resolved" };
 export const DAYS = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"],
   ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"]];
@@ -69,7 +69,6 @@ export function uuid() {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 export const byteLen = (s) => new TextEncoder().encode(s).length;
-export const tms = (v) => { const t = Date.parse(v || ""); return Number.isNaN(t) ? 0 : t; };
 export function relTime(v) {
   const t = tms(v); if (!t) return "";
   const d = (Date.now() - t) / 1000;

@@ -1,7 +1,7 @@
 import { ApiError, api, toLogin } from "../api.js";
-import { S } from "../store.js";
+import { S } from "../state.js";
 import { $, API, CSRF, announce, clear, enc, h, parseJSON, safeHttpUrl, uid } from "../util.js";
-import { autosize, closeCanned } from "../views/composer.js";
+import { autosize, closeCanned } from "./composer.js";
 
 // ── AI assistance: suggested reply (Server-Sent Events over fetch) and summary ──
 // POST /conversations/{id}/suggest streams `sources`, `delta`…, then `done` or `error`. The draft goes

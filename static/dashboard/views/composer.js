@@ -1,10 +1,10 @@
 import { api } from "../api.js";
-import { queueSend } from "../outbox.js";
-import { S } from "../store.js";
+import { queueSend } from "../sending.js";
+import { S } from "../state.js";
 import { MAX_BODY_BYTES, announce, byteLen, clear, h, toast } from "../util.js";
-import { stopSuggest } from "../views/assist.js";
-import { Typing } from "../views/conversation.js";
-import { renderMessages } from "../views/messages.js";
+import { stopSuggest } from "./assist.js";
+import { Typing } from "./conversation.js";
+import { renderMessages } from "./messages.js";
 
 // ── composer ──
 export function setNoteMode(c, on) {

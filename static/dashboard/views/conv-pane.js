@@ -1,12 +1,13 @@
 import { api } from "../api.js";
 import { fetchSummary } from "../live.js";
 import { PRES_GLYPH } from "../presence.js";
-import { S, agentName, dom, presenceOf, storeSummary } from "../store.js";
-import { $, LS, ME, STATUSES, STATUS_LABELS, announce, clear, clock, contactName, enc, fail, fullTime, h, hue, initial, lsSet, relTime, safeHttpUrl, toast, uid } from "../util.js";
-import { stopSuggest, suggestReply, summarize } from "../views/assist.js";
-import { autosize, closeCanned, onComposerInput, onComposerKey, setNoteMode, submitComposer } from "../views/composer.js";
-import { loadOlder } from "../views/conversation.js";
-import { botChip, inboxHash, placeInList, scheduleCounts } from "../views/list.js";
+import { S, agentName, dom, presenceOf, storeSummary } from "../state.js";
+import { STATUSES } from "../store.js";
+import { $, LS, ME, STATUS_LABELS, announce, clear, clock, contactName, enc, fail, fullTime, h, hue, initial, lsSet, relTime, safeHttpUrl, toast, uid } from "../util.js";
+import { stopSuggest, suggestReply, summarize } from "./assist.js";
+import { autosize, closeCanned, onComposerInput, onComposerKey, setNoteMode, submitComposer } from "./composer.js";
+import { loadOlder } from "./conversation.js";
+import { botChip, inboxHash, placeInList, scheduleCounts } from "./list.js";
 
 // ── conversation pane DOM ──
 export function renderEmptyConvPane() {

@@ -2,12 +2,13 @@ import { api } from "../api.js";
 import { closePopups } from "../app.js";
 import { isMine, viewingConversation } from "../live.js";
 import { Sock } from "../socket.js";
-import { S, agentName, storeSummary } from "../store.js";
+import { S, agentName, storeSummary } from "../state.js";
+import { addMessage, maxSeq, minSeq } from "../store.js";
 import { $, ME, UUID_RE, contactName, enc, fail, h } from "../util.js";
-import { cancelSuggest } from "../views/assist.js";
-import { buildConvPane, patchHead, renderContact, renderEmptyConvPane, showConvError } from "../views/conv-pane.js";
-import { renderList, renderListSelection } from "../views/list.js";
-import { renderMessages, renderOlderButton } from "../views/messages.js";
+import { cancelSuggest } from "./assist.js";
+import { buildConvPane, patchHead, renderContact, renderEmptyConvPane, showConvError } from "./conv-pane.js";
+import { renderList, renderListSelection } from "./list.js";
+import { renderMessages, renderOlderButton } from "./messages.js";
 
 // ───────────────────────────── open conversation ─────────────────────────────
 export let convGen = 0;
@@ -99,21 +100,16 @@ export function onResync(f) {
 
 /** Returns true when the message was new for this conversation. */
 export function addToConversation(c, m) {
-  const old = c.msgs.get(m.seq);
-  if (old && !old._synthetic) return false;
-  c.msgs.set(m.seq, old ? Object.assign({}, m, { _synthetic: false }) : m);
-  if (c.sub !== "none" && !m._synthetic) c.resume = Math.max(c.resume, m.seq);
+  const r = addMessage(c, m);
+  if (!r) return false;
   if (m.sender_type === "customer" && c.customerTyping) setCustomerTyping(c, false);
   if (m.sender_type === "bot" && c.botTyping) setBotTyping(c, false);
   if (c.loaded) {
     renderMessages({ incoming: !isMine(m) });
     markRead();
   }
-  return !old;
+  return r.isNew;
 }
-
-export function maxSeq(c) { let mx = 0; for (const k of c.msgs.keys()) if (k > mx) mx = k; return mx; }
-export function minSeq(c) { let mn = Infinity; for (const k of c.msgs.keys()) if (k < mn) mn = k; return mn === Infinity ? 0 : mn; }
 
 export async function loadOlder() {
   const c = S.conv;

@@ -1,10 +1,12 @@
 import { api } from "../api.js";
 import { presenceDot } from "../presence.js";
-import { S, activity, agentName, dom, listable, matchesFilter, rowNodes, storeSummary } from "../store.js";
-import { $, $$, LS, STATUSES, STATUS_LABELS, VIEWS, VIEW_LABELS, append, clear, clock, contactName, duration, fail, fullTime, h, hue, initial, lsSet, relTime } from "../util.js";
+import { inboxPath } from "../router.js";
+import { S, agentName, dom, matchesFilter, rowNodes, storeSummary } from "../state.js";
+import { STATUSES, VIEWS, activity, listable } from "../store.js";
+import { $, $$, LS, STATUS_LABELS, VIEW_LABELS, append, clear, clock, contactName, duration, fail, fullTime, h, hue, initial, lsSet, relTime } from "../util.js";
 
 // ───────────────────────────── conversation list ─────────────────────────────
-export function inboxHash() { return `#/inbox?view=${S.filter.view}&status=${S.filter.status}`; }
+export function inboxHash() { return inboxPath(S.filter); }
 
 export function setFilter(view, status) {
   const v = VIEWS.includes(view) ? view : S.filter.view;

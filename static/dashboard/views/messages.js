@@ -1,7 +1,8 @@
 import { isMine } from "../live.js";
-import { saveOutbox, transmit } from "../outbox.js";
-import { S, agentName } from "../store.js";
-import { $, ME, clear, clock, contactName, fullTime, h, tms } from "../util.js";
+import { saveOutbox, transmit } from "../sending.js";
+import { S, agentName } from "../state.js";
+import { tms } from "../store.js";
+import { $, ME, clear, clock, contactName, fullTime, h } from "../util.js";
 
 // ── messages ──
 export function orderedItems(c) {

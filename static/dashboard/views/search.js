@@ -1,12 +1,13 @@
 import { api } from "../api.js";
+import { route } from "../app.js";
 import { FILTER_KEYS, filterToken, hasFilters, highlightSpans, queryFilter, withFilter, withoutFilters } from "../query.js";
-import { route } from "../router.js";
-import { S, dom } from "../store.js";
-import { $, $$, STATUSES, STATUS_LABELS, append, clear, enc, fullTime, h, hue, initial, tms } from "../util.js";
+import { SORTS, searchHash } from "../router.js";
+import { S, dom } from "../state.js";
+import { STATUSES, tms } from "../store.js";
+import { $, $$, STATUS_LABELS, append, clear, enc, fullTime, h, hue, initial } from "../util.js";
 
 // ───────────────────────────── transcript search (#/search) ─────────────────────────────
 // API: GET /api/v1/search?q&sort&page&per_page → {total, page, per_page, did_you_mean, results:[…]}.
-export const SORTS = ["relevance", "date"];
 export const SORT_LABELS = { relevance: "Best match", date: "Newest first" };
 export const PER_PAGE = 20;
 export const MAX_SNIPPETS = 3;
@@ -36,9 +37,6 @@ export function highlighted(text, ranges) {
 
 // ── route state ──
 export const searchKey = (p) => JSON.stringify([p.q, p.sort, p.page]);
-export function searchHash(p) {
-  return `#/search?${new URLSearchParams({ q: p.q || "", sort: p.sort || "relevance", page: String(p.page || 1) })}`;
-}
 /** Navigate to a search. Typing pushes one history entry per burst and then replaces it. */
 export function goSearch(patch, { typing = false, force = false } = {}) {
   const next = { q: SR.q, sort: SR.sort, page: SR.page, ...patch };

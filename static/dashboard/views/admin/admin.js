@@ -1,9 +1,9 @@
-import { dom } from "../../store.js";
+import { dom } from "../../state.js";
 import { $$, ME, clear, h, toast, uid } from "../../util.js";
-import { renderAdminAgents } from "../../views/admin/agents.js";
-import { renderAdminCanned } from "../../views/admin/canned.js";
-import { renderAdminInboxes } from "../../views/admin/inboxes.js";
-import { renderAdminKb } from "../../views/admin/kb.js";
+import { renderAdminAgents } from "./agents.js";
+import { renderAdminCanned } from "./canned.js";
+import { renderAdminInboxes } from "./inboxes.js";
+import { renderAdminKb } from "./kb.js";
 
 // ───────────────────────────── admin: shared helpers ─────────────────────────────
 export function field(label, input, hint) {

@@ -1,8 +1,8 @@
 import { api } from "../../api.js";
 import { presenceDot } from "../../presence.js";
-import { S, dom, presenceOf } from "../../store.js";
+import { S, dom, presenceOf } from "../../state.js";
 import { $, ME, clear, enc, fail, h, toast } from "../../util.js";
-import { adminShell, adminUnavailable, copyText, field, submitting } from "../../views/admin/admin.js";
+import { adminShell, adminUnavailable, copyText, field, submitting } from "./admin.js";
 
 // ── admin: agents ──
 export async function renderAdminAgents() {

@@ -1,7 +1,7 @@
 import { api } from "../../api.js";
-import { S } from "../../store.js";
+import { S } from "../../state.js";
 import { enc, fail, h, toast } from "../../util.js";
-import { adminShell, adminUnavailable, field, submitting } from "../../views/admin/admin.js";
+import { adminShell, adminUnavailable, field, submitting } from "./admin.js";
 
 // ── admin: canned responses ──
 export async function renderAdminCanned() {

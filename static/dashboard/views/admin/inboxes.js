@@ -1,7 +1,7 @@
 import { api } from "../../api.js";
-import { S } from "../../store.js";
+import { S } from "../../state.js";
 import { $$, DAYS, clear, enc, fail, h, toast, uid } from "../../util.js";
-import { adminShell, adminUnavailable, checkField, copyText, field, submitting } from "../../views/admin/admin.js";
+import { adminShell, adminUnavailable, checkField, copyText, field, submitting } from "./admin.js";
 
 // ── admin: inboxes ──
 export async function renderAdminInboxes(selectId) {

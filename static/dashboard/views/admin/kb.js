@@ -1,7 +1,8 @@
 import { ApiError, api } from "../../api.js";
-import { S } from "../../store.js";
-import { $, ME, clear, enc, fail, fullTime, h, initial, safeHttpUrl, tms, toast, uid } from "../../util.js";
-import { adminShell, adminUnavailable, field, submitting } from "../../views/admin/admin.js";
+import { S } from "../../state.js";
+import { tms } from "../../store.js";
+import { $, ME, clear, enc, fail, fullTime, h, initial, safeHttpUrl, toast, uid } from "../../util.js";
+import { adminShell, adminUnavailable, field, submitting } from "./admin.js";
 
 // ── admin: knowledge base ──
 // Every agent can read the articles and test retrieval; only admins see the editor.
