@@ -1,3 +1,4 @@
+/* The JSON API (/api/v1): fetch with the session cookie and CSRF header, typed errors (ApiError), sign-in redirect on 401. */
 import { API, CSRF } from "./util.js";
 
 // ───────────────────────────── HTTP API ─────────────────────────────

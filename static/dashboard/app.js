@@ -1,3 +1,8 @@
+/* The dashboard's entry module (loaded by templates/app.html as /static/<hash>/dashboard/app.js): builds the
+ * shell, applies hash routes (route()), global keyboard shortcuts, and starts the socket.
+ * Plain JS, no build step, no framework. Contract: docs/ui-contract.md, protocol: docs/protocol.md.
+ * Security rule: user data (bodies, names, emails, URLs…) is only ever put in the DOM with
+ * textContent / createElement / setAttribute — never innerHTML. */
 import { api, setLeaving } from "./api.js";
 import { ensureAudio, renderNotifyToggle, toggleNotify } from "./notify.js";
 import { loadAgents, renderMyPresence, setMyPresence } from "./presence.js";

@@ -1,3 +1,5 @@
+/* Live frames from the agent socket: hello, messages, conversation changes, typing, read receipts;
+ * summaries fetched on demand. */
 import { api } from "./api.js";
 import { notify } from "./notify.js";
 import { renderPresence } from "./presence.js";

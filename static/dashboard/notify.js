@@ -1,3 +1,4 @@
+/* Desktop notifications and the new-message sound. */
 import { S, dom } from "./state.js";
 import { $, LS, lsSet, toast } from "./util.js";
 

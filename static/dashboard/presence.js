@@ -1,3 +1,4 @@
+/* Presence: the agent's own online/away switch and the other agents' dots. */
 import { api } from "./api.js";
 import { Sock } from "./socket.js";
 import { S, dom, presenceOf } from "./state.js";

@@ -1,3 +1,4 @@
+/* The agent WebSocket: token, connect, back-off reconnect, app-level ping watchdog, state badge. */
 import { api, leaving, toLogin } from "./api.js";
 import { onFrame, onSocketDown } from "./live.js";
 import { dom } from "./state.js";

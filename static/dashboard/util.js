@@ -1,3 +1,5 @@
+/* Shared helpers: constants, the page's data (ME, CSRF, MAX_BODY_BYTES from the server), the h()
+ * element factory, time formatting, toasts and the screen-reader announcer. */
 import { tms } from "./store.js";
 
 // ───────────────────────────── constants & utilities ─────────────────────────────

@@ -1,3 +1,4 @@
+/* AI assistance in the conversation: streamed suggested reply and summary. */
 import { ApiError, api, toLogin } from "../api.js";
 import { S } from "../state.js";
 import { $, API, CSRF, announce, clear, enc, h, parseJSON, safeHttpUrl, uid } from "../util.js";

@@ -1,3 +1,4 @@
+/* The composer (reply / private note, length check) and the canned-response picker. */
 import { api } from "../api.js";
 import { queueSend } from "../sending.js";
 import { S } from "../state.js";

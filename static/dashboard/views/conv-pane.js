@@ -1,3 +1,4 @@
+/* The open conversation's pane: header (assign, status, snooze), contact panel. */
 import { api } from "../api.js";
 import { fetchSummary } from "../live.js";
 import { PRES_GLYPH } from "../presence.js";

@@ -1,3 +1,4 @@
+/* The open conversation: its state, subscription and replay, older pages, read marks, typing. */
 import { api } from "../api.js";
 import { closePopups } from "../app.js";
 import { isMine, viewingConversation } from "../live.js";

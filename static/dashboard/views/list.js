@@ -1,3 +1,4 @@
+/* The inbox: filters, counts, the conversation list and its rows. */
 import { api } from "../api.js";
 import { presenceDot } from "../presence.js";
 import { inboxPath } from "../router.js";

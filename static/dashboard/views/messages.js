@@ -1,3 +1,4 @@
+/* The open conversation's messages, including un-acked sends from the outbox. */
 import { isMine } from "../live.js";
 import { saveOutbox, transmit } from "../sending.js";
 import { S, agentName } from "../state.js";

@@ -1,3 +1,4 @@
+/* Transcript search (#/search): query box, filters, results with highlights, pager. */
 import { api } from "../api.js";
 import { route } from "../app.js";
 import { FILTER_KEYS, filterToken, hasFilters, highlightSpans, queryFilter, withFilter, withoutFilters } from "../query.js";

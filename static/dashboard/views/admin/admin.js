@@ -1,3 +1,4 @@
+/* Admin pages: shared form helpers and renderAdmin(section). */
 import { dom } from "../../state.js";
 import { $$, ME, clear, h, toast, uid } from "../../util.js";
 import { renderAdminAgents } from "./agents.js";

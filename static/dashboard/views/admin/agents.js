@@ -1,3 +1,4 @@
+/* Admin page: agents (list, roles, invitations). */
 import { api } from "../../api.js";
 import { presenceDot } from "../../presence.js";
 import { S, dom, presenceOf } from "../../state.js";

@@ -1,3 +1,4 @@
+/* Admin page: canned responses. */
 import { api } from "../../api.js";
 import { S } from "../../state.js";
 import { enc, fail, h, toast } from "../../util.js";

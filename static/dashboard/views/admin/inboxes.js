@@ -1,3 +1,4 @@
+/* Admin page: inboxes (widget settings, business hours, install snippet). */
 import { api } from "../../api.js";
 import { S } from "../../state.js";
 import { $$, DAYS, clear, enc, fail, h, toast, uid } from "../../util.js";

@@ -1,3 +1,4 @@
+/* The knowledge base page: articles (admins edit) and a retrieval test. */
 import { ApiError, api } from "../../api.js";
 import { S } from "../../state.js";
 import { tms } from "../../store.js";
