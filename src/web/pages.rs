@@ -51,6 +51,9 @@ pub struct AppPage {
     agent_name: String,
     /// `/static/<hash>`: where the dashboard's files are (see `assets`).
     assets: String,
+    /// Every module of the dashboard (`dashboard/….js`), preloaded so the browser fetches them in
+    /// parallel instead of discovering the import graph level by level.
+    modules: Vec<&'static str>,
     /// The largest message body the server accepts (`max_body_bytes`), for the composer.
     max_body_bytes: usize,
 }
@@ -324,6 +327,9 @@ pub async fn app(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Http
         agent_json,
         agent_name: agent.name,
         assets: format!("/static/{}", crate::web::assets::hash(&ctx)),
+        modules: crate::web::assets::names()
+            .filter(|n| n.starts_with("dashboard/"))
+            .collect(),
         max_body_bytes: ctx.settings.max_body_bytes,
     };
     Ok(html(

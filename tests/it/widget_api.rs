@@ -713,6 +713,14 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
         page.contains(&format!("href=\"/static/{prefix}/dashboard.css\"")),
         "the stylesheet is under the same prefix"
     );
+    for name in switchboard::web::assets::names().filter(|n| n.starts_with("dashboard/")) {
+        assert!(
+            page.contains(&format!(
+                "<link rel=\"modulepreload\" href=\"/static/{prefix}/{name}\">"
+            )),
+            "{name} is preloaded"
+        );
+    }
     for (path, ty) in [
         ("dashboard/app.js", "javascript"),
         ("dashboard/views/list.js", "javascript"),
