@@ -119,7 +119,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/static")
                 .wrap(Compress::default())
-                .route("/{name}", web::get().to(assets::file)),
+                .route("/{name}", web::get().to(assets::file))
+                .route("/{hash}/{name:.+}", web::get().to(assets::hashed)),
         )
         .service(
             web::resource("/widget.js")

@@ -1,5 +1,5 @@
 //! Server-rendered pages (askama): the landing page, the login form, the dashboard shell, logout.
-//! The dashboard itself is `static/dashboard.js` talking to the JSON API and the agent socket.
+//! The dashboard itself is `static/dashboard/` (ES modules) talking to the JSON API and the agent socket.
 //!
 //! Cookies: `sb_session` (the agent session token; HttpOnly, SameSite=Lax, Secure when the public
 //! URL is https) and, on the login form only, `sb_login_csrf` (double-submit token against login
@@ -49,7 +49,13 @@ pub struct AppPage {
     csrf: String,
     agent_json: String,
     agent_name: String,
-    version: &'static str,
+    /// `/static/<hash>`: where the dashboard's files are (see `assets`).
+    assets: String,
+    /// Every module of the dashboard (`dashboard/….js`), preloaded so the browser fetches them in
+    /// parallel instead of discovering the import graph level by level.
+    modules: Vec<&'static str>,
+    /// The largest message body the server accepts (`max_body_bytes`), for the composer.
+    max_body_bytes: usize,
 }
 
 /// The security headers every HTML page carries. `connect-src` names this server's own socket
@@ -320,7 +326,11 @@ pub async fn app(ctx: web::Data<AppContext>, req: HttpRequest) -> AppResult<Http
         csrf: ctx.signer.csrf_token(session),
         agent_json,
         agent_name: agent.name,
-        version: env!("CARGO_PKG_VERSION"),
+        assets: format!("/static/{}", crate::web::assets::hash(&ctx)),
+        modules: crate::web::assets::names()
+            .filter(|n| n.starts_with("dashboard/"))
+            .collect(),
+        max_body_bytes: ctx.settings.max_body_bytes,
     };
     Ok(html(
         &ctx,

@@ -646,6 +646,7 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
     let r = cookie_get(&app.http, &app, "/app", &s.cookie).await;
     assert_eq!(r.status(), 200);
     assert_page_headers(&r, "/app");
+    let page = r.text().await.expect("app page");
 
     // widget.js: gzip when accepted, a JS type, and an ETag that revalidates.
     let plain = switchboard::web::assets::builtin("widget.js").expect("built in");
@@ -687,7 +688,6 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
     assert_eq!(r.status(), 200);
 
     for (path, ty) in [
-        ("/static/dashboard.js", "javascript"),
         ("/static/dashboard.css", "text/css"),
         ("/widget-chat.js", "javascript"),
     ] {
@@ -697,6 +697,62 @@ async fn pages_forbid_framing_and_widget_js_is_compressed_and_cacheable() {
         assert!(ct.contains(ty), "{path}: {ct}");
     }
     let r = app.http.get(app.url("/static/nope.js")).send().await;
+    assert_eq!(r.expect("nope").status(), 404);
+
+    // The dashboard's modules live under a content-hashed prefix, cached as immutable; the page
+    // names the prefix. Another prefix (an older page) gets today's file, never cached.
+    let (_, rest) = page
+        .split_once("src=\"/static/")
+        .expect("the page loads a module from /static/<hash>/");
+    let (prefix, _) = rest.split_once('/').expect("hash");
+    assert!(
+        prefix.len() >= 8 && prefix.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{prefix}"
+    );
+    assert!(
+        page.contains(&format!("href=\"/static/{prefix}/dashboard.css\"")),
+        "the stylesheet is under the same prefix"
+    );
+    for name in switchboard::web::assets::names().filter(|n| n.starts_with("dashboard/")) {
+        assert!(
+            page.contains(&format!(
+                "<link rel=\"modulepreload\" href=\"/static/{prefix}/{name}\">"
+            )),
+            "{name} is preloaded"
+        );
+    }
+    for (path, ty) in [
+        ("dashboard/app.js", "javascript"),
+        ("dashboard/views/list.js", "javascript"),
+        ("dashboard.css", "text/css"),
+    ] {
+        let url = format!("/static/{prefix}/{path}");
+        let r = app.http.get(app.url(&url)).send().await.expect(path);
+        assert_eq!(r.status(), 200, "{url}");
+        assert!(
+            header_str(&r, "content-type")
+                .unwrap_or_default()
+                .contains(ty)
+        );
+        let cc = header_str(&r, "cache-control").unwrap_or_default();
+        assert!(
+            cc.contains("immutable") && cc.contains("max-age=31536000"),
+            "{url}: {cc}"
+        );
+        let r = app
+            .http
+            .get(app.url(&format!("/static/0000000000/{path}")))
+            .send()
+            .await
+            .expect(path);
+        assert_eq!(r.status(), 200, "old prefix {path}");
+        assert_eq!(header_str(&r, "cache-control").as_deref(), Some("no-store"));
+    }
+    let r = app
+        .http
+        .get(app.url(&format!("/static/{prefix}/dashboard/nope.js")))
+        .send()
+        .await;
     assert_eq!(r.expect("nope").status(), 404);
     app.stop().await;
 }

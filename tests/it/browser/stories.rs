@@ -912,3 +912,88 @@ async fn harness_chromedriver_host_page_and_proxy_work() {
     b.close().await;
     app.stop().await;
 }
+
+/// The dashboard is native ES modules: every page (search, each admin page) loads and renders
+/// without a script error. Served from `static_dir` (front-end development mode), so the disk
+/// files and their content hash are what the browser gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_page_renders_without_script_errors() {
+    let _slot = story_slot().await;
+    let app = spawn_app_with(|s| {
+        s.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").to_string();
+    })
+    .await;
+    let agent = dashboard(&app, ADMIN).await;
+    wait_true(
+        &agent,
+        "the dashboard connected",
+        "return !!document.querySelector('[data-testid=connection][data-state=online]');",
+    )
+    .await;
+    let module = agent
+        .js(
+            "return document.querySelector('script[type=module]').getAttribute('src');",
+            vec![],
+        )
+        .await;
+    let module = module.as_str().unwrap_or_default().to_string();
+    assert!(
+        module.starts_with("/static/") && module.ends_with("/dashboard/app.js"),
+        "{module}"
+    );
+
+    for (hash, title) in [
+        ("#/admin/agents", "Agents"),
+        ("#/admin/inboxes", "Inboxes"),
+        ("#/admin/canned", "Canned responses"),
+        ("#/admin/kb", "Knowledge base"),
+    ] {
+        agent
+            .js("location.hash = arguments[0];", vec![json!(hash)])
+            .await;
+        agent
+            .poll(
+                &format!("the {title} page, loaded"),
+                WAIT,
+                "const t = document.querySelector('.admin__title'); \
+                 return !!t && t.textContent === arguments[0] && \
+                   !/Loading…/.test(document.querySelector('.admin').textContent);",
+                vec![json!(title)],
+                |v| v == &json!(true),
+            )
+            .await;
+    }
+    agent
+        .js("location.hash = '#/search?q=hello&sort=date';", vec![])
+        .await;
+    wait_true(
+        &agent,
+        "the search page with its count",
+        "const c = document.querySelector('[data-testid=search-count]'); \
+         return !!c && /conversation/.test(c.textContent) && \
+           !document.querySelector('[data-testid=search-failed]');",
+    )
+    .await;
+    agent
+        .js(
+            "location.hash = '#/inbox?view=mine&status=pending';",
+            vec![],
+        )
+        .await;
+    wait_true(
+        &agent,
+        "back in the inbox, its list shown",
+        "const l = document.querySelector('[data-testid=conv-list]'); \
+         return !!l && l.offsetParent !== null;",
+    )
+    .await;
+
+    let log = agent.console_log().await;
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("SEVERE") && !l.contains("favicon.ico"))
+        .collect();
+    assert!(errors.is_empty(), "script errors:\n{}", errors.join("\n"));
+    agent.close().await;
+    app.stop().await;
+}
