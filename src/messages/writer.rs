@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     actor::{Actor, SenderType},
+    conversations::state,
     db::{self, entities::conversation, entities::message},
     error::{AppError, AppResult},
     events::{ConversationState, DomainEvent, Events},
@@ -288,9 +289,7 @@ async fn write_batch(
         if !msg.private {
             let from_customer = msg.sender_type == SenderType::Customer;
             // A customer writing to a resolved or snoozed conversation reopens it.
-            if from_customer && matches!(conv.status.as_str(), "resolved" | "snoozed") {
-                conv.status = "open".into();
-                conv.snoozed_until = None;
+            if from_customer && state::customer_wrote(conv) {
                 t.reopened = true;
             }
             t.waiting = Some(from_customer);
