@@ -260,7 +260,7 @@ impl Router {
             self.full.insert(conv.account_id, Instant::now());
             return Ok(());
         };
-        if state::assign_next(&self.ctx, conv.id, pick)
+        if state::assign_next(&self.ctx.db, &self.ctx.events, conv.id, pick)
             .await?
             .is_none()
         {

@@ -155,6 +155,6 @@ pub async fn update(
 
 /// A deactivated agent's unresolved conversations go back to the queue (routing hands them on).
 async fn requeue(ctx: &AppContext, agent_id: Uuid) -> AppResult<()> {
-    crate::conversations::state::requeue(ctx, agent_id).await?;
+    crate::conversations::state::requeue(&ctx.db, &ctx.events, agent_id).await?;
     Ok(())
 }

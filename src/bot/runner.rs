@@ -421,7 +421,14 @@ impl Bot {
         conversation_id: Uuid,
         reason: Option<HandoffReason>,
     ) {
-        if let Err(e) = state::hand_off(&self.ctx, conversation_id, reason.is_some()).await {
+        if let Err(e) = state::hand_off(
+            &self.ctx.db,
+            &self.ctx.events,
+            conversation_id,
+            reason.is_some(),
+        )
+        .await
+        {
             tracing::warn!(error = %e, %account_id, "ending the bot's turn failed");
         }
     }

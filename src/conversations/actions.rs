@@ -49,7 +49,7 @@ pub async fn assign(
     if conv.assignee_id == body.agent_id {
         return Ok(conv);
     }
-    state::assign(ctx, conv.id, body.agent_id)
+    state::assign(&ctx.db, &ctx.events, conv.id, body.agent_id)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
@@ -65,7 +65,7 @@ async fn claim(
             "only_if_unassigned needs an agent_id".into(),
         ));
     };
-    if let Some(saved) = state::claim(ctx, conv.id, agent_id).await? {
+    if let Some(saved) = state::claim(&ctx.db, &ctx.events, conv.id, agent_id).await? {
         return Ok(saved);
     }
     // Lost the race, or asked twice: a claim of one's own conversation succeeds.
@@ -119,14 +119,16 @@ pub async fn set_status(
     if conv.status == status && conv.snoozed_until == snooze {
         return Ok(conv);
     }
-    state::set_status(ctx, conv.id, status, snooze)
+    state::set_status(&ctx.db, &ctx.events, conv.id, status, snooze)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
 
 /// Reopens conversations whose snooze has ended; returns how many woke up.
 pub async fn wake_snoozed(ctx: &AppContext, now: DateTime<Utc>) -> AppResult<usize> {
-    Ok(state::wake_due_snoozes(ctx, now).await?.len())
+    Ok(state::wake_due_snoozes(&ctx.db, &ctx.events, now)
+        .await?
+        .len())
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -174,7 +176,7 @@ pub async fn set_tags(
     if conv.tags == tags {
         return Ok(conv);
     }
-    state::set_tags(ctx, conv.id, tags)
+    state::set_tags(&ctx.db, &ctx.events, conv.id, tags)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }

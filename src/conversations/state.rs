@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    context::AppContext,
     db::entities::conversation::{self, Column as C},
     error::AppResult,
     events::{ConversationState, DomainEvent, Events},
@@ -120,9 +119,9 @@ pub async fn announce(events: &Events, saved: &conversation::Model) {
         .await;
 }
 
-async fn announce_all(ctx: &AppContext, rows: &[conversation::Model]) {
+async fn announce_all(events: &Events, rows: &[conversation::Model]) {
     for r in rows {
-        announce(&ctx.events, r).await;
+        announce(events, r).await;
     }
 }
 
@@ -158,7 +157,8 @@ pub async fn erase(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<()> {
 
 /// Assigns to `agent` (or unassigns with None) whoever holds it.
 pub async fn assign(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     agent: Option<Uuid>,
 ) -> AppResult<Option<conversation::Model>> {
@@ -166,14 +166,15 @@ pub async fn assign(
         .col_expr(C::AssigneeId, Expr::value(agent))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(&ctx.db, q).await?;
-    announce_all(ctx, saved.as_slice()).await;
+    let saved = one(db, q).await?;
+    announce_all(events, saved.as_slice()).await;
     Ok(saved)
 }
 
 /// Claim: assigns only if nobody holds it. Of two claims at once, one wins; the other gets None.
 pub async fn claim(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     agent: Uuid,
 ) -> AppResult<Option<conversation::Model>> {
@@ -182,15 +183,16 @@ pub async fn claim(
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id))
         .filter(C::AssigneeId.is_null());
-    let saved = one(&ctx.db, q).await?;
-    announce_all(ctx, saved.as_slice()).await;
+    let saved = one(db, q).await?;
+    announce_all(events, saved.as_slice()).await;
     Ok(saved)
 }
 
 /// Routing's pick: assigns an open, unassigned conversation. The announcement is sent from a
 /// spawned task, since the router listens to these events and must never wait for itself.
 pub async fn assign_next(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     agent: Uuid,
 ) -> AppResult<Option<conversation::Model>> {
@@ -200,30 +202,35 @@ pub async fn assign_next(
         .filter(C::Id.eq(id))
         .filter(C::AssigneeId.is_null())
         .filter(C::Status.eq(Status::Open));
-    let saved = one(&ctx.db, q).await?;
+    let saved = one(db, q).await?;
     if let Some(row) = saved.clone() {
-        let events = ctx.events.clone();
+        let events = events.clone();
         tokio::spawn(async move { announce(&events, &row).await });
     }
     Ok(saved)
 }
 
 /// A deactivated agent's unresolved conversations go back to the queue; returns those requeued.
-pub async fn requeue(ctx: &AppContext, agent: Uuid) -> AppResult<Vec<conversation::Model>> {
+pub async fn requeue(
+    db: &impl ConnectionTrait,
+    events: &Events,
+    agent: Uuid,
+) -> AppResult<Vec<conversation::Model>> {
     let rows = update()
         .col_expr(C::AssigneeId, Expr::value(Option::<Uuid>::None))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::AssigneeId.eq(agent))
         .filter(C::Status.ne(Status::Resolved))
-        .exec_with_returning(&ctx.db)
+        .exec_with_returning(db)
         .await?;
-    announce_all(ctx, &rows).await;
+    announce_all(events, &rows).await;
     Ok(rows)
 }
 
 /// Moves to `status` (with a snooze deadline only for `snoozed`; the caller validated the pair).
 pub async fn set_status(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     status: Status,
     snoozed_until: Option<DateTime<Utc>>,
@@ -233,14 +240,15 @@ pub async fn set_status(
         .col_expr(C::SnoozedUntil, Expr::value(snoozed_until))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(&ctx.db, q).await?;
-    announce_all(ctx, saved.as_slice()).await;
+    let saved = one(db, q).await?;
+    announce_all(events, saved.as_slice()).await;
     Ok(saved)
 }
 
 /// Replaces the tags (newline-separated, already cleaned).
 pub async fn set_tags(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     tags: String,
 ) -> AppResult<Option<conversation::Model>> {
@@ -248,15 +256,16 @@ pub async fn set_tags(
         .col_expr(C::Tags, Expr::value(tags))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(&ctx.db, q).await?;
-    announce_all(ctx, saved.as_slice()).await;
+    let saved = one(db, q).await?;
+    announce_all(events, saved.as_slice()).await;
     Ok(saved)
 }
 
 /// Reopens every conversation whose snooze ended by `now`; returns those woken. An agent who
 /// acted meanwhile changed the status, so the condition leaves that conversation alone.
 pub async fn wake_due_snoozes(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<conversation::Model>> {
     let rows = update()
@@ -265,16 +274,17 @@ pub async fn wake_due_snoozes(
         .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::Status.eq(Status::Snoozed))
         .filter(C::SnoozedUntil.lte(now))
-        .exec_with_returning(&ctx.db)
+        .exec_with_returning(db)
         .await?;
-    announce_all(ctx, &rows).await;
+    announce_all(events, &rows).await;
     Ok(rows)
 }
 
 /// The bot lets go: `active` → `handed_off` (once; None otherwise), a `pending` conversation
 /// becomes `open` for routing, and with `customer_waits` the customer waits from now.
 pub async fn hand_off(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    events: &Events,
     id: Uuid,
     customer_waits: bool,
 ) -> AppResult<Option<conversation::Model>> {
@@ -296,8 +306,8 @@ pub async fn hand_off(
         .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::Id.eq(id))
         .filter(C::BotState.eq(BotState::Active));
-    let saved = one(&ctx.db, q).await?;
-    announce_all(ctx, saved.as_slice()).await;
+    let saved = one(db, q).await?;
+    announce_all(events, saved.as_slice()).await;
     Ok(saved)
 }
 
@@ -382,3 +392,7 @@ pub fn batch_bump_assignments(msg_at: &str, upd_at: &str, wait_at: &str) -> Stri
          WHEN 2 THEN NULL ELSE conversation.waiting_since END"
     )
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

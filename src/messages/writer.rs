@@ -21,7 +21,7 @@ use crate::{
     conversations::state,
     db::{self, entities::conversation, entities::message},
     error::{AppError, AppResult},
-    events::{ConversationState, DomainEvent, Events},
+    events::{DomainEvent, Events},
 };
 
 pub struct WriteRequest {
@@ -92,10 +92,8 @@ async fn run(
                         })
                         .await;
                 }
-                for (account_id, state) in reopened {
-                    events
-                        .publish(DomainEvent::ConversationUpdated { account_id, state })
-                        .await;
+                for conv in &reopened {
+                    state::announce(&events, conv).await;
                 }
                 for (req, res) in batch.drain(..).zip(results) {
                     let _ = req.reply.send(res.map(|o| o.sent));
@@ -324,8 +322,7 @@ async fn write_batch(
     let reopened = touched
         .iter()
         .filter(|(_, t)| t.reopened)
-        .filter_map(|(id, _)| convs.get(id))
-        .map(|c| (c.account_id, ConversationState::from(c)))
+        .filter_map(|(id, _)| convs.remove(id))
         .collect();
     let results = results
         .into_iter()
@@ -344,8 +341,9 @@ struct Touch {
 
 struct Written {
     results: Vec<AppResult<Outcome>>,
-    /// Conversations a customer reopened, to announce after the messages.
-    reopened: Vec<(Uuid, ConversationState)>,
+    /// Conversations a customer reopened (as written: the rows read in this transaction with
+    /// [`state::customer_wrote`] applied), to announce after the messages.
+    reopened: Vec<conversation::Model>,
 }
 
 fn to_active(m: &Message, account_id: Uuid) -> message::ActiveModel {
