@@ -1,6 +1,7 @@
 //! One test per transition: the moves it allows, the ones it refuses, and races (the database
-//! picks one winner). An in-memory SQLite database with the real migrations; foreign keys off so
-//! that a conversation row needs no account, inbox or contact.
+//! picks one winner). An in-memory SQLite database with the real migrations, or a fresh
+//! PostgreSQL database when `TEST_DATABASE_URL` is set; foreign keys off either way so that a
+//! conversation row needs no account, inbox or contact.
 use chrono::{Duration, Utc};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use tokio::sync::mpsc;
@@ -15,16 +16,25 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let mut opts = ConnectOptions::new("sqlite::memory:");
-    // One connection: every query sees the same in-memory database.
-    opts.max_connections(1)
-        .min_connections(1)
-        .sqlx_logging(false);
-    let db = Database::connect(opts).await.expect("connect");
-    crate::db::migrate(&db).await.expect("migrate");
-    db.execute_unprepared("PRAGMA foreign_keys = OFF")
-        .await
-        .expect("pragma");
+    let db = match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(admin) => postgres(&admin).await,
+        None => {
+            let mut opts = ConnectOptions::new("sqlite::memory:");
+            // One connection: every query sees the same in-memory database.
+            opts.max_connections(1)
+                .min_connections(1)
+                .sqlx_logging(false);
+            let db = Database::connect(opts).await.expect("connect");
+            crate::db::migrate(&db).await.expect("migrate");
+            db.execute_unprepared("PRAGMA foreign_keys = OFF")
+                .await
+                .expect("pragma");
+            db
+        }
+    };
     let (tx, rx) = mpsc::channel(64);
     Fixture {
         db,
@@ -33,7 +43,51 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// A fresh database (named like the integration tests' ones, dropped by [`Fixture::done`]);
+/// every pooled session skips foreign-key triggers.
+async fn postgres(admin: &str) -> DatabaseConnection {
+    let name = format!("sb_test_{}", Uuid::new_v4().simple());
+    let conn = Database::connect(admin).await.expect("connect admin");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let _ = conn.close().await;
+    let (prefix, _) = admin.rsplit_once('/').expect("database URL has a path");
+    let url = format!("{prefix}/{name}?options=-c%20session_replication_role%3Dreplica");
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(4).sqlx_logging(false);
+    let db = Database::connect(opts).await.expect("connect");
+    crate::db::migrate(&db).await.expect("migrate");
+    db
+}
+
 impl Fixture {
+    /// Drops the PostgreSQL database (nothing to do for SQLite).
+    async fn done(self) {
+        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+            return;
+        };
+        if self.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            return;
+        }
+        let name: Option<String> = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT current_database() AS name",
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get("", "name").ok());
+        let _ = self.db.close().await;
+        if let (Some(name), Ok(conn)) = (name, Database::connect(&admin).await) {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = conn.execute_unprepared(&sql).await;
+            let _ = conn.close().await;
+        }
+    }
+
     async fn conv(&self, status: Status, bot: Option<BotState>) -> conversation::Model {
         let now = Utc::now();
         let m = conversation::Model {
@@ -100,6 +154,7 @@ async fn two_claims_one_winner() {
     let late = claim(&f.db, &f.events, c.id, Uuid::new_v4()).await;
     assert!(late.expect("claim").is_none());
     assert!(f.announced().is_empty());
+    f.done().await;
 }
 
 #[tokio::test]
@@ -116,6 +171,7 @@ async fn assign_transfers_and_unassigns() {
     assert_eq!(seen, vec![Some(a), Some(b), None]);
     let gone = assign(&f.db, &f.events, Uuid::new_v4(), Some(a)).await;
     assert!(gone.expect("missing").is_none());
+    f.done().await;
 }
 
 #[tokio::test]
@@ -125,13 +181,17 @@ async fn assign_next_takes_only_open_unassigned() {
     let open = f.conv(Status::Open, None).await;
     let pending = f.conv(Status::Pending, Some(BotState::Active)).await;
     let got = assign_next(&f.db, &f.events, open.id, agent).await;
-    assert_eq!(got.expect("open").map(|m| m.assignee_id), Some(Some(agent)));
+    assert_eq!(
+        got.expect("first pick").map(|m| m.assignee_id),
+        Some(Some(agent))
+    );
     // Already placed, or not open: refused.
     let again = assign_next(&f.db, &f.events, open.id, Uuid::new_v4()).await;
     assert!(again.expect("again").is_none());
     let bot = assign_next(&f.db, &f.events, pending.id, agent).await;
-    assert!(bot.expect("pending").is_none());
+    assert!(bot.expect("bot pick").is_none());
     assert_eq!(f.row(pending.id).await.assignee_id, None);
+    f.done().await;
 }
 
 #[tokio::test]
@@ -160,6 +220,7 @@ async fn requeue_frees_only_the_agents_unresolved() {
     assert_eq!(f.row(resolved.id).await.assignee_id, Some(gone));
     assert_eq!(f.row(others.id).await.assignee_id, Some(other));
     assert!(f.announced().iter().all(|s| s.assignee_id.is_none()));
+    f.done().await;
 }
 
 #[tokio::test]
@@ -180,6 +241,7 @@ async fn set_status_and_snooze() {
     assert_eq!((r.status, r.snoozed_until), (Status::Resolved, None));
     let seen: Vec<Status> = f.announced().into_iter().map(|s| s.status).collect();
     assert_eq!(seen, vec![Status::Snoozed, Status::Resolved]);
+    f.done().await;
 }
 
 #[tokio::test]
@@ -192,6 +254,7 @@ async fn set_tags_replaces() {
         .expect("row");
     assert_eq!(m.tags, "a\nb");
     assert_eq!(f.announced().len(), 1);
+    f.done().await;
 }
 
 #[tokio::test]
@@ -228,6 +291,7 @@ async fn wake_due_snoozes_wakes_only_due_still_snoozed() {
         (seen[0].status, seen[0].snoozed_until),
         (Status::Open, None)
     );
+    f.done().await;
 }
 
 #[tokio::test]
@@ -259,11 +323,12 @@ async fn hand_off_once_and_opens_pending() {
     // A status other than pending stays; without a waiting customer the wait is unchanged.
     let r = hand_off(&f.db, &f.events, resolved.id, false)
         .await
-        .expect("resolved")
+        .expect("hand off after resolve")
         .expect("row");
     assert_eq!((r.status, r.waiting_since), (Status::Resolved, None));
     let seen: Vec<_> = f.announced().into_iter().map(|s| s.bot_state).collect();
     assert_eq!(seen, vec![Some(BotState::HandedOff); 2]);
+    f.done().await;
 }
 
 #[tokio::test]
@@ -287,6 +352,7 @@ async fn bot_turns_and_lease() {
     // Releasing with a stale lease leaves the new holder's lease alone.
     release_bot_lease(&f.db, c.id, until).await.expect("stale");
     assert!(f.row(c.id).await.bot_lease_until.is_some());
+    f.done().await;
 }
 
 #[tokio::test]
@@ -298,6 +364,7 @@ async fn touch_and_erase() {
     erase(&f.db, &[c.id]).await.expect("erase");
     let gone = conversation::Entity::find_by_id(c.id).one(&f.db).await;
     assert!(gone.expect("read").is_none());
+    f.done().await;
 }
 
 #[test]
@@ -379,6 +446,7 @@ async fn batch_bump_reopens_and_tracks_waiting() {
     }
     let a = f.row(answered.id).await;
     assert_eq!((a.status, a.waiting_since), (Status::Pending, None));
+    f.done().await;
 }
 
 #[test]
