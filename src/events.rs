@@ -51,11 +51,11 @@ pub enum DomainEvent {
 pub struct ConversationState {
     pub conversation_id: Uuid,
     pub inbox_id: Uuid,
-    pub status: String,
+    pub status: crate::conversations::state::Status,
     pub assignee_id: Option<Uuid>,
     pub snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
-    /// The first-line bot's hold on it: None, `active` or `handed_off`.
-    pub bot_state: Option<String>,
+    /// The first-line bot's hold on it.
+    pub bot_state: Option<crate::conversations::state::BotState>,
 }
 
 impl From<&crate::db::entities::conversation::Model> for ConversationState {
@@ -63,10 +63,10 @@ impl From<&crate::db::entities::conversation::Model> for ConversationState {
         Self {
             conversation_id: c.id,
             inbox_id: c.inbox_id,
-            status: c.status.clone(),
+            status: c.status,
             assignee_id: c.assignee_id,
             snoozed_until: c.snoozed_until,
-            bot_state: c.bot_state.clone(),
+            bot_state: c.bot_state,
         }
     }
 }

@@ -20,7 +20,10 @@ use uuid::Uuid;
 
 use crate::{
     context::AppContext,
-    conversations::actions::clean_tags,
+    conversations::{
+        actions::clean_tags,
+        state::{self, Status},
+    },
     db::entities::{contact, conversation, message},
 };
 
@@ -75,19 +78,20 @@ pub async fn conversations(
     conversations_into(&ctx.db, path, account_id, inbox_id, progress).await
 }
 
-fn status(s: Option<&str>) -> Result<String, String> {
-    match s.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("open") => Ok("open".into()),
-        Some(s @ ("pending" | "snoozed" | "resolved")) => Ok(s.into()),
-        Some("closed" | "solved" | "done") => Ok("resolved".into()),
-        Some(other) => Err(format!("unknown status {other:?}")),
+/// Our statuses by name, plus the other tools' words for resolved.
+fn status(s: Option<&str>) -> Result<Status, String> {
+    let s = s.map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    match s.as_str() {
+        "" => Ok(Status::Open),
+        "closed" | "solved" | "done" => Ok(Status::Resolved),
+        other => Status::parse(other).ok_or_else(|| format!("unknown status {other:?}")),
     }
 }
 
 #[derive(Debug)]
 struct Parsed {
     src: SourceConversation,
-    status: String,
+    status: Status,
     tags: Vec<String>,
 }
 
@@ -249,10 +253,7 @@ async fn write_chunk(
             bot_turns: 0,
             bot_lease_until: None,
         };
-        let am: conversation::ActiveModel = model.into();
-        conversation::Entity::insert(am)
-            .exec_without_returning(&txn)
-            .await?;
+        state::create(&txn, model).await?;
         stats.conversations += 1;
         stats.messages += seq as usize;
     }
@@ -320,7 +321,7 @@ mod tests {
     fn lines_are_validated_with_clear_reasons() {
         let ok = r#"{"id":"c-1","status":"closed","tags":["Billing"],"created_at":"2024-02-05T08:02:00Z","messages":[]}"#;
         let p = parse_line(ok).expect("valid");
-        assert_eq!(p.status, "resolved");
+        assert_eq!(p.status, Status::Resolved);
         assert_eq!(p.tags, vec!["billing"]);
         assert!(parse_line("{").unwrap_err().contains("not a conversation"));
         let bad_status = r#"{"id":"c-2","status":"lost","created_at":"2024-02-05T08:02:00Z"}"#;

@@ -29,11 +29,7 @@ pub async fn delete_message(
         return Err(AppError::NotFound("message"));
     }
     // Derived data (the search index) follows `updated_at`.
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::UpdatedAt, chrono::Utc::now().into())
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(&ctx.db)
-        .await?;
+    crate::conversations::state::touch(&ctx.db, conversation_id).await?;
     ctx.events
         .publish(DomainEvent::MessageDeleted {
             account_id: who.account_id,
@@ -78,10 +74,7 @@ pub async fn erase_contact(
             )
             .exec(&txn)
             .await?;
-        conversation::Entity::delete_many()
-            .filter(conversation::Column::Id.is_in(conversation_ids.clone()))
-            .exec(&txn)
-            .await?;
+        crate::conversations::state::erase(&txn, &conversation_ids).await?;
     }
     contact::Entity::delete_by_id(found.id).exec(&txn).await?;
     txn.commit().await?;

@@ -21,10 +21,13 @@ use uuid::Uuid;
 use crate::{
     actor::SenderType,
     context::AppContext,
-    conversations::actions,
+    conversations::{
+        actions,
+        state::{self, Status},
+    },
     db::entities::{agent, conversation, inbox},
     error::AppResult,
-    events::{ConversationState, DomainEvent},
+    events::DomainEvent,
     inboxes,
     presence::PresenceStatus,
 };
@@ -104,7 +107,7 @@ impl Router {
                     return;
                 }
                 self.assigned.remove(&state.conversation_id);
-                if state.status != "open" {
+                if state.status != Status::Open {
                     return;
                 }
                 state.conversation_id
@@ -156,7 +159,7 @@ impl Router {
         let queued = conversation::Entity::find()
             .filter(conversation::Column::AccountId.is_in(accounts))
             .filter(conversation::Column::InboxId.in_subquery(auto_inboxes))
-            .filter(conversation::Column::Status.eq("open"))
+            .filter(conversation::Column::Status.eq(Status::Open))
             .filter(conversation::Column::AssigneeId.is_null())
             .filter(conversation::Column::WaitingSince.is_not_null())
             .order_by_asc(conversation::Column::WaitingSince)
@@ -192,7 +195,7 @@ impl Router {
             self.remember(conv.id);
             return Ok(());
         }
-        if conv.status == "open" && conv.waiting_since.is_some() {
+        if conv.status == Status::Open && conv.waiting_since.is_some() {
             self.assign(conv).await?;
         }
         Ok(())
@@ -235,7 +238,7 @@ impl Router {
             .column(conversation::Column::AssigneeId)
             .column_as(conversation::Column::Id.count(), "n")
             .filter(conversation::Column::AccountId.eq(conv.account_id))
-            .filter(conversation::Column::Status.eq("open"))
+            .filter(conversation::Column::Status.eq(Status::Open))
             .filter(conversation::Column::AssigneeId.is_in(online.clone()))
             .group_by(conversation::Column::AssigneeId)
             .into_model::<Load>()
@@ -257,29 +260,14 @@ impl Router {
             self.full.insert(conv.account_id, Instant::now());
             return Ok(());
         };
-        let now = Utc::now();
-        let res = conversation::Entity::update_many()
-            .col_expr(conversation::Column::AssigneeId, Some(pick).into())
-            .col_expr(conversation::Column::UpdatedAt, now.into())
-            .filter(conversation::Column::Id.eq(conv.id))
-            .filter(conversation::Column::AssigneeId.is_null())
-            .filter(conversation::Column::Status.eq("open"))
-            .exec(&self.ctx.db)
-            .await?;
-        if res.rows_affected != 1 {
+        if state::assign_next(&self.ctx.db, &self.ctx.events, conv.id, pick)
+            .await?
+            .is_none()
+        {
             return Ok(()); // someone else placed it first
         }
         self.last_pick.insert(conv.account_id, pick);
         self.remember(conv.id);
-        let mut state = ConversationState::from(&conv);
-        state.assignee_id = Some(pick);
-        let events = self.ctx.events.clone();
-        let account_id = conv.account_id;
-        tokio::spawn(async move {
-            events
-                .publish(DomainEvent::ConversationUpdated { account_id, state })
-                .await;
-        });
         Ok(())
     }
 }

@@ -10,9 +10,8 @@ use crate::{
     actor::{AgentIdentity, Role},
     auth::tokens,
     context::AppContext,
-    db::entities::{agent, agent_session, conversation},
+    db::entities::{agent, agent_session},
     error::{AppError, AppResult},
-    events::{ConversationState, DomainEvent},
     presence::PresenceStatus,
 };
 
@@ -156,32 +155,6 @@ pub async fn update(
 
 /// A deactivated agent's unresolved conversations go back to the queue (routing hands them on).
 async fn requeue(ctx: &AppContext, agent_id: Uuid) -> AppResult<()> {
-    let held = conversation::Entity::find()
-        .filter(conversation::Column::AssigneeId.eq(agent_id))
-        .filter(conversation::Column::Status.ne("resolved"))
-        .all(&ctx.db)
-        .await?;
-    for c in held {
-        let res = conversation::Entity::update_many()
-            .col_expr(
-                conversation::Column::AssigneeId,
-                Option::<Uuid>::None.into(),
-            )
-            .col_expr(conversation::Column::UpdatedAt, chrono::Utc::now().into())
-            .filter(conversation::Column::Id.eq(c.id))
-            .filter(conversation::Column::AssigneeId.eq(agent_id))
-            .exec(&ctx.db)
-            .await?;
-        if res.rows_affected == 1 {
-            let mut state = ConversationState::from(&c);
-            state.assignee_id = None;
-            ctx.events
-                .publish(DomainEvent::ConversationUpdated {
-                    account_id: c.account_id,
-                    state,
-                })
-                .await;
-        }
-    }
+    crate::conversations::state::requeue(&ctx.db, &ctx.events, agent_id).await?;
     Ok(())
 }

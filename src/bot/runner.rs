@@ -23,10 +23,7 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
@@ -38,9 +35,10 @@ use super::{
 use crate::{
     actor::{Actor, SenderType},
     context::AppContext,
+    conversations::state::{self, BotState, Status},
     db::entities::{conversation, inbox, message},
     error::AppResult,
-    events::{ConversationState, DomainEvent},
+    events::DomainEvent,
     llm,
     messages::{self, Message, SendCommand},
 };
@@ -112,7 +110,7 @@ impl Bot {
         let conversation_id = match &ev {
             DomainEvent::MessageCreated { message, .. } => Some(message.conversation_id),
             DomainEvent::ConversationUpdated { state, .. } => {
-                if state.bot_state.as_deref() != Some("active") {
+                if state.bot_state != Some(BotState::Active) {
                     self.done_with(state.conversation_id);
                 }
                 Some(state.conversation_id)
@@ -197,11 +195,11 @@ impl Bot {
         else {
             return Ok(());
         };
-        if conv.bot_state.as_deref() != Some("active") {
+        if conv.bot_state != Some(BotState::Active) {
             self.done_with(conversation_id);
             return Ok(());
         }
-        if conv.assignee_id.is_some() || conv.status != "pending" {
+        if conv.assignee_id.is_some() || conv.status != Status::Pending {
             return Ok(());
         }
         let msg = match msg {
@@ -342,14 +340,7 @@ impl Bot {
             .send(account_id, conversation_id, reply_id, body, false)
             .await?;
         if !sent.duplicate {
-            conversation::Entity::update_many()
-                .col_expr(
-                    conversation::Column::BotTurns,
-                    Expr::col(conversation::Column::BotTurns).add(1),
-                )
-                .filter(conversation::Column::Id.eq(conversation_id))
-                .exec(&self.ctx.db)
-                .await?;
+            state::count_bot_turn(&self.ctx.db, conversation_id).await?;
         }
         Ok(())
     }
@@ -440,43 +431,15 @@ impl Bot {
         conversation_id: Uuid,
         reason: Option<HandoffReason>,
     ) {
-        let ctx = &self.ctx;
-        let now = Utc::now();
-        let res = conversation::Entity::update_many()
-            .col_expr(conversation::Column::BotState, Expr::value("handed_off"))
-            .col_expr(
-                conversation::Column::Status,
-                Expr::cust("CASE WHEN status = 'pending' THEN 'open' ELSE status END"),
-            )
-            .col_expr(
-                conversation::Column::WaitingSince,
-                if reason.is_some() {
-                    Expr::value(now)
-                } else {
-                    Expr::col(conversation::Column::WaitingSince)
-                },
-            )
-            .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
-            .filter(conversation::Column::Id.eq(conversation_id))
-            .filter(conversation::Column::BotState.eq("active"))
-            .exec(&ctx.db)
-            .await;
-        match res {
-            Ok(r) if r.rows_affected == 1 => {
-                if let Ok(Some(c)) = conversation::Entity::find_by_id(conversation_id)
-                    .one(&ctx.db)
-                    .await
-                {
-                    ctx.events
-                        .publish(DomainEvent::ConversationUpdated {
-                            account_id,
-                            state: ConversationState::from(&c),
-                        })
-                        .await;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "ending the bot's turn failed"),
+        if let Err(e) = state::hand_off(
+            &self.ctx.db,
+            &self.ctx.events,
+            conversation_id,
+            reason.is_some(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, %account_id, "ending the bot's turn failed");
         }
     }
 
@@ -484,8 +447,8 @@ impl Bot {
     async fn catch_up(&self) {
         let cutoff = Utc::now() - chrono::Duration::seconds(3);
         let waiting = conversation::Entity::find()
-            .filter(conversation::Column::BotState.eq("active"))
-            .filter(conversation::Column::Status.eq("pending"))
+            .filter(conversation::Column::BotState.eq(BotState::Active))
+            .filter(conversation::Column::Status.eq(Status::Pending))
             .filter(conversation::Column::AssigneeId.is_null())
             .filter(conversation::Column::WaitingSince.lt(cutoff))
             .order_by_asc(conversation::Column::WaitingSince)
@@ -525,29 +488,12 @@ async fn take_lease(
     else {
         return Ok(None);
     };
-    let res = conversation::Entity::update_many()
-        .col_expr(conversation::Column::BotLeaseUntil, Expr::value(until))
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(
-            Condition::any()
-                .add(conversation::Column::BotLeaseUntil.is_null())
-                .add(conversation::Column::BotLeaseUntil.lt(now)),
-        )
-        .exec(&ctx.db)
-        .await?;
-    Ok((res.rows_affected == 1).then_some(until))
+    let taken = state::take_bot_lease(&ctx.db, conversation_id, now, until).await?;
+    Ok(taken.then_some(until))
 }
 
 async fn release_lease(ctx: &AppContext, conversation_id: Uuid, lease: chrono::DateTime<Utc>) {
-    let res = conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::BotLeaseUntil,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::BotLeaseUntil.eq(lease))
-        .exec(&ctx.db)
-        .await;
+    let res = state::release_bot_lease(&ctx.db, conversation_id, lease).await;
     if let Err(e) = res {
         tracing::warn!(error = %e, "releasing the bot lease failed (it expires by itself)");
     }

@@ -2,17 +2,19 @@
 //! between open, pending, snoozed (until a time) and resolved. Every change is announced to the
 //! agents and the customer (`conversation_updated`).
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::service::{STATUSES, get_for};
+use super::{
+    service::get_for,
+    state::{self, Status},
+};
 use crate::{
     actor::{Actor, AgentIdentity},
     context::AppContext,
     db::entities::{agent, conversation},
     error::{AppError, AppResult},
-    events::{ConversationState, DomainEvent},
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -23,22 +25,6 @@ pub struct AssignBody {
     /// agents claiming at once — on the same node or on two nodes — get one winner.
     #[serde(default)]
     pub only_if_unassigned: bool,
-}
-
-async fn save(ctx: &AppContext, am: conversation::ActiveModel) -> AppResult<conversation::Model> {
-    let saved = conversation::Entity::update(am).exec(&ctx.db).await?;
-    announce(ctx, saved).await
-}
-
-/// Tells everyone watching (agents, the customer, routing, other nodes) about the change.
-async fn announce(ctx: &AppContext, saved: conversation::Model) -> AppResult<conversation::Model> {
-    ctx.events
-        .publish(DomainEvent::ConversationUpdated {
-            account_id: saved.account_id,
-            state: ConversationState::from(&saved),
-        })
-        .await;
-    Ok(saved)
 }
 
 /// Assigns to an active agent of the same account, or unassigns (back to the queue).
@@ -63,10 +49,9 @@ pub async fn assign(
     if conv.assignee_id == body.agent_id {
         return Ok(conv);
     }
-    let mut am: conversation::ActiveModel = conv.into();
-    am.assignee_id = Set(body.agent_id);
-    am.updated_at = Set(Utc::now());
-    save(ctx, am).await
+    state::assign(&ctx.db, &ctx.events, conv.id, body.agent_id)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))
 }
 
 /// A conditional `UPDATE … WHERE assignee_id IS NULL`: the database picks the one winner.
@@ -80,27 +65,21 @@ async fn claim(
             "only_if_unassigned needs an agent_id".into(),
         ));
     };
-    let res = conversation::Entity::update_many()
-        .col_expr(conversation::Column::AssigneeId, Expr::value(agent_id))
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(conversation::Column::Id.eq(conv.id))
-        .filter(conversation::Column::AssigneeId.is_null())
-        .exec(&ctx.db)
-        .await?;
-    let saved = conversation::Entity::find_by_id(conv.id)
+    if let Some(saved) = state::claim(&ctx.db, &ctx.events, conv.id, agent_id).await? {
+        return Ok(saved);
+    }
+    // Lost the race, or asked twice: a claim of one's own conversation succeeds.
+    let now = conversation::Entity::find_by_id(conv.id)
         .one(&ctx.db)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
-    if res.rows_affected == 0 {
-        return if saved.assignee_id == Some(agent_id) {
-            Ok(saved)
-        } else {
-            Err(AppError::Conflict(
-                "the conversation is already assigned".into(),
-            ))
-        };
+    if now.assignee_id == Some(agent_id) {
+        Ok(now)
+    } else {
+        Err(AppError::Conflict(
+            "the conversation is already assigned".into(),
+        ))
     }
-    announce(ctx, saved).await
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,15 +95,15 @@ pub async fn set_status(
     id: Uuid,
     body: StatusBody,
 ) -> AppResult<conversation::Model> {
-    if !STATUSES.contains(&body.status.as_str()) {
+    let Some(status) = Status::parse(&body.status) else {
         return Err(AppError::Invalid(format!(
             "status must be one of {}",
-            STATUSES.join(", ")
+            Status::list()
         )));
-    }
-    let snooze = match (body.status.as_str(), body.snoozed_until) {
-        ("snoozed", Some(t)) if t > Utc::now() => Some(t),
-        ("snoozed", _) => {
+    };
+    let snooze = match (status, body.snoozed_until) {
+        (Status::Snoozed, Some(t)) if t > Utc::now() => Some(t),
+        (Status::Snoozed, _) => {
             return Err(AppError::Invalid(
                 "snoozing needs a snoozed_until in the future".into(),
             ));
@@ -137,52 +116,19 @@ pub async fn set_status(
         _ => None,
     };
     let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
-    if conv.status == body.status && conv.snoozed_until == snooze {
+    if conv.status == status && conv.snoozed_until == snooze {
         return Ok(conv);
     }
-    let mut am: conversation::ActiveModel = conv.into();
-    am.status = Set(body.status);
-    am.snoozed_until = Set(snooze);
-    am.updated_at = Set(Utc::now());
-    save(ctx, am).await
+    state::set_status(&ctx.db, &ctx.events, conv.id, status, snooze)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))
 }
 
 /// Reopens conversations whose snooze has ended; returns how many woke up.
 pub async fn wake_snoozed(ctx: &AppContext, now: DateTime<Utc>) -> AppResult<usize> {
-    let due = conversation::Entity::find()
-        .filter(conversation::Column::Status.eq("snoozed"))
-        .filter(conversation::Column::SnoozedUntil.lte(now))
-        .all(&ctx.db)
-        .await?;
-    let mut woke = 0;
-    for c in due {
-        // Only if still snoozed with the same deadline: an agent may have acted meanwhile.
-        let res = conversation::Entity::update_many()
-            .col_expr(conversation::Column::Status, "open".into())
-            .col_expr(
-                conversation::Column::SnoozedUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            )
-            .col_expr(conversation::Column::UpdatedAt, now.into())
-            .filter(conversation::Column::Id.eq(c.id))
-            .filter(conversation::Column::Status.eq("snoozed"))
-            .filter(conversation::Column::SnoozedUntil.eq(c.snoozed_until))
-            .exec(&ctx.db)
-            .await?;
-        if res.rows_affected == 1 {
-            woke += 1;
-            let mut state = ConversationState::from(&c);
-            state.status = "open".into();
-            state.snoozed_until = None;
-            ctx.events
-                .publish(DomainEvent::ConversationUpdated {
-                    account_id: c.account_id,
-                    state,
-                })
-                .await;
-        }
-    }
-    Ok(woke)
+    Ok(state::wake_due_snoozes(&ctx.db, &ctx.events, now)
+        .await?
+        .len())
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -230,8 +176,7 @@ pub async fn set_tags(
     if conv.tags == tags {
         return Ok(conv);
     }
-    let mut am: conversation::ActiveModel = conv.into();
-    am.tags = Set(tags);
-    am.updated_at = Set(Utc::now());
-    save(ctx, am).await
+    state::set_tags(&ctx.db, &ctx.events, conv.id, tags)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))
 }

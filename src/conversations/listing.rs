@@ -11,7 +11,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::service::{STATUSES, get_for};
+use super::{
+    service::get_for,
+    state::{BotState, Status},
+};
 use crate::{
     actor::{Actor, AgentIdentity},
     context::AppContext,
@@ -41,7 +44,7 @@ pub struct Summary {
     pub id: Uuid,
     pub inbox_id: Uuid,
     pub inbox_name: String,
-    pub status: String,
+    pub status: Status,
     pub assignee_id: Option<Uuid>,
     pub snoozed_until: Option<DateTime<Utc>>,
     pub subject: Option<String>,
@@ -54,8 +57,8 @@ pub struct Summary {
     pub last_message_at: Option<DateTime<Utc>>,
     pub contact: ContactBrief,
     pub last_message: Option<LastMessage>,
-    /// None = humans only; `active` = the first-line bot answers; `handed_off` = humans, for good.
-    pub bot_state: Option<String>,
+    /// None = humans only.
+    pub bot_state: Option<BotState>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -92,7 +95,7 @@ pub struct Page {
     pub counts: Counts,
 }
 
-fn base(agent: &AgentIdentity, status: &str, view: View) -> Select<conversation::Entity> {
+fn base(agent: &AgentIdentity, status: Status, view: View) -> Select<conversation::Entity> {
     let mut sel = conversation::Entity::find()
         .filter(conversation::Column::AccountId.eq(agent.account_id))
         .filter(conversation::Column::Status.eq(status))
@@ -126,13 +129,12 @@ pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Pa
     let Actor::Agent(agent) = actor else {
         return Err(AppError::Forbidden("agents only"));
     };
-    let status = q.status.as_deref().unwrap_or("open");
-    if !STATUSES.contains(&status) {
-        return Err(AppError::Invalid(format!(
-            "status must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = match q.status.as_deref() {
+        None => Status::Open,
+        Some(s) => Status::parse(s).ok_or_else(|| {
+            AppError::Invalid(format!("status must be one of {}", Status::list()))
+        })?,
+    };
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let mut sel = base(agent, status, q.view);
     if let Some(c) = q.before.as_deref() {
@@ -268,7 +270,7 @@ pub async fn summaries(
                     private: m.private,
                     created_at: m.created_at,
                 }),
-                bot_state: c.bot_state.clone(),
+                bot_state: c.bot_state,
                 id: c.id,
                 inbox_id: c.inbox_id,
                 status: c.status,
@@ -318,7 +320,7 @@ pub struct ContactDetail {
 #[derive(Clone, Debug, Serialize)]
 pub struct PastConversation {
     pub id: Uuid,
-    pub status: String,
+    pub status: Status,
     pub created_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub last_seq: i64,

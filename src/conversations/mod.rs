@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod listing;
 pub mod service;
+pub mod state;
 pub mod visitor;
 
 pub use service::ConversationView;

@@ -22,7 +22,7 @@ pub struct ConversationView {
     pub id: Uuid,
     pub inbox_id: Uuid,
     pub contact_id: Uuid,
-    pub status: String,
+    pub status: super::state::Status,
     pub assignee_id: Option<Uuid>,
     pub last_seq: i64,
     pub created_at: chrono::DateTime<Utc>,
@@ -58,8 +58,6 @@ pub async fn get_for(ctx: &AppContext, actor: &Actor, id: Uuid) -> AppResult<con
         Err(AppError::NotFound("conversation"))
     }
 }
-
-pub const STATUSES: [&str; 4] = ["open", "pending", "snoozed", "resolved"];
 
 /// Records that the actor has read up to `seq` (never moves backwards) and tells the others.
 pub async fn mark_read(

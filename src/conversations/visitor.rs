@@ -9,7 +9,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::listing::PageVisit;
+use super::{
+    listing::PageVisit,
+    state::{self, BotState, Status},
+};
 use crate::{
     auth::{VisitorClaims, VisitorIdentity, tokens},
     context::AppContext,
@@ -172,7 +175,11 @@ async fn new_conversation(
         inbox_id: inbox.id,
         contact_id,
         // With the bot on, the conversation starts with the bot; routing waits for a handoff.
-        status: if inbox.bot_enabled { "pending" } else { "open" }.into(),
+        status: if inbox.bot_enabled {
+            Status::Pending
+        } else {
+            Status::Open
+        },
         assignee_id: None,
         last_seq: 0,
         created_at: now,
@@ -183,14 +190,11 @@ async fn new_conversation(
         subject: None,
         external_id: None,
         tags: String::new(),
-        bot_state: inbox.bot_enabled.then(|| "active".to_string()),
+        bot_state: inbox.bot_enabled.then_some(BotState::Active),
         bot_turns: 0,
         bot_lease_until: None,
     };
-    let am: conversation::ActiveModel = m.clone().into();
-    conversation::Entity::insert(am)
-        .exec_without_returning(&ctx.db)
-        .await?;
+    state::create(&ctx.db, m.clone()).await?;
     ctx.events
         .publish(DomainEvent::ConversationCreated {
             account_id: inbox.account_id,
@@ -410,7 +414,7 @@ pub struct Assignee {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct WidgetStatus {
-    pub status: String,
+    pub status: Status,
     pub assignee: Option<Assignee>,
     /// 1-based place among the inbox's waiting, unassigned conversations.
     pub queue_position: Option<u64>,
@@ -437,11 +441,11 @@ pub async fn status(ctx: &AppContext, v: &VisitorClaims) -> AppResult<WidgetStat
             }),
         None => None,
     };
-    let queue_position = match (conv.assignee_id, conv.waiting_since, conv.status.as_str()) {
-        (None, Some(since), "open") => Some(
+    let queue_position = match (conv.assignee_id, conv.waiting_since, conv.status) {
+        (None, Some(since), Status::Open) => Some(
             conversation::Entity::find()
                 .filter(conversation::Column::InboxId.eq(conv.inbox_id))
-                .filter(conversation::Column::Status.eq("open"))
+                .filter(conversation::Column::Status.eq(Status::Open))
                 .filter(conversation::Column::AssigneeId.is_null())
                 .filter(
                     Condition::any()

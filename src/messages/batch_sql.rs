@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::db::entities::message;
+use crate::{conversations::state, db::entities::message};
 
 /// Keys per idempotency lookup statement and rows per INSERT / UPDATE statement: 5,000 bound
 /// values at most, far below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -141,12 +141,8 @@ pub async fn bump_conversations(
             })
             .collect();
         let sql = format!(
-            "UPDATE conversation SET last_seq = v.column2, last_message_at = {msg_at}, updated_at = {upd_at}, \
-             status = CASE WHEN v.column3 THEN 'open' ELSE conversation.status END, \
-             snoozed_until = CASE WHEN v.column3 THEN NULL ELSE conversation.snoozed_until END, \
-             waiting_since = CASE v.column4 WHEN 1 THEN COALESCE(conversation.waiting_since, {wait_at}) \
-             WHEN 2 THEN NULL ELSE conversation.waiting_since END \
-             FROM (VALUES {}) AS v WHERE conversation.id = v.column1",
+            "UPDATE conversation SET {} FROM (VALUES {}) AS v WHERE conversation.id = v.column1",
+            state::batch_bump_assignments(&msg_at, &upd_at, &wait_at),
             rows.join(", ")
         );
         db.execute_raw(p.statement(sql)).await?;

@@ -1,6 +1,6 @@
 //! Messages: the one write path (`service::send`), the group-commit writer behind it, and history
 //! reads for replay and paging.
-mod batch_sql;
+pub(crate) mod batch_sql;
 pub mod model;
 pub mod repo;
 pub mod service;

@@ -18,9 +18,10 @@ use super::{
 };
 use crate::{
     actor::{Actor, SenderType},
+    conversations::state,
     db::{self, entities::conversation, entities::message},
     error::{AppError, AppResult},
-    events::{ConversationState, DomainEvent, Events},
+    events::{DomainEvent, Events},
 };
 
 pub struct WriteRequest {
@@ -91,10 +92,8 @@ async fn run(
                         })
                         .await;
                 }
-                for (account_id, state) in reopened {
-                    events
-                        .publish(DomainEvent::ConversationUpdated { account_id, state })
-                        .await;
+                for conv in &reopened {
+                    state::announce(&events, conv).await;
                 }
                 for (req, res) in batch.drain(..).zip(results) {
                     let _ = req.reply.send(res.map(|o| o.sent));
@@ -288,9 +287,7 @@ async fn write_batch(
         if !msg.private {
             let from_customer = msg.sender_type == SenderType::Customer;
             // A customer writing to a resolved or snoozed conversation reopens it.
-            if from_customer && matches!(conv.status.as_str(), "resolved" | "snoozed") {
-                conv.status = "open".into();
-                conv.snoozed_until = None;
+            if from_customer && state::customer_wrote(conv) {
                 t.reopened = true;
             }
             t.waiting = Some(from_customer);
@@ -325,8 +322,7 @@ async fn write_batch(
     let reopened = touched
         .iter()
         .filter(|(_, t)| t.reopened)
-        .filter_map(|(id, _)| convs.get(id))
-        .map(|c| (c.account_id, ConversationState::from(c)))
+        .filter_map(|(id, _)| convs.remove(id))
         .collect();
     let results = results
         .into_iter()
@@ -345,8 +341,9 @@ struct Touch {
 
 struct Written {
     results: Vec<AppResult<Outcome>>,
-    /// Conversations a customer reopened, to announce after the messages.
-    reopened: Vec<(Uuid, ConversationState)>,
+    /// Conversations a customer reopened (as written: the rows read in this transaction with
+    /// [`state::customer_wrote`] applied), to announce after the messages.
+    reopened: Vec<conversation::Model>,
 }
 
 fn to_active(m: &Message, account_id: Uuid) -> message::ActiveModel {

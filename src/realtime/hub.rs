@@ -1033,10 +1033,12 @@ impl Hub {
             DomainEvent::ConversationUpdated { account_id, state } => {
                 let frame: Arc<str> = ServerFrame::ConversationUpdated {
                     conversation_id: state.conversation_id,
-                    status: &state.status,
+                    status: state.status.as_str(),
                     assignee_id: state.assignee_id,
                     snoozed_until: state.snoozed_until,
-                    bot_state: state.bot_state.as_deref(),
+                    bot_state: state
+                        .bot_state
+                        .map(crate::conversations::state::BotState::as_str),
                 }
                 .to_text()
                 .into();

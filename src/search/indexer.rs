@@ -602,7 +602,7 @@ pub async fn load_docs(
                 inbox_id: c.inbox_id,
                 inbox_name: inboxes.get(&c.inbox_id).cloned().unwrap_or_default(),
                 subject: c.subject.clone(),
-                status: c.status.clone(),
+                status: c.status.as_str().to_string(),
                 tags: c
                     .tags
                     .split('\n')

@@ -574,7 +574,7 @@ mod tests {
             inbox_id: Uuid::nil(),
             inbox_name: "Website".into(),
             subject: Some(subject.into()),
-            status: "open".into(),
+            status: crate::conversations::state::Status::Open.as_str().into(),
             tags: vec!["billing".into()],
             contact_name: Some("Jörg Müller".into()),
             contact_email: Some("Joerg@Example.com".into()),

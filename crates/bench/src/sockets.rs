@@ -463,7 +463,11 @@ impl Workspace {
                     account_id: acc.id,
                     inbox_id: inbox.id,
                     contact_id,
-                    status: if inbox.bot_enabled { "pending" } else { "open" }.into(),
+                    status: if inbox.bot_enabled {
+                        conversation::Status::Pending
+                    } else {
+                        conversation::Status::Open
+                    },
                     assignee_id: None,
                     last_seq: 0,
                     created_at: now,
@@ -474,7 +478,7 @@ impl Workspace {
                     subject: None,
                     external_id: None,
                     tags: String::new(),
-                    bot_state: inbox.bot_enabled.then(|| "active".to_string()),
+                    bot_state: inbox.bot_enabled.then_some(conversation::BotState::Active),
                     bot_turns: 0,
                     bot_lease_until: None,
                 })

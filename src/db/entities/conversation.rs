@@ -2,6 +2,8 @@
 //! its newest message and only ever moves inside the transaction that inserts that message.
 use sea_orm::entity::prelude::*;
 
+pub use crate::conversations::state::{BotState, Status};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "conversation")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub account_id: Uuid,
     pub inbox_id: Uuid,
     pub contact_id: Uuid,
-    pub status: String,
+    pub status: Status,
     pub assignee_id: Option<Uuid>,
     pub last_seq: i64,
     pub created_at: DateTimeUtc,
@@ -24,8 +26,8 @@ pub struct Model {
     pub external_id: Option<String>,
     /// Newline-separated lower-case tags (labels).
     pub tags: String,
-    /// None = humans only; `active` = the bot answers; `handed_off` = humans only, for good.
-    pub bot_state: Option<String>,
+    /// None = humans only (see [`BotState`]).
+    pub bot_state: Option<BotState>,
     /// Answers the bot gave in this conversation.
     pub bot_turns: i32,
     /// Until when one node's bot holds this conversation's turn (see `bot::runner`).
