@@ -7,6 +7,7 @@
 //! Everything derives from the seed: conversation `i` is generated from its own PRNG stream, so
 //! any conversation can be regenerated alone, and the same arguments always give the same text.
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use switchboard::conversations::state::Status;
 use uuid::Uuid;
 
 /// xorshift64* seeded through splitmix64: small, fast, and good enough for a text generator.
@@ -342,11 +343,12 @@ impl Corpus {
             n: (2 + r.below(13)).to_string(),
         };
         let status = match r.below(100) {
-            0..70 => "resolved",
-            70..85 => "open",
-            85..95 => "pending",
-            _ => "snoozed",
-        };
+            0..70 => Status::Resolved,
+            70..85 => Status::Open,
+            85..95 => Status::Pending,
+            _ => Status::Snoozed,
+        }
+        .as_str();
         let mut tags: Vec<&'static str> = Vec::new();
         for _ in 0..r.below(4) {
             let t = r.pick(topic.tags);

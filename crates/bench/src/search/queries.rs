@@ -2,6 +2,7 @@
 //! query language (tantivy), FTS5 `MATCH` syntax, PostgreSQL `tsquery` and `ILIKE` patterns.
 //! Filters become a join on the conversations table in SQL.
 use serde::Serialize;
+use switchboard::conversations::state::Status;
 
 use super::corpus::Corpus;
 
@@ -89,7 +90,7 @@ pub fn mix(corpus: &Corpus) -> Vec<BenchQuery> {
         q(
             "filter",
             vec![t("refund")],
-            Some(Filter::Status("resolved".into())),
+            Some(Filter::Status(Status::Resolved.as_str().into())),
         ),
         q(
             "filter",
