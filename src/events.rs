@@ -51,11 +51,11 @@ pub enum DomainEvent {
 pub struct ConversationState {
     pub conversation_id: Uuid,
     pub inbox_id: Uuid,
-    pub status: crate::conversations::state::Status,
+    pub status: crate::db::entities::conversation::Status,
     pub assignee_id: Option<Uuid>,
     pub snoozed_until: Option<chrono::DateTime<chrono::Utc>>,
     /// The first-line bot's hold on it.
-    pub bot_state: Option<crate::conversations::state::BotState>,
+    pub bot_state: Option<crate::db::entities::conversation::BotState>,
 }
 
 impl From<&crate::db::entities::conversation::Model> for ConversationState {

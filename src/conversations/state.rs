@@ -1,5 +1,5 @@
-//! Conversation state: the `Status` and `BotState` enums and every transition of a conversation
-//! row, by name. Each transition is one conditional `UPDATE … RETURNING` (the condition is the
+//! Conversation state: every transition of a conversation row, by name (the `Status` and
+//! `BotState` enums are the entity's, re-exported here). Each transition is one conditional `UPDATE … RETURNING` (the condition is the
 //! rule: a refused or lost move touches nothing) and every change agents and customers see goes
 //! out through [`announce`], built from the row the database returned. Nothing else writes the
 //! conversation table; the group-commit writer's set-based statement takes its clause from
@@ -9,104 +9,19 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{CaseStatement, Expr, ExprTrait},
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::db::entities::conversation::{BotState, Status};
 use crate::{
     db::entities::conversation::{self, Column as C},
     error::AppResult,
     events::{ConversationState, DomainEvent, Events},
 };
 
-/// Where a conversation stands for the humans. Stored as text (no data migration).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    #[sea_orm(string_value = "open")]
-    Open,
-    #[sea_orm(string_value = "pending")]
-    Pending,
-    #[sea_orm(string_value = "snoozed")]
-    Snoozed,
-    #[sea_orm(string_value = "resolved")]
-    Resolved,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Open,
-        Status::Pending,
-        Status::Snoozed,
-        Status::Resolved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Pending => "pending",
-            Status::Snoozed => "snoozed",
-            Status::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
-    /// "open, pending, snoozed, resolved", for error messages.
-    pub fn list() -> String {
-        Status::ALL.map(Status::as_str).join(", ")
-    }
-
-    /// Whether a customer's message brings the conversation back to `open`.
-    pub fn reopens_on_customer_message(self) -> bool {
-        matches!(self, Status::Resolved | Status::Snoozed)
-    }
-}
-
-/// The first-line bot's hold on a conversation (NULL in the row = humans only).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum BotState {
-    /// The bot answers.
-    #[sea_orm(string_value = "active")]
-    Active,
-    /// Humans only, for good.
-    #[sea_orm(string_value = "handed_off")]
-    HandedOff,
-}
-
-impl BotState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BotState::Active => "active",
-            BotState::HandedOff => "handed_off",
-        }
-    }
+/// Whether a customer's message brings a conversation in `status` back to `open`: the reopen
+/// rule, used by the single-row rule below and the writer's batch clause.
+pub fn reopens_on_customer_message(status: Status) -> bool {
+    matches!(status, Status::Resolved | Status::Snoozed)
 }
 
 /// Tells everyone watching (agents, the customer, routing, other nodes) about a changed row.
@@ -370,7 +285,7 @@ pub async fn touch(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
 /// The reopen rule for one message, applied by the writer to its in-memory copy of the row: a
 /// customer writing to a resolved or snoozed conversation reopens it (true when it did).
 pub fn customer_wrote(conv: &mut conversation::Model) -> bool {
-    if conv.status.reopens_on_customer_message() {
+    if reopens_on_customer_message(conv.status) {
         conv.status = Status::Open;
         conv.snoozed_until = None;
         true
