@@ -55,15 +55,38 @@ pub async fn fresh_database_url() -> Option<String> {
     Some(db.url().to_string())
 }
 
-/// Drops a database made by `fresh_database_url` (no-op for SQLite).
+/// The PostgreSQL server of the tests that need one whatever the run's backend (outages, killed
+/// connections): `TEST_DATABASE_URL`, else `TEST_POSTGRES_URL`, else the local server `.ci/test`
+/// starts.
+pub fn postgres_admin_url() -> String {
+    ["TEST_DATABASE_URL", "TEST_POSTGRES_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database for a test that needs PostgreSQL. Without one the test fails,
+/// saying so: it never passes by skipping.
+pub async fn fresh_postgres_url() -> String {
+    let admin_url = postgres_admin_url();
+    match testkit::pg::ScratchDb::create(&admin_url, "sb_test_").await {
+        Ok(db) => db.url().to_string(),
+        Err(e) => panic!(
+            "this test needs PostgreSQL at {admin_url} ({e:#}): start it (`.ci/test` does) or \
+             set TEST_POSTGRES_URL"
+        ),
+    }
+}
+
+/// Drops a database made by `fresh_database_url` or `fresh_postgres_url` (no-op for SQLite).
 pub async fn drop_database(url: &str) {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+    if !url.starts_with("postgres") {
         return;
-    };
+    }
     let Some(name) = testkit::pg::database_name(url).filter(|n| n.starts_with("sb_test_")) else {
         return;
     };
-    let _ = testkit::pg::drop_named(&admin_url, name).await;
+    let _ = testkit::pg::drop_named(&postgres_admin_url(), name).await;
 }
 
 pub async fn spawn_app() -> TestApp {

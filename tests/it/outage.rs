@@ -1,5 +1,5 @@
-//! The database goes away under load and comes back (PostgreSQL, through a TCP proxy the test
-//! cuts: other tests share the cluster). Sends during the outage fail with `unavailable` and are
+//! The database goes away under load and comes back (PostgreSQL in every run, through a TCP
+//! proxy the test cuts: other tests share the cluster). Sends during the outage fail with `unavailable` and are
 //! never acked, sockets stay up, `/readyz` says so, and everything recovers by itself: the failed
 //! sends, re-sent with the same ids, are stored once, and nothing acked is lost.
 use std::{collections::HashMap, time::Duration};
@@ -53,10 +53,7 @@ async fn send(ws: &mut Ws, id: &str) -> Result<i64, String> {
 
 #[tokio::test]
 async fn a_database_outage_refuses_sends_keeps_sockets_and_recovers_without_losing_an_ack() {
-    let Some(url) = fresh_database_url().await else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run the PostgreSQL outage test");
-        return;
-    };
+    let url = fresh_postgres_url().await;
     let proxy = Proxy::start(&upstream(&url)).await;
     let app = spawn_app_with(|s| {
         s.database_url = through(&url, &proxy.url);

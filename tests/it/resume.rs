@@ -177,16 +177,14 @@ async fn paging_upward_through_history() {
     app.stop().await;
 }
 
-/// PostgreSQL only (runs when `TEST_DATABASE_URL` is set, as in CI): every database connection is
-/// killed under the running server. Requests fail at most with a retryable 503, never a 500, no
+/// PostgreSQL in every run (`fresh_postgres_url`): every database connection is killed under
+/// the running server. Requests fail at most with a retryable 503, never a 500, no
 /// acknowledged message is lost, and the pool recovers without a restart.
 #[tokio::test]
 async fn killed_database_connections_recover_without_restart() {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
-        return;
-    };
-    let app = spawn_app().await;
+    let url = fresh_postgres_url().await;
+    let admin_url = postgres_admin_url();
+    let app = spawn_app_with(|s| s.database_url = url).await;
     let c = app.customer().await;
     assert_eq!(
         app.post_message(&c.token, c.conversation_id, "before", "before", false)
