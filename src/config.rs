@@ -300,7 +300,70 @@ impl Settings {
                 self.secret_key.len()
             ));
         }
-        Ok(())
+        self.check_ranges()
+    }
+
+    /// Sizes and durations the server relies on being in range: refused at load with the key's
+    /// name, instead of being clamped where they are used.
+    fn check_ranges(&self) -> Result<(), String> {
+        fn at_least(key: &str, value: u64, min: u64) -> Result<(), String> {
+            if value < min {
+                return Err(format!("{key} is {value}; it must be at least {min}"));
+            }
+            Ok(())
+        }
+        let usize_ = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        at_least("ws_outbound_queue", usize_(self.ws_outbound_queue), 16)?;
+        at_least("ws_heartbeat_secs", self.ws_heartbeat_secs, 1)?;
+        at_least(
+            "ws_idle_timeout_secs",
+            self.ws_idle_timeout_secs,
+            self.ws_heartbeat_secs + 1,
+        )?;
+        at_least("db_max_connections", u64::from(self.db_max_connections), 2)?;
+        at_least("sqlite_cache_mb", self.sqlite_cache_mb, 2)?;
+        at_least("http_max_connections", usize_(self.http_max_connections), 1)?;
+        at_least("http_backlog", u64::from(self.http_backlog), 1)?;
+        at_least(
+            "group_commit_max_batch",
+            usize_(self.group_commit_max_batch),
+            1,
+        )?;
+        at_least("replay_page_size", self.replay_page_size, 1)?;
+        at_least("max_body_bytes", usize_(self.max_body_bytes), 1)?;
+        at_least(
+            "max_frame_bytes",
+            usize_(self.max_frame_bytes),
+            usize_(self.max_body_bytes),
+        )?;
+        at_least("llm_timeout_secs", self.llm_timeout_secs, 1)?;
+        at_least(
+            "llm_first_token_timeout_secs",
+            self.llm_first_token_timeout_secs,
+            1,
+        )?;
+        at_least(
+            "visitor_messages_per_minute",
+            u64::from(self.visitor_messages_per_minute),
+            1,
+        )?;
+        at_least(
+            "visitor_message_burst",
+            u64::from(self.visitor_message_burst),
+            1,
+        )?;
+        at_least(
+            "conversation_messages_per_minute",
+            u64::from(self.conversation_messages_per_minute),
+            1,
+        )?;
+        at_least(
+            "conversation_message_burst",
+            u64::from(self.conversation_message_burst),
+            1,
+        )?;
+        at_least("visitor_bytes_per_day", self.visitor_bytes_per_day, 1)?;
+        at_least("inbox_bytes_per_day", self.inbox_bytes_per_day, 1)
     }
 }
 
@@ -310,6 +373,28 @@ pub const MIN_SECRET_KEY_BYTES: usize = 32;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_settings_are_refused_naming_the_key() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let s = Settings {
+            ws_outbound_queue: 4,
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.validate(),
+            Err("ws_outbound_queue is 4; it must be at least 16".into())
+        );
+        let s = Settings {
+            ws_heartbeat_secs: 30,
+            ws_idle_timeout_secs: 20,
+            ..Settings::default()
+        };
+        assert!(
+            s.validate()
+                .is_err_and(|e| e.starts_with("ws_idle_timeout_secs"))
+        );
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -18,7 +18,7 @@ use crate::config::{Settings, SqliteSync};
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
     let mut opts = ConnectOptions::new(url.clone());
-    opts.max_connections(settings.db_max_connections.max(2))
+    opts.max_connections(settings.db_max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
@@ -56,7 +56,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
             SqliteSync::Full => SqliteSynchronous::Full,
             SqliteSync::Normal => SqliteSynchronous::Normal,
         };
-        let cache_kib = settings.sqlite_cache_mb.max(2) * 1024;
+        let cache_kib = settings.sqlite_cache_mb * 1024;
         opts.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)

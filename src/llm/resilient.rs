@@ -45,8 +45,8 @@ pub struct Policy {
 impl Policy {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         Self {
-            timeout: Duration::from_secs(s.llm_timeout_secs.max(1)),
-            first_token_timeout: Duration::from_secs(s.llm_first_token_timeout_secs.max(1)),
+            timeout: Duration::from_secs(s.llm_timeout_secs),
+            first_token_timeout: Duration::from_secs(s.llm_first_token_timeout_secs),
             max_retries: s.llm_max_retries,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),

@@ -84,7 +84,7 @@ struct State {
 
 /// Serves one socket until it closes (awaited by the connection's own task).
 pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
-    let (tx, rx) = mpsc::channel(ctx.settings.ws_outbound_queue.max(16));
+    let (tx, rx) = mpsc::channel(ctx.settings.ws_outbound_queue);
     let (kick_tx, kick_rx) = oneshot::channel();
     let conn_id = ctx.hub.next_conn_id();
     let kind = match actor {
@@ -167,7 +167,7 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
             Actor::Customer(c) => Some(c.conversation_id),
             _ => None,
         },
-        heartbeat_ms: ctx.settings.ws_heartbeat_secs.max(1) * 1000,
+        heartbeat_ms: ctx.settings.ws_heartbeat_secs * 1000,
         max_frame_bytes: ctx.settings.max_frame_bytes,
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
@@ -190,8 +190,8 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
 
 impl State {
     async fn main_loop(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
-        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs.max(1));
-        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs.max(2));
+        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs);
+        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs);
         let mut tick = tokio::time::interval(heartbeat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();

@@ -49,7 +49,7 @@ pub fn start(listener: TcpListener, ctx: &AppContext) -> std::io::Result<Server>
     Ok(builder
         .shutdown_timeout(HTTP_SHUTDOWN_SECS)
         .disable_signals()
-        .max_concurrent_connections(settings.http_max_connections.max(1))
+        .max_concurrent_connections(settings.http_max_connections)
         .listen("switchboard-http", listener, move || {
             let stopping = stopping.clone();
             let upgrades = upgrade_service(app(data.clone(), web_role).into_factory(), ctx.clone());

@@ -177,7 +177,7 @@ fn event(id: Option<i64>, data: &str) -> Bytes {
 
 /// Feeds one SSE client until it goes away, is kicked, or the server stops.
 async fn stream_events(ctx: AppContext, c: VisitorClaims, after: i64, out: mpsc::Sender<Bytes>) {
-    let (tx, mut rx) = mpsc::channel(ctx.settings.ws_outbound_queue.max(16));
+    let (tx, mut rx) = mpsc::channel(ctx.settings.ws_outbound_queue);
     let (kick_tx, mut kick) = oneshot::channel();
     let id = ctx.hub.next_conn_id();
     let conn = Conn {
