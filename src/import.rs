@@ -20,10 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     context::AppContext,
-    conversations::{
-        actions::clean_tags,
-        state::{self, Status},
-    },
+    conversations::state::{self, Status},
     db::entities::{contact, conversation, message},
 };
 
@@ -106,7 +103,7 @@ fn parse_line(line: &str) -> Result<Parsed, String> {
         return Err("a message is longer than 64 KiB".into());
     }
     let status = status(src.status.as_deref())?;
-    let tags = clean_tags(&src.tags).map_err(|e| e.to_string())?;
+    let tags = crate::tags::clean(&src.tags).map_err(|e| e.to_string())?;
     Ok(Parsed { src, status, tags })
 }
 

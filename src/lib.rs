@@ -27,6 +27,7 @@ pub mod realtime;
 pub mod routing;
 pub mod search;
 pub mod startup;
+pub mod tags;
 pub mod telemetry;
 pub mod urls;
 pub mod web;

@@ -137,33 +137,6 @@ pub struct TagsBody {
     pub tags: Vec<String>,
 }
 
-/// Normalises tags: trimmed, lower-case, `a-z0-9-_./` and letters of any script, ≤ 40 chars,
-/// at most 20, no duplicates.
-pub fn clean_tags(tags: &[String]) -> AppResult<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for t in tags {
-        let t = t.trim().to_lowercase();
-        if t.is_empty() {
-            continue;
-        }
-        let ok = t.chars().count() <= 40
-            && t.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-        if !ok {
-            return Err(AppError::Invalid(format!(
-                "tag {t:?}: at most 40 letters, digits, '-', '_', '.', '/'"
-            )));
-        }
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    if out.len() > 20 {
-        return Err(AppError::Invalid("at most 20 tags".into()));
-    }
-    Ok(out)
-}
-
 /// Replaces the conversation's tags (labels).
 pub async fn set_tags(
     ctx: &AppContext,
@@ -171,7 +144,7 @@ pub async fn set_tags(
     id: Uuid,
     body: TagsBody,
 ) -> AppResult<conversation::Model> {
-    let tags = clean_tags(&body.tags)?.join("\n");
+    let tags = crate::tags::clean(&body.tags)?.join("\n");
     let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
     if conv.tags == tags {
         return Ok(conv);

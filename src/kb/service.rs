@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::{
     actor::AgentIdentity,
     context::AppContext,
-    conversations::actions::clean_tags,
     db::entities::kb_article,
     error::{AppError, AppResult},
 };
@@ -131,7 +130,7 @@ fn clean(input: ArticleInput) -> AppResult<Clean> {
         slug,
         title,
         body,
-        tags: clean_tags(&input.tags)?.join("\n"),
+        tags: crate::tags::clean(&input.tags)?.join("\n"),
         url,
     })
 }
