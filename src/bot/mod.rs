@@ -7,6 +7,7 @@ pub mod answer;
 pub mod assist;
 pub mod decide;
 pub mod eval;
+pub mod preview;
 pub mod rules;
 pub mod runner;
 pub mod safety;

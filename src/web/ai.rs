@@ -13,11 +13,11 @@ use uuid::Uuid;
 use super::extract::CurrentAgent;
 use crate::{
     bot::{
-        answer::Citation,
         assist::{self, SuggestEvent},
+        preview,
     },
     context::AppContext,
-    error::{AppError, AppResult},
+    error::AppResult,
     kb::service::{self as kb, ArticleInput},
 };
 
@@ -68,42 +68,14 @@ pub struct KbSearchQuery {
     limit: Option<usize>,
 }
 
-#[derive(serde::Serialize)]
-struct KbHit {
-    article: Citation,
-    score: f32,
-    heading: String,
-    snippet: String,
-}
-
 /// What retrieval finds for a question (the bot's view of the KB), for agents and admins.
 pub async fn search_kb(
     ctx: Ctx,
     who: CurrentAgent,
     q: web::Query<KbSearchQuery>,
 ) -> AppResult<HttpResponse> {
-    if q.q.trim().is_empty() || q.q.len() > 2000 {
-        return Err(AppError::Invalid("q must have 1 to 2000 bytes".into()));
-    }
-    let index = ctx.kb.get(&ctx.db, who.0.account_id).await?;
-    let r = index.retrieve(&q.q, q.limit.unwrap_or(5).clamp(1, 20));
-    let hits: Vec<KbHit> = r
-        .hits
-        .iter()
-        .filter_map(|h| {
-            let d = index.docs().get(h.doc)?;
-            let s = h.sections.first().and_then(|(i, _)| d.sections.get(*i));
-            Some(KbHit {
-                article: Citation::of(d),
-                score: h.score,
-                heading: s.map(|s| s.heading.clone()).unwrap_or_default(),
-                snippet: s
-                    .map(|s| s.text.chars().take(300).collect())
-                    .unwrap_or_default(),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "hits": hits, "unknown_terms": r.unknown })))
+    let preview = preview::what_the_bot_finds(&ctx, &who.0, &q.q, q.limit).await?;
+    Ok(HttpResponse::Ok().json(preview))
 }
 
 fn sse(ev: &SuggestEvent) -> Bytes {
