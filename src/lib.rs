@@ -19,6 +19,7 @@ pub mod kb;
 pub mod limits;
 pub mod llm;
 pub mod messages;
+pub mod passes;
 pub mod presence;
 pub mod privacy;
 #[cfg(test)]

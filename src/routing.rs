@@ -79,7 +79,10 @@ impl Router {
                     Some(ev) => self.on_event(ev).await,
                     None => break,
                 },
-                _ = tick.tick() => self.on_tick().await,
+                _ = tick.tick() => {
+                    self.on_tick().await;
+                    self.ctx.routing_passes.done();
+                }
             }
         }
     }

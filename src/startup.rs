@@ -129,6 +129,7 @@ impl Application {
             kb: crate::kb::KbIndexes::default(),
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             bus_up: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            routing_passes: crate::passes::Passes::default(),
             llm: crate::llm::from_settings(&settings),
         };
         let indexer_role = settings.has_role("indexer");

@@ -479,3 +479,14 @@ pub(crate) async fn cookie_login(app: &TestApp, email: &str) -> CookieSession {
     assert!(!csrf.is_empty(), "data-csrf is empty");
     CookieSession { cookie, csrf }
 }
+
+/// Returns once the router has run a whole pass (its tick) that started after the call: what
+/// it would do with the current state, it has done.
+pub(crate) async fn routing_pass(app: &TestApp) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        app.ctx.routing_passes.next_complete(),
+    )
+    .await
+    .expect("the router completes a pass within 30 s");
+}

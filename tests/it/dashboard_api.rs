@@ -960,7 +960,7 @@ async fn routing_hands_waiting_conversations_to_online_agents_in_turn() {
 
     // Nobody online: the customer waits in the queue.
     let first = writing_customer(&app, "hello?").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    routing_pass(&app).await;
     assert_unassigned(&app, &admin, &first, "assigned to an offline agent").await;
     let st = widget_status(&app, &first).await;
     assert_eq!(st["queue_position"], 1);
@@ -1051,8 +1051,9 @@ async fn a_full_agent_leaves_new_conversations_in_the_queue() {
     );
     let c2 = writing_customer(&app, "second").await;
     let c3 = writing_customer(&app, "third").await;
-    // Two routing ticks later they are still waiting.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Two routing passes later they are still waiting.
+    routing_pass(&app).await;
+    routing_pass(&app).await;
     for c in [&c2, &c3] {
         assert_unassigned(&app, &admin, c, "over capacity").await;
     }
@@ -1071,7 +1072,7 @@ async fn a_full_agent_leaves_new_conversations_in_the_queue() {
         assignee_after_routing(&app, &admin, c2.conversation_id).await,
         bo_id
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    routing_pass(&app).await;
     assert_unassigned(&app, &admin, &c3, "the next in line after c2").await;
     assert_eq!(widget_status(&app, &c3).await["queue_position"], 1);
     app.stop().await;
@@ -1086,7 +1087,8 @@ async fn an_inbox_without_auto_assign_leaves_everything_unassigned() {
     assert_eq!(v["inbox"]["auto_assign"], false);
     let _aws = app.agent_ws(&admin).await;
     let c = writing_customer(&app, "hi").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    routing_pass(&app).await;
+    routing_pass(&app).await;
     assert_unassigned(&app, &admin, &c, "auto_assign is off").await;
     let st = widget_status(&app, &c).await;
     assert_eq!(st["queue_position"], 1);
