@@ -14,8 +14,16 @@
 //! kicks) and applies what other nodes publish to its own sockets. Presence is cluster-wide:
 //! each node announces its agents every [`PRESENCE_EVERY`]; a node not heard from for
 //! [`PRESENCE_TTL`] (killed, cut off) has its agents dropped.
+//!
+//! This module owns the [`HubHandle`] API, the task loop and the command dispatch; the
+//! connections are in [`registry`], agent presence in [`presence`] (a pure struct) and the
+//! building and delivery of frames in [`fanout`].
+mod fanout;
+mod presence;
+mod registry;
+
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -26,67 +34,25 @@ use std::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use self::{
+    fanout::{LiveMessage, Outbound},
+    registry::{Conn, ConnKind},
+};
+use self::{
+    fanout::{MAX_EVENT_BATCH, typing_frame},
+    presence::Presence,
+    registry::Registry,
+};
 use super::{
     bus::{BusTx, Notice},
-    protocol::{PresenceEntry, PresenceStatus, ServerFrame, close},
+    protocol::{PresenceEntry, PresenceStatus, close},
 };
 use crate::{actor::SenderType, events::DomainEvent};
-
-/// What a connection receives from the hub. Small on purpose: every socket's queue allocates
-/// its first block of 32 slots up front (24-byte slots instead of 48 save ~0.8 KiB per socket),
-/// and a message fanned out to many sockets is one shared allocation.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A stored message; the session uses `conversation_id`/`seq` to drop duplicates and fill gaps.
-    Message(Arc<LiveMessage>),
-    Frame(Arc<str>),
-    /// Several of the above, in order, that arrived together: one queue slot.
-    Batch(Box<[Outbound]>),
-}
-
-const _: () = assert!(std::mem::size_of::<Outbound>() <= 24);
-
-#[derive(Debug)]
-pub struct LiveMessage {
-    pub conversation_id: Uuid,
-    pub seq: i64,
-    /// The serialized `message` frame.
-    pub frame: Box<str>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnKind {
-    Agent {
-        agent_id: Uuid,
-        account_id: Uuid,
-    },
-    Customer {
-        account_id: Uuid,
-        conversation_id: Uuid,
-        contact_id: Uuid,
-    },
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct CloseReason {
     pub code: u16,
     pub reason: &'static str,
-}
-
-pub struct Conn {
-    pub id: u64,
-    pub kind: ConnKind,
-    /// For agents: the login session the socket was opened from.
-    pub session: Option<Uuid>,
-    /// For customers: messages of the conversation are queued from the start (SSE, which
-    /// streams them all), or only after [`HubHandle::subscribe`] (a WebSocket delivers only
-    /// what it subscribed to). Agents get every message of their account either way.
-    pub subscribed: bool,
-    /// For a verified visitor: the inbox and the identity epoch its token was issued in; the
-    /// socket closes when the inbox's identity secret is rotated ([`HubHandle::revoke_verified`]).
-    pub verified: Option<(Uuid, i32)>,
-    pub tx: mpsc::Sender<Outbound>,
-    pub kick: oneshot::Sender<CloseReason>,
 }
 
 enum Cmd {
@@ -313,21 +279,6 @@ impl HubHandle {
     }
 }
 
-fn typing_frame(
-    conversation_id: Uuid,
-    sender_type: SenderType,
-    sender_id: Uuid,
-    typing: bool,
-) -> Outbound {
-    let frame = ServerFrame::Typing {
-        conversation_id,
-        sender_type,
-        sender_id,
-        typing,
-    };
-    Outbound::Frame(frame.to_text().into())
-}
-
 /// How often a node announces its agents on the bus…
 pub const PRESENCE_EVERY: Duration = Duration::from_secs(5);
 /// …and how long without news before another node counts them offline.
@@ -354,54 +305,17 @@ pub fn spawn(
     )
 }
 
-struct Entry {
-    kind: ConnKind,
-    session: Option<Uuid>,
-    /// The conversation this socket last said it was typing in, to clear it when it leaves.
-    typing_in: Option<(Uuid, bool)>,
-    tx: mpsc::Sender<Outbound>,
-    kick: Option<oneshot::Sender<CloseReason>>,
-    status: PresenceStatus,
-    /// Customers: takes its conversation's messages (see [`Conn::subscribed`]).
-    subscribed: bool,
-    verified: Option<(Uuid, i32)>,
-}
-
-/// What another node last said about its agents.
-struct RemoteNode {
-    seen: Instant,
-    agents: HashMap<(Uuid, Uuid), PresenceStatus>,
-}
-
 #[derive(Default)]
 struct Hub {
-    conns: HashMap<u64, Entry>,
-    agents_by_account: HashMap<Uuid, HashSet<u64>>,
-    customers_by_conversation: HashMap<Uuid, HashSet<u64>>,
+    conns: Registry,
+    presence: Presence,
     bus: Option<BusTx>,
-    remote: HashMap<Uuid, RemoteNode>,
     /// Set by a drain: sockets are closed with this as soon as they join.
     closing: Option<CloseReason>,
     /// While a batch of events is applied: what each connection gets, queued as one
     /// `Outbound` when the batch is done ([`Hub::flush_staged`]).
     staged: Option<HashMap<u64, Vec<Outbound>>>,
 }
-
-/// Events applied together (and so queued together, one slot per socket) at most.
-const MAX_EVENT_BATCH: usize = 1024;
-
-fn rank(s: PresenceStatus) -> u8 {
-    match s {
-        PresenceStatus::Online => 2,
-        PresenceStatus::Away => 1,
-        PresenceStatus::Offline => 0,
-    }
-}
-
-const SLOW: CloseReason = CloseReason {
-    code: close::SLOW_CONSUMER,
-    reason: "slow consumer",
-};
 
 impl Hub {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<DomainEvent>) {
@@ -431,7 +345,7 @@ impl Hub {
                         // out with it, one queue slot per socket. A lone event skips the staging.
                         let next = events.try_recv().ok();
                         if next.is_some() {
-                            self.staged = Some(HashMap::new());
+                            self.stage();
                         }
                         for ev in std::iter::once(ev).chain(next) {
                             self.publish(|| Notice::Event { event: ev.clone() });
@@ -452,16 +366,7 @@ impl Hub {
             }
         }
         self.publish(|| Notice::Leaving);
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            self.close(id, why);
-        }
-    }
-
-    fn publish(&self, notice: impl FnOnce() -> Notice) {
-        if let Some(bus) = &self.bus {
-            bus.publish(notice());
-        }
+        self.close_all(why);
     }
 
     /// Announces this node's agents and forgets nodes that went quiet.
@@ -469,81 +374,22 @@ impl Hub {
         if self.closing.is_none() {
             self.announce();
         }
-        let dead: Vec<Uuid> = self
-            .remote
-            .iter()
-            .filter(|(_, n)| n.seen.elapsed() > PRESENCE_TTL)
-            .map(|(id, _)| *id)
-            .collect();
-        for node in dead {
+        for node in self.presence.expired(Instant::now(), PRESENCE_TTL) {
             tracing::info!(%node, "no presence from a node: its agents are offline");
             self.forget_node(node);
         }
     }
 
     fn announce(&self) {
-        let Some(bus) = &self.bus else { return };
-        let mut agents = Vec::new();
-        for (account_id, ids) in &self.agents_by_account {
-            let mut seen = HashSet::new();
-            for id in ids {
-                if let Some(ConnKind::Agent { agent_id, .. }) = self.conns.get(id).map(|e| e.kind)
-                    && seen.insert(agent_id)
-                {
-                    agents.push((
-                        *account_id,
-                        agent_id,
-                        self.local_status(*account_id, agent_id),
-                    ));
-                }
-            }
-        }
-        bus.publish(Notice::Presence { full: true, agents });
+        self.publish(|| Notice::Presence {
+            full: true,
+            agents: self.presence.local_agents(),
+        });
     }
 
     fn forget_node(&mut self, node: Uuid) {
-        self.remote_presence(node, true, Vec::new());
-        self.remote.remove(&node);
-    }
-
-    /// Another node's agents changed (or all of them, `full`): local agents see the combined
-    /// status change, if it changed.
-    fn remote_presence(
-        &mut self,
-        node: Uuid,
-        full: bool,
-        agents: Vec<(Uuid, Uuid, PresenceStatus)>,
-    ) {
-        let mut touched: Vec<(Uuid, Uuid)> = agents.iter().map(|(a, g, _)| (*a, *g)).collect();
-        if full && let Some(n) = self.remote.get(&node) {
-            touched.extend(n.agents.keys().copied());
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        let before: Vec<PresenceStatus> = touched
-            .iter()
-            .map(|(a, g)| self.agent_status(*a, *g))
-            .collect();
-        let n = self.remote.entry(node).or_insert_with(|| RemoteNode {
-            seen: Instant::now(),
-            agents: HashMap::new(),
-        });
-        n.seen = Instant::now();
-        if full {
-            n.agents.clear();
-        }
-        for (a, g, s) in agents {
-            if s == PresenceStatus::Offline {
-                n.agents.remove(&(a, g));
-            } else {
-                n.agents.insert((a, g), s);
-            }
-        }
-        for ((account_id, agent_id), was) in touched.into_iter().zip(before) {
-            let now = self.agent_status(account_id, agent_id);
-            if now != was {
-                self.push_presence(account_id, agent_id, now);
-            }
+        for (account_id, agent_id, status) in self.presence.forget(node) {
+            self.push_presence(account_id, agent_id, status);
         }
     }
 
@@ -558,10 +404,16 @@ impl Hub {
                 private,
             } => {
                 let frame = typing_frame(conversation_id, sender_type, sender_id, typing);
-                let targets = self.audience(account_id, conversation_id, !private);
+                let targets = self.conns.audience(account_id, conversation_id, !private);
                 self.push_all(&targets, frame);
             }
-            Notice::Presence { full, agents } => self.remote_presence(node, full, agents),
+            Notice::Presence { full, agents } => {
+                // Local agents see the combined status change, if it changed.
+                let changed = self.presence.remote(node, full, agents, Instant::now());
+                for (account_id, agent_id, status) in changed {
+                    self.push_presence(account_id, agent_id, status);
+                }
+            }
             Notice::Kick {
                 agent_id,
                 session_id,
@@ -592,7 +444,7 @@ impl Hub {
                 on,
                 done,
             } => {
-                if let Some(e) = self.conns.get_mut(&id)
+                if let Some(e) = self.conns.get_mut(id)
                     && matches!(e.kind, ConnKind::Customer { conversation_id: c, .. } if c == conversation_id)
                 {
                     e.subscribed = on;
@@ -606,15 +458,13 @@ impl Hub {
                 private,
             } => self.typing(from, conversation_id, typing, private),
             Cmd::Presence { from, status } => {
-                if let Some(e) = self.conns.get_mut(&from) {
-                    e.status = status;
-                    if let ConnKind::Agent {
-                        agent_id,
-                        account_id,
-                    } = e.kind
-                    {
-                        self.broadcast_presence(account_id, agent_id);
-                    }
+                if let Some(ConnKind::Agent {
+                    agent_id,
+                    account_id,
+                }) = self.conns.get(from).map(|e| e.kind)
+                {
+                    self.presence.set(from, (account_id, agent_id), status);
+                    self.broadcast_presence(account_id, agent_id);
                 }
             }
             Cmd::KickAgent(agent) => {
@@ -639,30 +489,20 @@ impl Hub {
             }
             Cmd::Remote(node, notice) => self.remote_notice(node, notice),
             Cmd::Sessions(reply) => {
-                let mut s: Vec<Uuid> = self.conns.values().filter_map(|e| e.session).collect();
-                s.sort_unstable();
-                s.dedup();
-                let _ = reply.send(s);
+                let _ = reply.send(self.conns.sessions());
             }
             Cmd::Announce => self.announce(),
             Cmd::CloseAll(why) => {
                 self.closing = Some(why);
                 // The others forget this node's agents now, not at the presence timeout.
                 self.publish(|| Notice::Leaving);
-                let ids: Vec<u64> = self.conns.keys().copied().collect();
-                for id in ids {
-                    self.close(id, why);
-                }
+                self.close_all(why);
             }
             Cmd::Online(account_id, reply) => {
-                let _ = reply.send(self.presence_of(account_id));
+                let _ = reply.send(self.presence.of_account(account_id));
             }
             Cmd::OnlineAccounts(reply) => {
-                let mut accounts: HashSet<Uuid> = self.agents_by_account.keys().copied().collect();
-                for n in self.remote.values() {
-                    accounts.extend(n.agents.keys().map(|(a, _)| *a));
-                }
-                let _ = reply.send(accounts.into_iter().collect());
+                let _ = reply.send(self.presence.accounts());
             }
             Cmd::CustomerTyping {
                 account_id,
@@ -671,7 +511,7 @@ impl Hub {
                 typing,
             } => {
                 let frame = typing_frame(conversation_id, SenderType::Customer, contact_id, typing);
-                let targets = self.agents_of(account_id);
+                let targets = self.conns.agents_of(account_id);
                 self.push_all(&targets, frame);
                 self.publish(|| Notice::Typing {
                     account_id,
@@ -688,7 +528,7 @@ impl Hub {
                 typing,
             } => {
                 let frame = typing_frame(conversation_id, SenderType::Bot, Uuid::nil(), typing);
-                let targets = self.audience(account_id, conversation_id, true);
+                let targets = self.conns.audience(account_id, conversation_id, true);
                 self.push_all(&targets, frame);
                 self.publish(|| Notice::Typing {
                     account_id,
@@ -700,408 +540,6 @@ impl Hub {
                 });
             }
             Cmd::Shutdown(_) => {}
-        }
-    }
-
-    fn revoke_verified(&mut self, inbox_id: Uuid, epoch: i32) {
-        self.close_where(
-            |e| matches!(e.verified, Some((i, ep)) if i == inbox_id && ep != epoch),
-            CloseReason {
-                code: close::REVOKED,
-                reason: "identity secret rotated",
-            },
-        );
-    }
-
-    fn kick_where(&mut self, pred: impl Fn(&Entry) -> bool) {
-        self.close_where(
-            pred,
-            CloseReason {
-                code: close::REVOKED,
-                reason: "session ended",
-            },
-        );
-    }
-
-    fn close_where(&mut self, pred: impl Fn(&Entry) -> bool, why: CloseReason) {
-        let ids: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, e)| pred(e))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.close(id, why);
-        }
-    }
-
-    fn join(&mut self, conn: Conn, ready: oneshot::Sender<Vec<PresenceEntry>>) {
-        if let Some(why) = self.closing {
-            let _ = conn.kick.send(why);
-            let _ = ready.send(Vec::new());
-            return;
-        }
-        let account = match conn.kind {
-            ConnKind::Agent { account_id, .. } => {
-                self.agents_by_account
-                    .entry(account_id)
-                    .or_default()
-                    .insert(conn.id);
-                Some(account_id)
-            }
-            ConnKind::Customer {
-                conversation_id, ..
-            } => {
-                self.customers_by_conversation
-                    .entry(conversation_id)
-                    .or_default()
-                    .insert(conn.id);
-                None
-            }
-        };
-        let kind = conn.kind;
-        self.conns.insert(
-            conn.id,
-            Entry {
-                kind,
-                session: conn.session,
-                typing_in: None,
-                tx: conn.tx,
-                kick: Some(conn.kick),
-                status: PresenceStatus::Online,
-                subscribed: conn.subscribed,
-                verified: conn.verified,
-            },
-        );
-        let presence = account.map(|a| self.presence_of(a)).unwrap_or_default();
-        let _ = ready.send(presence);
-        if let ConnKind::Agent {
-            agent_id,
-            account_id,
-        } = kind
-        {
-            self.broadcast_presence(account_id, agent_id);
-        }
-    }
-
-    /// Forgets a connection; an agent whose last socket left goes offline for the others.
-    fn remove(&mut self, id: u64) {
-        // Whoever disappears mid-sentence stops typing for the others.
-        if let Some((conv, private)) = self.conns.get(&id).and_then(|e| e.typing_in) {
-            self.typing(id, conv, false, private);
-        }
-        let Some(e) = self.conns.remove(&id) else {
-            return;
-        };
-        match e.kind {
-            ConnKind::Agent {
-                agent_id,
-                account_id,
-            } => {
-                if let Some(set) = self.agents_by_account.get_mut(&account_id) {
-                    set.remove(&id);
-                    if set.is_empty() {
-                        self.agents_by_account.remove(&account_id);
-                    }
-                }
-                self.broadcast_presence(account_id, agent_id);
-            }
-            ConnKind::Customer {
-                conversation_id, ..
-            } => {
-                if let Some(set) = self.customers_by_conversation.get_mut(&conversation_id) {
-                    set.remove(&id);
-                    if set.is_empty() {
-                        self.customers_by_conversation.remove(&conversation_id);
-                    }
-                }
-            }
-        }
-    }
-
-    fn close(&mut self, id: u64, why: CloseReason) {
-        if let Some(e) = self.conns.get_mut(&id)
-            && let Some(k) = e.kick.take()
-        {
-            let _ = k.send(why);
-        }
-        self.remove(id);
-    }
-
-    /// An agent's status across the cluster: the "most present" of this node's view and what
-    /// other nodes announced.
-    fn agent_status(&self, account_id: Uuid, agent: Uuid) -> PresenceStatus {
-        let mut best = self.local_status(account_id, agent);
-        for n in self.remote.values() {
-            if let Some(s) = n.agents.get(&(account_id, agent))
-                && rank(*s) > rank(best)
-            {
-                best = *s;
-            }
-        }
-        best
-    }
-
-    /// An agent's status on this node: the "most present" of its sockets, offline when it has none.
-    fn local_status(&self, account_id: Uuid, agent: Uuid) -> PresenceStatus {
-        let mut best = PresenceStatus::Offline;
-        for id in self
-            .agents_by_account
-            .get(&account_id)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(e) = self.conns.get(id)
-                && matches!(e.kind, ConnKind::Agent { agent_id, .. } if agent_id == agent)
-            {
-                match e.status {
-                    PresenceStatus::Online => return PresenceStatus::Online,
-                    s => best = s,
-                }
-            }
-        }
-        best
-    }
-
-    fn presence_of(&self, account_id: Uuid) -> Vec<PresenceEntry> {
-        let mut agents: Vec<Uuid> = self
-            .agents_by_account
-            .get(&account_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| match self.conns.get(id)?.kind {
-                ConnKind::Agent { agent_id, .. } => Some(agent_id),
-                ConnKind::Customer { .. } => None,
-            })
-            .collect();
-        for n in self.remote.values() {
-            agents.extend(
-                n.agents
-                    .keys()
-                    .filter(|(a, _)| *a == account_id)
-                    .map(|(_, g)| *g),
-            );
-        }
-        agents.sort_unstable();
-        agents.dedup();
-        agents
-            .into_iter()
-            .map(|agent_id| PresenceEntry {
-                agent_id,
-                status: self.agent_status(account_id, agent_id),
-            })
-            .collect()
-    }
-
-    /// An agent's sockets on this node changed: tell the local agents (cluster-wide status) and
-    /// the other nodes (this node's part).
-    fn broadcast_presence(&mut self, account_id: Uuid, agent_id: Uuid) {
-        let status = self.agent_status(account_id, agent_id);
-        self.publish(|| Notice::Presence {
-            full: false,
-            agents: vec![(
-                account_id,
-                agent_id,
-                self.local_status(account_id, agent_id),
-            )],
-        });
-        self.push_presence(account_id, agent_id, status);
-    }
-
-    fn push_presence(&mut self, account_id: Uuid, agent_id: Uuid, status: PresenceStatus) {
-        let frame: Arc<str> = ServerFrame::Presence { agent_id, status }.to_text().into();
-        let targets = self.agents_of(account_id);
-        self.push_all(&targets, Outbound::Frame(frame));
-    }
-
-    fn agents_of(&self, account_id: Uuid) -> Vec<u64> {
-        let agents = self.agents_by_account.get(&account_id);
-        agents.into_iter().flatten().copied().collect()
-    }
-
-    fn typing(&mut self, from: u64, conversation_id: Uuid, typing: bool, private: bool) {
-        let Some(sender) = self.conns.get_mut(&from) else {
-            return;
-        };
-        sender.typing_in = typing.then_some((conversation_id, private));
-        let (account_id, sender_type, sender_id) = match sender.kind {
-            ConnKind::Agent {
-                agent_id,
-                account_id,
-            } => (account_id, SenderType::Agent, agent_id),
-            ConnKind::Customer {
-                account_id,
-                contact_id,
-                ..
-            } => (account_id, SenderType::Customer, contact_id),
-        };
-        let frame = typing_frame(conversation_id, sender_type, sender_id, typing);
-        let mut targets = self.audience(account_id, conversation_id, !private);
-        targets.retain(|id| *id != from);
-        self.push_all(&targets, frame);
-        self.publish(|| Notice::Typing {
-            account_id,
-            conversation_id,
-            sender_type,
-            sender_id,
-            typing,
-            private,
-        });
-    }
-
-    /// Agents of the account, plus (if `customers`) the customer sockets of the conversation —
-    /// only those in the same account, so a forged conversation id reaches nobody else.
-    fn audience(&self, account_id: Uuid, conversation_id: Uuid, customers: bool) -> Vec<u64> {
-        self.audience_where(account_id, conversation_id, customers, |_| true)
-    }
-
-    /// [`Hub::audience`], for a message: customers only once they subscribed.
-    fn message_audience(&self, account_id: Uuid, conversation_id: Uuid, public: bool) -> Vec<u64> {
-        self.audience_where(account_id, conversation_id, public, |e| e.subscribed)
-    }
-
-    fn audience_where(
-        &self,
-        account_id: Uuid,
-        conversation_id: Uuid,
-        customers: bool,
-        takes: impl Fn(&Entry) -> bool,
-    ) -> Vec<u64> {
-        let mut out = self.agents_of(account_id);
-        if customers {
-            out.extend(
-                self.customers_by_conversation
-                    .get(&conversation_id)
-                    .into_iter()
-                    .flatten()
-                    .filter(|id| {
-                        self.conns.get(id).is_some_and(|e| {
-                            matches!(e.kind, ConnKind::Customer { account_id: a, .. } if a == account_id)
-                                && takes(e)
-                        })
-                    })
-                    .copied(),
-            );
-        }
-        out
-    }
-
-    fn event(&mut self, ev: DomainEvent) {
-        match ev {
-            DomainEvent::MessageCreated {
-                account_id,
-                message,
-            } => {
-                let targets =
-                    self.message_audience(account_id, message.conversation_id, !message.private);
-                let out = Outbound::Message(Arc::new(LiveMessage {
-                    conversation_id: message.conversation_id,
-                    seq: message.seq,
-                    frame: ServerFrame::Message(&message).to_text().into(),
-                }));
-                self.push_all(&targets, out);
-            }
-            DomainEvent::ReadUpdated {
-                account_id,
-                conversation_id,
-                reader_type,
-                reader_id,
-                seq,
-            } => {
-                let frame: Arc<str> = ServerFrame::Read {
-                    conversation_id,
-                    reader_type,
-                    reader_id,
-                    seq,
-                }
-                .to_text()
-                .into();
-                let targets = self.audience(account_id, conversation_id, true);
-                self.push_all(&targets, Outbound::Frame(frame));
-            }
-            DomainEvent::ConversationCreated {
-                account_id,
-                conversation_id,
-            } => {
-                let frame: Arc<str> = ServerFrame::ConversationCreated { conversation_id }
-                    .to_text()
-                    .into();
-                let targets = self.audience(account_id, conversation_id, false);
-                self.push_all(&targets, Outbound::Frame(frame));
-            }
-            DomainEvent::MessageDeleted { .. } | DomainEvent::ContactErased { .. } => {}
-            DomainEvent::ConversationUpdated { account_id, state } => {
-                let frame: Arc<str> = ServerFrame::ConversationUpdated {
-                    conversation_id: state.conversation_id,
-                    status: state.status.as_str(),
-                    assignee_id: state.assignee_id,
-                    snoozed_until: state.snoozed_until,
-                    bot_state: state
-                        .bot_state
-                        .map(crate::conversations::state::BotState::as_str),
-                }
-                .to_text()
-                .into();
-                let targets = self.audience(account_id, state.conversation_id, true);
-                self.push_all(&targets, Outbound::Frame(frame));
-            }
-        }
-    }
-
-    fn push_all(&mut self, targets: &[u64], out: Outbound) {
-        if let Some(staged) = &mut self.staged {
-            for id in targets {
-                staged.entry(*id).or_default().push(out.clone());
-            }
-            return;
-        }
-        let mut dead = Vec::new();
-        for id in targets {
-            if let Some(e) = self.conns.get(id) {
-                Self::try_push(e, *id, out.clone(), &mut dead);
-            }
-        }
-        self.bury(dead);
-    }
-
-    /// Ends a batch: each connection gets what the batch staged for it as one queue entry.
-    fn flush_staged(&mut self) {
-        // Taken first: closing a slow consumer below pushes (typing stopped…) right away.
-        let Some(staged) = self.staged.take() else {
-            return;
-        };
-        let mut dead = Vec::new();
-        for (id, mut items) in staged {
-            let Some(e) = self.conns.get(&id) else {
-                continue;
-            };
-            let out = if items.len() == 1 {
-                items.swap_remove(0)
-            } else {
-                Outbound::Batch(items.into_boxed_slice())
-            };
-            Self::try_push(e, id, out, &mut dead);
-        }
-        self.bury(dead);
-    }
-
-    fn try_push(e: &Entry, id: u64, out: Outbound, dead: &mut Vec<(u64, bool)>) {
-        match e.tx.try_send(out) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => dead.push((id, true)),
-            Err(mpsc::error::TrySendError::Closed(_)) => dead.push((id, false)),
-        }
-    }
-
-    /// Closes the slow connections among `dead` and forgets the gone ones.
-    fn bury(&mut self, dead: Vec<(u64, bool)>) {
-        for (id, slow) in dead {
-            if slow {
-                tracing::info!(conn = id, "closing slow consumer");
-                self.close(id, SLOW);
-            } else {
-                self.remove(id);
-            }
         }
     }
 }
