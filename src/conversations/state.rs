@@ -52,6 +52,19 @@ async fn one(
     Ok(q.exec_with_returning(db).await?.into_iter().next())
 }
 
+/// Runs a one-row transition and announces the row it changed, if any.
+async fn one_announced(
+    db: &impl ConnectionTrait,
+    events: &Events,
+    q: sea_orm::UpdateMany<conversation::Entity>,
+) -> AppResult<Option<conversation::Model>> {
+    let saved = one(db, q).await?;
+    if let Some(row) = &saved {
+        announce(events, row).await;
+    }
+    Ok(saved)
+}
+
 /// Inserts a new conversation (announced by the caller as `ConversationCreated`).
 pub async fn create(db: &impl ConnectionTrait, m: conversation::Model) -> AppResult<()> {
     let am: conversation::ActiveModel = m.into();
@@ -81,9 +94,7 @@ pub async fn assign(
         .col_expr(C::AssigneeId, Expr::value(agent))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(db, q).await?;
-    announce_all(events, saved.as_slice()).await;
-    Ok(saved)
+    one_announced(db, events, q).await
 }
 
 /// Claim: assigns only if nobody holds it. Of two claims at once, one wins; the other gets None.
@@ -98,9 +109,7 @@ pub async fn claim(
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id))
         .filter(C::AssigneeId.is_null());
-    let saved = one(db, q).await?;
-    announce_all(events, saved.as_slice()).await;
-    Ok(saved)
+    one_announced(db, events, q).await
 }
 
 /// Routing's pick: assigns an open, unassigned conversation. The announcement is sent from a
@@ -155,9 +164,7 @@ pub async fn set_status(
         .col_expr(C::SnoozedUntil, Expr::value(snoozed_until))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(db, q).await?;
-    announce_all(events, saved.as_slice()).await;
-    Ok(saved)
+    one_announced(db, events, q).await
 }
 
 /// Replaces the tags (newline-separated, already cleaned).
@@ -171,9 +178,7 @@ pub async fn set_tags(
         .col_expr(C::Tags, Expr::value(tags))
         .col_expr(C::UpdatedAt, Expr::value(Utc::now()))
         .filter(C::Id.eq(id));
-    let saved = one(db, q).await?;
-    announce_all(events, saved.as_slice()).await;
-    Ok(saved)
+    one_announced(db, events, q).await
 }
 
 /// Reopens every conversation whose snooze ended by `now`; returns those woken. An agent who
@@ -221,9 +226,7 @@ pub async fn hand_off(
         .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::Id.eq(id))
         .filter(C::BotState.eq(BotState::Active));
-    let saved = one(db, q).await?;
-    announce_all(events, saved.as_slice()).await;
-    Ok(saved)
+    one_announced(db, events, q).await
 }
 
 /// Counts one bot answer. Not announced: nobody watches the count.
