@@ -5,8 +5,8 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::Signer, config::Settings, events::Events, limits::Limits, messages::writer::WriterHandle,
-    realtime::HubHandle, search::SearchIndex,
+    auth::Signer, config::Settings, events::Events, limits::Limits, realtime::HubHandle,
+    search::SearchIndex, writer::WriterHandle,
 };
 
 #[derive(Clone)]

@@ -8,10 +8,10 @@ use crate::{
     actor::{Actor, AgentIdentity, Role},
     auth::tokens,
     config::Settings,
-    conversations::visitor::{VisitorSessionRequest, open_session},
     db::entities::{agent, inbox},
-    messages::{self, SendCommand},
+    messages::SendCommand,
     startup::Application,
+    visitors::{VisitorSessionRequest, open_session},
 };
 
 pub const DEMO_EMAIL: &str = "admin@demo.switchboard.example";
@@ -181,7 +181,7 @@ async fn seed(
             visitor_token: None,
             name: Some(name.to_string()),
             email: Some(format!("{}@example.com", name.to_lowercase())),
-            page: Some(crate::conversations::visitor::PageInput {
+            page: Some(crate::visitors::PageInput {
                 url: "https://shop.example/pricing".into(),
                 title: "Pricing".into(),
             }),
@@ -203,7 +203,7 @@ async fn seed(
                 body: body.to_string(),
                 private: *who == "n",
             };
-            messages::service::send(ctx, actor, cmd)
+            crate::delivery::send::send(ctx, actor, cmd)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }

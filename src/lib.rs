@@ -6,10 +6,12 @@ pub mod auth;
 pub mod bot;
 pub mod canned;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod conversations;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod events;
@@ -31,7 +33,9 @@ pub mod startup;
 pub mod tags;
 pub mod telemetry;
 pub mod urls;
+pub mod visitors;
 pub mod web;
+pub mod writer;
 
 /// Installs the one TLS crypto provider (ring) before anything opens a TLS connection.
 pub fn install_crypto_provider() {

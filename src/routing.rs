@@ -143,7 +143,7 @@ impl Router {
         // full channel can never make the router wait for itself.
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
-            if let Err(e) = actions::wake_snoozed(&ctx, Utc::now()).await {
+            if let Err(e) = actions::wake_snoozed(&ctx.db, &ctx.events, Utc::now()).await {
                 tracing::warn!(error = %e, "waking snoozed conversations failed");
             }
         });

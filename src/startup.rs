@@ -14,7 +14,7 @@ use crate::{
     context::AppContext,
     db,
     events::Events,
-    messages, realtime,
+    realtime,
 };
 
 pub struct Application {
@@ -112,7 +112,7 @@ impl Application {
         };
         let (hub, hub_task) =
             realtime::hub::spawn(hub_events_rx, bus.as_ref().map(|(tx, _, _)| tx.clone()));
-        let (writer, writer_task) = messages::writer::spawn(
+        let (writer, writer_task) = crate::writer::spawn(
             conn.clone(),
             events.clone(),
             settings.group_commit_max_batch,
@@ -136,7 +136,7 @@ impl Application {
         let bus = bus.map(|(_, rx, (publisher, receiver))| BusTasks {
             publisher,
             receiver,
-            cluster: realtime::cluster::spawn(ctx.clone(), rx, indexer_role.then_some(search_tx)),
+            cluster: crate::cluster::spawn(ctx.clone(), rx, indexer_role.then_some(search_tx)),
         });
         let routing_task = crate::routing::spawn(ctx.clone(), routing_rx);
         let bot_task = crate::bot::runner::spawn(ctx.clone(), bot_rx);

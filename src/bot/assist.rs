@@ -114,7 +114,8 @@ pub async fn suggest(
     who: &AgentIdentity,
     conversation_id: Uuid,
 ) -> AppResult<mpsc::Receiver<SuggestEvent>> {
-    let conv = conversations::service::get_for(ctx, &Actor::Agent(*who), conversation_id).await?;
+    let conv =
+        conversations::service::get_for(&ctx.db, &Actor::Agent(*who), conversation_id).await?;
     // Independent reads, overlapped: the agent waits for the slowest, not the sum.
     let budget = async {
         match &ctx.llm {
@@ -345,7 +346,8 @@ pub async fn summarize(
     who: &AgentIdentity,
     conversation_id: Uuid,
 ) -> AppResult<SummaryView> {
-    let conv = conversations::service::get_for(ctx, &Actor::Agent(*who), conversation_id).await?;
+    let conv =
+        conversations::service::get_for(&ctx.db, &Actor::Agent(*who), conversation_id).await?;
     let messages = recent(ctx, conv.id, i64::MAX).await?;
     if let Some(llm) = ctx.llm.clone()
         && !messages.is_empty()

@@ -363,7 +363,7 @@ impl Bot {
         } else {
             body
         };
-        messages::service::send(
+        crate::delivery::send::send(
             &self.ctx,
             Actor::Bot { account_id },
             SendCommand {

@@ -2,7 +2,7 @@
 //! between open, pending, snoozed (until a time) and resolved. Every change is announced to the
 //! agents and the customer (`conversation_updated`).
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -12,9 +12,9 @@ use super::{
 };
 use crate::{
     actor::{Actor, AgentIdentity},
-    context::AppContext,
     db::entities::{agent, conversation},
     error::{AppError, AppResult},
+    events::Events,
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -29,34 +29,36 @@ pub struct AssignBody {
 
 /// Assigns to an active agent of the same account, or unassigns (back to the queue).
 pub async fn assign(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    events: &Events,
     who: &AgentIdentity,
     id: Uuid,
     body: AssignBody,
 ) -> AppResult<conversation::Model> {
-    let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
+    let conv = get_for(db, &Actor::Agent(*who), id).await?;
     if let Some(target) = body.agent_id {
         agent::Entity::find_by_id(target)
             .filter(agent::Column::AccountId.eq(who.account_id))
             .filter(agent::Column::Active.eq(true))
-            .one(&ctx.db)
+            .one(db)
             .await?
             .ok_or(AppError::NotFound("agent"))?;
     }
     if body.only_if_unassigned {
-        return claim(ctx, conv, body.agent_id).await;
+        return claim(db, events, conv, body.agent_id).await;
     }
     if conv.assignee_id == body.agent_id {
         return Ok(conv);
     }
-    state::assign(&ctx.db, &ctx.events, conv.id, body.agent_id)
+    state::assign(db, events, conv.id, body.agent_id)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
 
 /// A conditional `UPDATE … WHERE assignee_id IS NULL`: the database picks the one winner.
 async fn claim(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    events: &Events,
     conv: conversation::Model,
     agent_id: Option<Uuid>,
 ) -> AppResult<conversation::Model> {
@@ -65,12 +67,12 @@ async fn claim(
             "only_if_unassigned needs an agent_id".into(),
         ));
     };
-    if let Some(saved) = state::claim(&ctx.db, &ctx.events, conv.id, agent_id).await? {
+    if let Some(saved) = state::claim(db, events, conv.id, agent_id).await? {
         return Ok(saved);
     }
     // Lost the race, or asked twice: a claim of one's own conversation succeeds.
     let now = conversation::Entity::find_by_id(conv.id)
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
     if now.assignee_id == Some(agent_id) {
@@ -90,7 +92,8 @@ pub struct StatusBody {
 }
 
 pub async fn set_status(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    events: &Events,
     who: &AgentIdentity,
     id: Uuid,
     body: StatusBody,
@@ -115,20 +118,22 @@ pub async fn set_status(
         }
         _ => None,
     };
-    let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
+    let conv = get_for(db, &Actor::Agent(*who), id).await?;
     if conv.status == status && conv.snoozed_until == snooze {
         return Ok(conv);
     }
-    state::set_status(&ctx.db, &ctx.events, conv.id, status, snooze)
+    state::set_status(db, events, conv.id, status, snooze)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
 
 /// Reopens conversations whose snooze has ended; returns how many woke up.
-pub async fn wake_snoozed(ctx: &AppContext, now: DateTime<Utc>) -> AppResult<usize> {
-    Ok(state::wake_due_snoozes(&ctx.db, &ctx.events, now)
-        .await?
-        .len())
+pub async fn wake_snoozed(
+    db: &DatabaseConnection,
+    events: &Events,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    Ok(state::wake_due_snoozes(db, events, now).await?.len())
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,17 +144,18 @@ pub struct TagsBody {
 
 /// Replaces the conversation's tags (labels).
 pub async fn set_tags(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    events: &Events,
     who: &AgentIdentity,
     id: Uuid,
     body: TagsBody,
 ) -> AppResult<conversation::Model> {
     let tags = crate::tags::clean(&body.tags)?.join("\n");
-    let conv = get_for(ctx, &Actor::Agent(*who), id).await?;
+    let conv = get_for(db, &Actor::Agent(*who), id).await?;
     if conv.tags == tags {
         return Ok(conv);
     }
-    state::set_tags(&ctx.db, &ctx.events, conv.id, tags)
+    state::set_tags(db, events, conv.id, tags)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }

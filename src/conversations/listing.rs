@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,7 +17,6 @@ use super::{
 };
 use crate::{
     actor::{Actor, AgentIdentity},
-    context::AppContext,
     db::entities::{contact, conversation, inbox, message, read_marker},
     error::{AppError, AppResult},
 };
@@ -125,7 +124,7 @@ fn cursor(c: &conversation::Model) -> Option<String> {
         .map(|n| format!("{n}_{}", c.id))
 }
 
-pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Page> {
+pub async fn list(db: &DatabaseConnection, actor: &Actor, q: ListQuery) -> AppResult<Page> {
     let Actor::Agent(agent) = actor else {
         return Err(AppError::Forbidden("agents only"));
     };
@@ -153,7 +152,7 @@ pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Pa
         .order_by_desc(conversation::Column::LastMessageAt)
         .order_by_desc(conversation::Column::Id)
         .limit(limit + 1)
-        .all(&ctx.db)
+        .all(db)
         .await?;
     let more = rows.len() as u64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
@@ -163,12 +162,12 @@ pub async fn list(ctx: &AppContext, actor: &Actor, q: ListQuery) -> AppResult<Pa
         None
     };
     let counts = Counts {
-        mine: base(agent, status, View::Mine).count(&ctx.db).await?,
-        unassigned: base(agent, status, View::Unassigned).count(&ctx.db).await?,
-        all: base(agent, status, View::All).count(&ctx.db).await?,
+        mine: base(agent, status, View::Mine).count(db).await?,
+        unassigned: base(agent, status, View::Unassigned).count(db).await?,
+        all: base(agent, status, View::All).count(db).await?,
     };
     Ok(Page {
-        conversations: summaries(ctx, agent, rows).await?,
+        conversations: summaries(db, agent, rows).await?,
         next_cursor,
         counts,
     })
@@ -182,7 +181,7 @@ struct UnreadRow {
 
 /// Builds summaries with a fixed number of queries, whatever the page size.
 pub async fn summaries(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     agent: &AgentIdentity,
     rows: Vec<conversation::Model>,
 ) -> AppResult<Vec<Summary>> {
@@ -194,14 +193,14 @@ pub async fn summaries(
     let inbox_ids: Vec<Uuid> = rows.iter().map(|c| c.inbox_id).collect();
     let contacts: HashMap<Uuid, contact::Model> = contact::Entity::find()
         .filter(contact::Column::Id.is_in(contact_ids))
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
     let inboxes: HashMap<Uuid, String> = inbox::Entity::find()
         .filter(inbox::Column::Id.is_in(inbox_ids))
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|i| (i.id, i.name))
@@ -216,7 +215,7 @@ pub async fn summaries(
     }
     let lasts: HashMap<Uuid, message::Model> = message::Entity::find()
         .filter(last)
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|m| (m.conversation_id, m))
@@ -224,7 +223,7 @@ pub async fn summaries(
     let markers: HashMap<Uuid, i64> = read_marker::Entity::find()
         .filter(read_marker::Column::ConversationId.is_in(ids.clone()))
         .filter(read_marker::Column::ReaderId.eq(agent.agent_id))
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|m| (m.conversation_id, m.last_read_seq))
@@ -245,7 +244,7 @@ pub async fn summaries(
         .filter(unread_cond)
         .group_by(message::Column::ConversationId)
         .into_model::<UnreadRow>()
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|r| (r.conversation_id, r.n))
@@ -288,11 +287,11 @@ pub async fn summaries(
 }
 
 pub async fn summary(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     agent: &AgentIdentity,
     c: conversation::Model,
 ) -> AppResult<Summary> {
-    summaries(ctx, agent, vec![c])
+    summaries(db, agent, vec![c])
         .await?
         .pop()
         .ok_or(AppError::NotFound("conversation"))
@@ -341,11 +340,11 @@ pub struct Detail {
     pub past_conversations: Vec<PastConversation>,
 }
 
-pub async fn detail(ctx: &AppContext, agent: &AgentIdentity, id: Uuid) -> AppResult<Detail> {
-    let conv = get_for(ctx, &Actor::Agent(*agent), id).await?;
+pub async fn detail(db: &DatabaseConnection, agent: &AgentIdentity, id: Uuid) -> AppResult<Detail> {
+    let conv = get_for(db, &Actor::Agent(*agent), id).await?;
     let read = read_marker::Entity::find()
         .filter(read_marker::Column::ConversationId.eq(id))
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|m| ReadView {
@@ -355,7 +354,7 @@ pub async fn detail(ctx: &AppContext, agent: &AgentIdentity, id: Uuid) -> AppRes
         })
         .collect();
     let ct = contact::Entity::find_by_id(conv.contact_id)
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound("contact"))?;
     // Other conversations of this contact, or of the same verified user.
@@ -364,7 +363,7 @@ pub async fn detail(ctx: &AppContext, agent: &AgentIdentity, id: Uuid) -> AppRes
         let others: Vec<Uuid> = contact::Entity::find()
             .filter(contact::Column::AccountId.eq(ct.account_id))
             .filter(contact::Column::ExternalId.eq(ext.as_str()))
-            .all(&ctx.db)
+            .all(db)
             .await?
             .into_iter()
             .map(|c| c.id)
@@ -378,7 +377,7 @@ pub async fn detail(ctx: &AppContext, agent: &AgentIdentity, id: Uuid) -> AppRes
         .filter(conversation::Column::LastSeq.gt(0))
         .order_by_desc(conversation::Column::CreatedAt)
         .limit(20)
-        .all(&ctx.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|c| PastConversation {
@@ -390,7 +389,7 @@ pub async fn detail(ctx: &AppContext, agent: &AgentIdentity, id: Uuid) -> AppRes
         })
         .collect();
     Ok(Detail {
-        conversation: summary(ctx, agent, conv).await?,
+        conversation: summary(db, agent, conv).await?,
         read,
         contact: ContactDetail {
             pages: serde_json::from_str(&ct.pages).unwrap_or_default(),

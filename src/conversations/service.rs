@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use serde::Serialize;
@@ -11,10 +11,9 @@ use uuid::Uuid;
 
 use crate::{
     actor::{Actor, SenderType},
-    context::AppContext,
     db::entities::{conversation, read_marker},
     error::{AppError, AppResult},
-    events::DomainEvent,
+    events::{DomainEvent, Events},
 };
 
 #[derive(Clone, Debug, Serialize)]
@@ -46,10 +45,14 @@ impl From<conversation::Model> for ConversationView {
 
 /// Loads a conversation the actor may see; anything else is "not found" (ids of other tenants
 /// and customers are neither confirmed nor denied).
-pub async fn get_for(ctx: &AppContext, actor: &Actor, id: Uuid) -> AppResult<conversation::Model> {
+pub async fn get_for(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<conversation::Model> {
     let conv = conversation::Entity::find_by_id(id)
         .filter(conversation::Column::AccountId.eq(actor.account_id()))
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
     if actor.can_access(conv.account_id, conv.id, conv.contact_id) {
@@ -61,12 +64,13 @@ pub async fn get_for(ctx: &AppContext, actor: &Actor, id: Uuid) -> AppResult<con
 
 /// Records that the actor has read up to `seq` (never moves backwards) and tells the others.
 pub async fn mark_read(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    events: &Events,
     actor: &Actor,
     conversation_id: Uuid,
     seq: i64,
 ) -> AppResult<i64> {
-    let conv = get_for(ctx, actor, conversation_id).await?;
+    let conv = get_for(db, actor, conversation_id).await?;
     if seq < 0 || seq > conv.last_seq {
         return Err(AppError::Invalid(format!(
             "seq must be between 0 and {}",
@@ -79,7 +83,7 @@ pub async fn mark_read(
     }
     // Only ever forward: a stale marker from another tab or transport must not win. The insert
     // covers the first marker; if a concurrent first marker won that race, move forward again.
-    let moved = advance_marker(ctx, conversation_id, actor.sender_id(), seq).await?;
+    let moved = advance_marker(db, conversation_id, actor.sender_id(), seq).await?;
     if !moved {
         let inserted = read_marker::Entity::insert(read_marker::ActiveModel {
             conversation_id: Set(conversation_id),
@@ -96,18 +100,18 @@ pub async fn mark_read(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(&ctx.db)
+        .exec_without_returning(db)
         .await?;
-        if inserted == 0 && !advance_marker(ctx, conversation_id, actor.sender_id(), seq).await? {
+        if inserted == 0 && !advance_marker(db, conversation_id, actor.sender_id(), seq).await? {
             // Already at or past `seq`: nothing changes, nobody is told.
             let current = read_marker::Entity::find_by_id((conversation_id, actor.sender_id()))
-                .one(&ctx.db)
+                .one(db)
                 .await?
                 .map_or(seq, |m| m.last_read_seq);
             return Ok(current);
         }
     }
-    ctx.events
+    events
         .publish(DomainEvent::ReadUpdated {
             account_id: conv.account_id,
             conversation_id,
@@ -121,7 +125,7 @@ pub async fn mark_read(
 
 /// Moves a reader's marker to `seq` if it is behind; false when there is no marker or it is not.
 async fn advance_marker(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     conversation_id: Uuid,
     reader_id: Uuid,
     seq: i64,
@@ -132,20 +136,20 @@ async fn advance_marker(
         .filter(read_marker::Column::ConversationId.eq(conversation_id))
         .filter(read_marker::Column::ReaderId.eq(reader_id))
         .filter(read_marker::Column::LastReadSeq.lt(seq))
-        .exec(&ctx.db)
+        .exec(db)
         .await?;
     Ok(res.rows_affected > 0)
 }
 
 /// Read markers of everyone in a conversation.
 pub async fn read_markers(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     actor: &Actor,
     conversation_id: Uuid,
 ) -> AppResult<Vec<read_marker::Model>> {
-    get_for(ctx, actor, conversation_id).await?;
+    get_for(db, actor, conversation_id).await?;
     Ok(read_marker::Entity::find()
         .filter(read_marker::Column::ConversationId.eq(conversation_id))
-        .all(&ctx.db)
+        .all(db)
         .await?)
 }

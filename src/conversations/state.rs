@@ -313,4 +313,4 @@ pub fn batch_bump_assignments(msg_at: &str, upd_at: &str, wait_at: &str) -> Stri
 
 #[cfg(test)]
 #[path = "state_tests.rs"]
-mod tests;
+pub(crate) mod tests;

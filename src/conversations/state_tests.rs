@@ -7,15 +7,14 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Ent
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::messages::batch_sql;
 
-struct Fixture {
-    db: DatabaseConnection,
-    events: Events,
+pub(crate) struct Fixture {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) events: Events,
     rx: mpsc::Receiver<DomainEvent>,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let db = match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -63,7 +62,7 @@ async fn postgres(admin: &str) -> DatabaseConnection {
 
 impl Fixture {
     /// Drops the PostgreSQL database (nothing to do for SQLite).
-    async fn done(self) {
+    pub(crate) async fn done(self) {
         let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
             return;
         };
@@ -88,7 +87,7 @@ impl Fixture {
         }
     }
 
-    async fn conv(&self, status: Status, bot: Option<BotState>) -> conversation::Model {
+    pub(crate) async fn conv(&self, status: Status, bot: Option<BotState>) -> conversation::Model {
         let now = Utc::now();
         let m = conversation::Model {
             id: Uuid::now_v7(),
@@ -114,7 +113,7 @@ impl Fixture {
         m
     }
 
-    async fn row(&self, id: Uuid) -> conversation::Model {
+    pub(crate) async fn row(&self, id: Uuid) -> conversation::Model {
         conversation::Entity::find_by_id(id)
             .one(&self.db)
             .await
@@ -404,49 +403,6 @@ fn customer_reopens_resolved_and_snoozed_only() {
             assert_eq!(c.status, from);
         }
     }
-}
-
-/// The writer's set-based statement applies the same rule as `customer_wrote`.
-#[tokio::test]
-async fn batch_bump_reopens_and_tracks_waiting() {
-    let f = fixture().await;
-    let resolved = f.conv(Status::Resolved, None).await;
-    let snoozed = f.conv(Status::Open, None).await;
-    set_status(
-        &f.db,
-        &f.events,
-        snoozed.id,
-        Status::Snoozed,
-        Some(Utc::now() + Duration::hours(1)),
-    )
-    .await
-    .expect("snooze");
-    let answered = f.conv(Status::Pending, None).await;
-    let mut bumps = Vec::new();
-    for (c, customer) in [(&resolved, true), (&snoozed, true), (&answered, false)] {
-        let mut m = f.row(c.id).await;
-        let reopen = customer && customer_wrote(&mut m);
-        bumps.push(batch_sql::Bump {
-            id: c.id,
-            last_seq: 1,
-            reopen,
-            waiting: Some(customer),
-        });
-    }
-    batch_sql::bump_conversations(&f.db, &bumps, Utc::now())
-        .await
-        .expect("bump");
-    for id in [resolved.id, snoozed.id] {
-        let r = f.row(id).await;
-        assert_eq!(
-            (r.status, r.snoozed_until, r.last_seq),
-            (Status::Open, None, 1)
-        );
-        assert!(r.waiting_since.is_some());
-    }
-    let a = f.row(answered.id).await;
-    assert_eq!((a.status, a.waiting_since), (Status::Pending, None));
-    f.done().await;
 }
 
 #[test]

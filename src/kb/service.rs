@@ -3,14 +3,15 @@
 //! index cache watches.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::KbIndexes;
 use crate::{
     actor::AgentIdentity,
-    context::AppContext,
     db::entities::kb_article,
     error::{AppError, AppResult},
 };
@@ -146,20 +147,24 @@ pub async fn list_all(db: &impl ConnectionTrait, account_id: Uuid) -> AppResult<
         .collect())
 }
 
-pub async fn list(ctx: &AppContext, _who: &AgentIdentity) -> AppResult<Vec<Article>> {
-    list_all(&ctx.db, _who.account_id).await
+pub async fn list(db: &DatabaseConnection, _who: &AgentIdentity) -> AppResult<Vec<Article>> {
+    list_all(db, _who.account_id).await
 }
 
-async fn load(ctx: &AppContext, who: &AgentIdentity, id: Uuid) -> AppResult<kb_article::Model> {
+async fn load(
+    db: &DatabaseConnection,
+    who: &AgentIdentity,
+    id: Uuid,
+) -> AppResult<kb_article::Model> {
     kb_article::Entity::find_by_id(id)
         .filter(kb_article::Column::AccountId.eq(who.account_id))
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound("article"))
 }
 
-pub async fn get(ctx: &AppContext, who: &AgentIdentity, id: Uuid) -> AppResult<Article> {
-    Ok(load(ctx, who, id).await?.into())
+pub async fn get(db: &DatabaseConnection, who: &AgentIdentity, id: Uuid) -> AppResult<Article> {
+    Ok(load(db, who, id).await?.into())
 }
 
 async fn slug_taken(
@@ -177,20 +182,21 @@ async fn slug_taken(
 }
 
 pub async fn create(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    kb: &KbIndexes,
     who: &AgentIdentity,
     input: ArticleInput,
 ) -> AppResult<Article> {
     who.require_admin()?;
     let c = clean(input)?;
-    if slug_taken(&ctx.db, who.account_id, &c.slug, None).await? {
+    if slug_taken(db, who.account_id, &c.slug, None).await? {
         return Err(AppError::Conflict(format!(
             "an article with slug {:?} exists",
             c.slug
         )));
     }
-    let a = insert(&ctx.db, who.account_id, c).await?;
-    ctx.kb.invalidate(who.account_id);
+    let a = insert(db, who.account_id, c).await?;
+    kb.invalidate(who.account_id);
     Ok(a)
 }
 
@@ -215,22 +221,23 @@ async fn insert(db: &impl ConnectionTrait, account_id: Uuid, c: Clean) -> AppRes
 }
 
 pub async fn update(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
+    kb: &KbIndexes,
     who: &AgentIdentity,
     id: Uuid,
     input: ArticleInput,
 ) -> AppResult<Article> {
     who.require_admin()?;
-    let m = load(ctx, who, id).await?;
+    let m = load(db, who, id).await?;
     let c = clean(input)?;
-    if slug_taken(&ctx.db, who.account_id, &c.slug, Some(id)).await? {
+    if slug_taken(db, who.account_id, &c.slug, Some(id)).await? {
         return Err(AppError::Conflict(format!(
             "an article with slug {:?} exists",
             c.slug
         )));
     }
-    let a = replace(&ctx.db, m, c).await?;
-    ctx.kb.invalidate(who.account_id);
+    let a = replace(db, m, c).await?;
+    kb.invalidate(who.account_id);
     Ok(a)
 }
 
@@ -245,11 +252,16 @@ async fn replace(db: &impl ConnectionTrait, m: kb_article::Model, c: Clean) -> A
     Ok(kb_article::Entity::update(am).exec(db).await?.into())
 }
 
-pub async fn delete(ctx: &AppContext, who: &AgentIdentity, id: Uuid) -> AppResult<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    kb: &KbIndexes,
+    who: &AgentIdentity,
+    id: Uuid,
+) -> AppResult<()> {
     who.require_admin()?;
-    let m = load(ctx, who, id).await?;
-    kb_article::Entity::delete_by_id(m.id).exec(&ctx.db).await?;
-    ctx.kb.invalidate(who.account_id);
+    let m = load(db, who, id).await?;
+    kb_article::Entity::delete_by_id(m.id).exec(db).await?;
+    kb.invalidate(who.account_id);
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //!   browser which signed in to that account before (a signed device cookie) does not spend, so a
 //!   stranger guessing passwords cannot lock the owner out.
 //! - Widget endpoints: per client address.
-//! - Customer messages, on every transport (they all pass `messages::service::submit`): a rate
+//! - Customer messages, on every transport (they all pass `delivery::send::submit`): a rate
 //!   per visitor and per conversation, and a storage budget in bytes per day per visitor and per
 //!   inbox.
 //! - Typing: repeats of one state are dropped, changes are rate limited (a `false` that ends a

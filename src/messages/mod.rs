@@ -1,9 +1,7 @@
-//! Messages: the one write path (`service::send`), the group-commit writer behind it, and history
-//! reads for replay and paging.
-pub(crate) mod batch_sql;
+//! Messages: the stored message and its wire shape (`model`), and the reads replay and paging
+//! use (`repo`). They are written only by the group-commit writer (`crate::writer`), reached
+//! through `crate::delivery::send`.
 pub mod model;
 pub mod repo;
-pub mod service;
-pub mod writer;
 
 pub use model::{Message, SendCommand, Sent};

@@ -1,10 +1,10 @@
-//! Real-time delivery over WebSockets: the versioned frame protocol, the hub task that routes
-//! events to connections, the per-connection session loop, and the cluster bus that links nodes.
+//! Real-time plumbing under every transport: the versioned frame protocol, the hub task that
+//! routes events to this node's connections, the WebSocket connection a session talks through,
+//! and the cluster bus that links nodes. The per-socket session is in `web::ws::session`, the
+//! bridge from the bus to the hub in `crate::cluster`.
 pub mod bus;
-pub mod cluster;
 pub mod hub;
 pub mod protocol;
-pub mod session;
 pub mod transport;
 
 pub use hub::HubHandle;

@@ -574,7 +574,9 @@ mod tests {
             inbox_id: Uuid::nil(),
             inbox_name: "Website".into(),
             subject: Some(subject.into()),
-            status: crate::conversations::state::Status::Open.as_str().into(),
+            status: crate::db::entities::conversation::Status::Open
+                .as_str()
+                .into(),
             tags: vec!["billing".into()],
             contact_name: Some("Jörg Müller".into()),
             contact_email: Some("Joerg@Example.com".into()),

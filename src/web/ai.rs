@@ -24,7 +24,7 @@ use crate::{
 type Ctx = web::Data<AppContext>;
 
 pub async fn list_articles(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
-    let articles = kb::list(&ctx, &who.0).await?;
+    let articles = kb::list(&ctx.db, &who.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "articles": articles })))
 }
 
@@ -33,7 +33,7 @@ pub async fn get_article(
     who: CurrentAgent,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(kb::get(&ctx, &who.0, *id).await?))
+    Ok(HttpResponse::Ok().json(kb::get(&ctx.db, &who.0, *id).await?))
 }
 
 pub async fn create_article(
@@ -41,7 +41,10 @@ pub async fn create_article(
     who: CurrentAgent,
     body: web::Json<ArticleInput>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(kb::create(&ctx, &who.0, body.into_inner()).await?))
+    Ok(
+        HttpResponse::Created()
+            .json(kb::create(&ctx.db, &ctx.kb, &who.0, body.into_inner()).await?),
+    )
 }
 
 pub async fn update_article(
@@ -50,7 +53,10 @@ pub async fn update_article(
     id: web::Path<Uuid>,
     body: web::Json<ArticleInput>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(kb::update(&ctx, &who.0, *id, body.into_inner()).await?))
+    Ok(
+        HttpResponse::Ok()
+            .json(kb::update(&ctx.db, &ctx.kb, &who.0, *id, body.into_inner()).await?),
+    )
 }
 
 pub async fn delete_article(
@@ -58,7 +64,7 @@ pub async fn delete_article(
     who: CurrentAgent,
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    kb::delete(&ctx, &who.0, *id).await?;
+    kb::delete(&ctx.db, &ctx.kb, &who.0, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -21,9 +21,10 @@ use crate::{
         actions::{self, AssignBody, StatusBody},
         listing::{self, ListQuery},
     },
+    delivery::{self, history::HistoryQuery},
     error::{AppError, AppResult},
     inboxes::settings::{self as inbox_settings, InboxPatch, NewInbox},
-    messages::{self, SendCommand, service::HistoryQuery},
+    messages::SendCommand,
 };
 
 type Ctx = web::Data<AppContext>;
@@ -74,7 +75,7 @@ pub async fn list_conversations(
     who: CurrentActor,
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(listing::list(&ctx, &who.0, q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(listing::list(&ctx.db, &who.0, q.into_inner()).await?))
 }
 
 /// Agents get the full detail (contact panel, past conversations); a customer gets its own
@@ -85,10 +86,10 @@ pub async fn get_conversation(
     id: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     if let Actor::Agent(a) = &who.0 {
-        return Ok(HttpResponse::Ok().json(listing::detail(&ctx, a, *id).await?));
+        return Ok(HttpResponse::Ok().json(listing::detail(&ctx.db, a, *id).await?));
     }
-    let c = conversations::service::get_for(&ctx, &who.0, *id).await?;
-    let markers = conversations::service::read_markers(&ctx, &who.0, c.id).await?;
+    let c = conversations::service::get_for(&ctx.db, &who.0, *id).await?;
+    let markers = conversations::service::read_markers(&ctx.db, &who.0, c.id).await?;
     let reads: Vec<_> = markers
         .into_iter()
         .map(|m| serde_json::json!({"reader_type": m.reader_type, "reader_id": m.reader_id, "seq": m.last_read_seq}))
@@ -103,7 +104,7 @@ pub async fn history(
     id: web::Path<Uuid>,
     q: web::Query<HistoryQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = messages::service::history(&ctx, &who.0, *id, q.into_inner()).await?;
+    let page = delivery::history::history(&ctx.db, &who.0, *id, q.into_inner()).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -129,7 +130,7 @@ pub async fn send(
         body: b.body,
         private: b.private,
     };
-    let sent = messages::service::send(&ctx, who.0, cmd).await?;
+    let sent = delivery::send::send(&ctx, who.0, cmd).await?;
     let mut resp = if sent.duplicate {
         HttpResponse::Ok()
     } else {
@@ -149,7 +150,8 @@ pub async fn mark_read(
     id: web::Path<Uuid>,
     body: web::Json<ReadBody>,
 ) -> AppResult<HttpResponse> {
-    let seq = conversations::service::mark_read(&ctx, &who.0, *id, body.seq).await?;
+    let seq =
+        conversations::service::mark_read(&ctx.db, &ctx.events, &who.0, *id, body.seq).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "seq": seq })))
 }
 
@@ -158,7 +160,7 @@ async fn summary_json(
     who: &crate::actor::AgentIdentity,
     c: crate::db::entities::conversation::Model,
 ) -> AppResult<HttpResponse> {
-    let s = listing::summary(ctx, who, c).await?;
+    let s = listing::summary(&ctx.db, who, c).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "conversation": s })))
 }
 
@@ -168,7 +170,7 @@ pub async fn assign(
     id: web::Path<Uuid>,
     body: web::Json<AssignBody>,
 ) -> AppResult<HttpResponse> {
-    let c = actions::assign(&ctx, &who.0, *id, body.into_inner()).await?;
+    let c = actions::assign(&ctx.db, &ctx.events, &who.0, *id, body.into_inner()).await?;
     summary_json(&ctx, &who.0, c).await
 }
 
@@ -178,7 +180,7 @@ pub async fn set_status(
     id: web::Path<Uuid>,
     body: web::Json<StatusBody>,
 ) -> AppResult<HttpResponse> {
-    let c = actions::set_status(&ctx, &who.0, *id, body.into_inner()).await?;
+    let c = actions::set_status(&ctx.db, &ctx.events, &who.0, *id, body.into_inner()).await?;
     summary_json(&ctx, &who.0, c).await
 }
 
@@ -188,7 +190,7 @@ pub async fn set_tags(
     id: web::Path<Uuid>,
     body: web::Json<actions::TagsBody>,
 ) -> AppResult<HttpResponse> {
-    let c = actions::set_tags(&ctx, &who.0, *id, body.into_inner()).await?;
+    let c = actions::set_tags(&ctx.db, &ctx.events, &who.0, *id, body.into_inner()).await?;
     summary_json(&ctx, &who.0, c).await
 }
 

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod pages;
 pub mod search;
 pub mod server;
+pub mod sse;
 pub mod widget;
 pub mod ws;
 
@@ -149,7 +150,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/widget/typing", web::post().to(widget::typing))
                 .route("/widget/contact", web::post().to(widget::contact))
                 .route("/widget/page", web::post().to(widget::page))
-                .route("/widget/events", web::get().to(widget::events))
+                .route("/widget/events", web::get().to(sse::events))
                 .route("/agents", web::get().to(api::list_agents))
                 .route("/agents", web::post().to(api::invite_agent))
                 .route("/agents/{id}", web::patch().to(api::update_agent))

@@ -32,7 +32,7 @@ use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
 use super::ws::{Accepted, UpgradeAvailable};
-use crate::{actor::Actor, context::AppContext, realtime, realtime::transport::WsConn};
+use crate::{actor::Actor, context::AppContext, realtime::transport::WsConn};
 
 /// How long actix waits for in-flight requests (and sockets being closed) once it stops.
 pub(crate) const HTTP_SHUTDOWN_SECS: u64 = 5;
@@ -132,7 +132,7 @@ where
                 Box::pin(async move {
                     let upgraded = Box::pin(handshake(&*app, &ctx, req, framed)).await;
                     if let Some((actor, ws)) = upgraded {
-                        Box::pin(realtime::session::run(ctx, actor, ws)).await;
+                        Box::pin(super::ws::session::run(ctx, actor, ws)).await;
                     }
                     Ok::<_, actix_web::Error>(())
                 }) as futures_util::future::LocalBoxFuture<'static, _>

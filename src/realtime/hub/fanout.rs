@@ -181,7 +181,7 @@ impl Hub {
                     snoozed_until: state.snoozed_until,
                     bot_state: state
                         .bot_state
-                        .map(crate::conversations::state::BotState::as_str),
+                        .map(crate::db::entities::conversation::BotState::as_str),
                 }
                 .to_text()
                 .into();

@@ -1,47 +1,16 @@
-//! The use cases every transport calls: `send` (the one write path) and `history` (replay and
-//! paging). Authorization happens here and in the writer, never in a handler.
+//! History reads for every transport: resume after a seq, page upward before one. The
+//! conversation is authorized first (`conversations::service::get_for`).
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    model::{Message, SendCommand, Sent},
-    repo,
-    writer::PendingSend,
-};
+use sea_orm::DatabaseConnection;
+
 use crate::{
     actor::Actor,
-    context::AppContext,
     conversations,
     error::{AppError, AppResult},
+    messages::{Message, repo},
 };
-
-/// Validates and queues a send; await the returned receiver for the committed result. Sends
-/// queued by one caller are stored in queue order, so a socket can pipeline without reordering.
-pub async fn submit(ctx: &AppContext, actor: Actor, cmd: SendCommand) -> AppResult<PendingSend> {
-    cmd.validate(ctx.settings.max_body_bytes)?;
-    if let Actor::Customer(visitor) = &actor {
-        // Agents write notes; the bot writes its handoff note. Customers never do.
-        if cmd.private {
-            return Err(AppError::Forbidden("only agents can write private notes"));
-        }
-        // Every transport (socket, HTTP, the SSE fallback's POST) sends through here.
-        ctx.limits.customer_message(visitor, cmd.body.len())?;
-    }
-    ctx.writer.submit(actor, cmd).await
-}
-
-/// Waits for a queued send to commit.
-pub async fn settle(pending: PendingSend) -> AppResult<Sent> {
-    pending
-        .await
-        .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?
-}
-
-/// Stores a message (or finds the one stored under the same `client_msg_id`) and returns it once
-/// committed.
-pub async fn send(ctx: &AppContext, actor: Actor, cmd: SendCommand) -> AppResult<Sent> {
-    settle(submit(ctx, actor, cmd).await?).await
-}
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
 pub struct HistoryQuery {
@@ -65,12 +34,12 @@ pub struct HistoryPage {
 pub const MAX_PAGE: u64 = 500;
 
 pub async fn history(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     actor: &Actor,
     conversation_id: Uuid,
     q: HistoryQuery,
 ) -> AppResult<HistoryPage> {
-    let conv = conversations::service::get_for(ctx, actor, conversation_id).await?;
+    let conv = conversations::service::get_for(db, actor, conversation_id).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let include_private = !actor.is_customer();
     let rows = match (q.after_seq, q.before_seq) {
@@ -86,20 +55,12 @@ pub async fn history(
                     conv.last_seq
                 )));
             }
-            repo::range(
-                &ctx.db,
-                conversation_id,
-                after,
-                None,
-                limit + 1,
-                include_private,
-            )
-            .await?
+            repo::range(db, conversation_id, after, None, limit + 1, include_private).await?
         }
         (None, before) => {
             let before = before.unwrap_or(i64::MAX);
             let mut rows =
-                repo::before(&ctx.db, conversation_id, before, limit + 1, include_private).await?;
+                repo::before(db, conversation_id, before, limit + 1, include_private).await?;
             if rows.len() as u64 > limit {
                 rows.remove(0);
                 let messages = rows.into_iter().map(Message::from).collect();
@@ -122,4 +83,26 @@ pub async fn history(
         last_seq: conv.last_seq,
         has_more,
     })
+}
+
+/// The stored messages strictly between `after` and `upto` the actor may see (private notes are
+/// for agents only), for a conversation the caller has already authorized (a gap fill).
+pub async fn between(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    conversation_id: Uuid,
+    after: i64,
+    upto: i64,
+) -> AppResult<Vec<Message>> {
+    let include_private = !actor.is_customer();
+    let rows = repo::range(
+        db,
+        conversation_id,
+        after,
+        Some(upto),
+        (upto - after).max(0) as u64,
+        include_private,
+    )
+    .await?;
+    Ok(rows.into_iter().map(Message::from).collect())
 }

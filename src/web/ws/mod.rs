@@ -5,6 +5,8 @@
 //! The token comes either as `?token=` or — preferred by browsers, since it keeps the token out of
 //! URLs and access logs — as a second entry of `Sec-WebSocket-Protocol`:
 //! `new WebSocket(url, ["switchboard.v1", token])`; the server answers `switchboard.v1`.
+pub mod session;
+
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, body::BoxBody, http::header, web};
 
 use serde::Deserialize;

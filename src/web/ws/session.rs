@@ -1,10 +1,10 @@
 //! One WebSocket connection: a `select!` loop over incoming frames, committed sends (acked in
 //! the order they were sent), the hub's bounded outbound queue, the heartbeat and the kick
-//! signal. Resume: `subscribe` with `after_seq` replays missed messages from the database in
-//! pages while live events wait in the queue; live events at or below what was replayed are
-//! dropped and a gap is filled from the database, so the client sees each seq once, in order.
+//! signal. Replay, gap fill and duplicate suppression are the shared delivery cursor's
+//! (`delivery::cursor`): `subscribe` with `after_seq` replays what the client missed, then the
+//! conversation is live.
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::HashSet,
     time::{Duration, Instant},
 };
 
@@ -14,18 +14,23 @@ use futures_util::{StreamExt, stream::FuturesOrdered};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{
-    hub::{CloseReason, Conn, ConnKind, Outbound},
-    protocol::{self, ClientFrame, PresenceStatus, ServerFrame, close},
-    transport::{RecvError, WsConn},
-};
 use crate::{
     accounts,
     actor::Actor,
     context::AppContext,
     conversations,
+    delivery::{
+        cursor::{Cursor, Live, Replayed, Sink},
+        send,
+    },
     error::AppError,
-    messages::{self, Message, SendCommand, service::HistoryQuery},
+    messages::{Message, SendCommand, Sent},
+    realtime::{
+        HubHandle,
+        hub::{CloseReason, Conn, ConnKind, Outbound},
+        protocol::{self, ClientFrame, PresenceStatus, ServerFrame, close},
+        transport::{RecvError, WsConn},
+    },
 };
 
 /// Sends may be in flight per socket before the socket stops reading new frames.
@@ -38,12 +43,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CORK_LIMIT: usize = 16 * 1024;
 /// How long closing a socket may take (close frame out, the peer's close frame back).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Live events held back during one replay before the socket is closed as too far behind.
-const MAX_BACKLOG: usize = 100_000;
 
 /// Sends `Leave` to the hub when the session task ends, however it ends.
 pub(crate) struct LeaveGuard {
-    pub(crate) hub: super::HubHandle,
+    pub(crate) hub: HubHandle,
     pub(crate) id: u64,
 }
 
@@ -53,9 +56,8 @@ impl Drop for LeaveGuard {
     }
 }
 
-type AckFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (String, Result<messages::Sent, AppError>)>>,
->;
+type AckFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<Sent, AppError>)>>>;
 
 enum End {
     Close(CloseReason),
@@ -63,18 +65,19 @@ enum End {
     Gone,
 }
 
+/// The socket and the kick signal: what writing to the client needs.
+struct Wire {
+    ws: WsConn,
+    kick: oneshot::Receiver<CloseReason>,
+}
+
 struct State {
     ctx: AppContext,
     actor: Actor,
     conn_id: u64,
-    ws: WsConn,
-    kick: oneshot::Receiver<CloseReason>,
-    /// Highest seq delivered per subscribed conversation.
-    delivered: HashMap<Uuid, i64>,
-    /// Live events taken off the queue during a replay, delivered (in order) right after it, so
-    /// a long replay does not make a reading client look like a slow consumer.
-    backlog: VecDeque<Outbound>,
-    /// Conversations outside `delivered` this agent was found to may type in.
+    wire: Wire,
+    cursor: Cursor,
+    /// Conversations not subscribed to this agent was found to may type in.
     typing_allowed: HashSet<Uuid>,
     /// End of the agent's login session: the socket closes then (checked every heartbeat).
     session_expires: Option<chrono::DateTime<chrono::Utc>>,
@@ -144,10 +147,8 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         ctx: ctx.clone(),
         actor,
         conn_id,
-        ws,
-        kick: kick_rx,
-        delivered: HashMap::new(),
-        backlog: VecDeque::new(),
+        wire: Wire { ws, kick: kick_rx },
+        cursor: Cursor::default(),
         typing_allowed: HashSet::new(),
         session_expires: match actor {
             Actor::Agent(a) => a.session_expires,
@@ -171,8 +172,8 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
         max_frame_bytes: ctx.settings.max_frame_bytes,
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
-    let sent = match st.send(hello.to_text()).await {
-        Ok(()) => st.flush().await,
+    let sent = match st.wire.send(hello.to_text()).await {
+        Ok(()) => st.wire.flush().await,
         Err(e) => Err(e),
     };
     let end = match sent {
@@ -184,63 +185,11 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
             code: CloseCode::from(why.code),
             description: Some(why.reason.to_string()),
         };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, st.ws.close(Some(reason))).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, st.wire.ws.close(Some(reason))).await;
     }
 }
 
-impl State {
-    async fn main_loop(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
-        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs);
-        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs);
-        let mut tick = tokio::time::interval(heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
-        loop {
-            // Frames are queued as they are made and written when nothing more is waiting to go
-            // out (or `CORK_LIMIT` is queued): a burst of events is one write, not one each.
-            if ((self.backlog.is_empty() && rx.is_empty()) || self.ws.pending() >= CORK_LIMIT)
-                && let Err(end) = self.flush().await
-            {
-                return end;
-            }
-            // Events set aside during a replay go first, in their original order.
-            if let Some(out) = self.backlog.pop_front() {
-                if let Err(end) = self.on_outbound(out).await {
-                    return end;
-                }
-                continue;
-            }
-            // Unbiased: a client that writes a lot must still drain its own outbound queue.
-            let step = tokio::select! {
-                why = &mut self.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
-                Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
-                frame = self.ws.recv(), if acks.len() < MAX_IN_FLIGHT => match frame {
-                    None => Err(End::Gone),
-                    // Boxed (≈ 1.2 KiB, freed after each frame) rather than part of every idle task.
-                    Some(Ok(msg)) => Box::pin(self.on_frame(msg, &mut acks, &mut rx)).await,
-                    Some(Err(e)) => Err(End::Close(protocol_error(&e))),
-                },
-                out = rx.recv() => match out {
-                    Some(out) => self.on_outbound(out).await,
-                    // The hub dropped us; it sent the reason on the kick channel first.
-                    None => Err(End::Close(self.kick.try_recv().unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "removed" }))),
-                },
-                _ = tick.tick() => {
-                    if self.last_seen.elapsed() > idle {
-                        Err(End::Close(CloseReason { code: close::IDLE_TIMEOUT, reason: "idle timeout" }))
-                    } else if self.session_expires.is_some_and(|t| chrono::Utc::now() >= t) {
-                        Err(End::Close(CloseReason { code: close::REVOKED, reason: "session expired" }))
-                    } else {
-                        self.ping().await
-                    }
-                }
-            };
-            if let Err(end) = step {
-                return end;
-            }
-        }
-    }
-
+impl Wire {
     /// Queues one text frame (written at the end of the step, or now if much is queued).
     async fn send(&mut self, text: impl Into<String>) -> Result<(), End> {
         let text: String = text.into();
@@ -276,6 +225,66 @@ impl State {
             .map_err(|_| End::Gone)?;
         self.flush().await
     }
+}
+
+impl Sink for Wire {
+    type Stop = End;
+    async fn message(&mut self, m: &Message) -> Result<(), End> {
+        self.send(ServerFrame::Message(m).to_text()).await
+    }
+}
+
+impl State {
+    async fn main_loop(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
+        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs);
+        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs);
+        let mut tick = tokio::time::interval(heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
+        loop {
+            // Frames are queued as they are made and written when nothing more is waiting to go
+            // out (or `CORK_LIMIT` is queued): a burst of events is one write, not one each.
+            if ((!self.cursor.has_backlog() && rx.is_empty())
+                || self.wire.ws.pending() >= CORK_LIMIT)
+                && let Err(end) = self.wire.flush().await
+            {
+                return end;
+            }
+            // Unbiased: a client that writes a lot must still drain its own outbound queue.
+            let step = tokio::select! {
+                why = &mut self.wire.kick => Err(End::Close(why.unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "server shutting down" }))),
+                Some((ref_id, res)) = acks.next(), if !acks.is_empty() => self.on_ack(&ref_id, res).await,
+                frame = self.wire.ws.recv(), if acks.len() < MAX_IN_FLIGHT => match frame {
+                    None => Err(End::Gone),
+                    // Boxed (≈ 1.2 KiB, freed after each frame) rather than part of every idle task.
+                    Some(Ok(msg)) => Box::pin(self.on_frame(msg, &mut acks, &mut rx)).await,
+                    Some(Err(e)) => Err(End::Close(protocol_error(&e))),
+                },
+                // Events set aside during a replay come first, in their original order.
+                out = self.cursor.next(&mut rx) => match out {
+                    Some(out) => self.on_outbound(out).await,
+                    // The hub dropped us; it sent the reason on the kick channel first.
+                    None => Err(End::Close(self.wire.kick.try_recv().unwrap_or(CloseReason { code: close::GOING_AWAY, reason: "removed" }))),
+                },
+                _ = tick.tick() => {
+                    if self.last_seen.elapsed() > idle {
+                        Err(End::Close(CloseReason { code: close::IDLE_TIMEOUT, reason: "idle timeout" }))
+                    } else if self.session_expires.is_some_and(|t| chrono::Utc::now() >= t) {
+                        Err(End::Close(CloseReason { code: close::REVOKED, reason: "session expired" }))
+                    } else {
+                        self.wire.ping().await
+                    }
+                }
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn send(&mut self, text: impl Into<String>) -> Result<(), End> {
+        self.wire.send(text).await
+    }
 
     async fn error(&mut self, e: &AppError, reference: Option<&str>) -> Result<(), End> {
         e.log();
@@ -289,7 +298,6 @@ impl State {
         };
         self.send(frame.to_text()).await
     }
-
     async fn on_frame(
         &mut self,
         msg: AggregatedMessage,
@@ -306,7 +314,11 @@ impl State {
                 }));
             }
             AggregatedMessage::Ping(p) => {
-                return self.ws.queue(WsMessage::Pong(p)).map_err(|_| End::Gone);
+                return self
+                    .wire
+                    .ws
+                    .queue(WsMessage::Pong(p))
+                    .map_err(|_| End::Gone);
             }
             AggregatedMessage::Pong(_) => return Ok(()),
             AggregatedMessage::Close(_) => {
@@ -352,10 +364,10 @@ impl State {
                     body,
                     private,
                 };
-                match messages::service::submit(&self.ctx, self.actor, cmd).await {
+                match send::submit(&self.ctx, self.actor, cmd).await {
                     Ok(pending) => {
                         acks.push_back(Box::pin(async move {
-                            (client_msg_id, messages::service::settle(pending).await)
+                            (client_msg_id, send::settle(pending).await)
                         }));
                         Ok(())
                     }
@@ -373,7 +385,7 @@ impl State {
                 Box::pin(self.subscribe(conversation_id, after_seq, rx)).await
             }
             ClientFrame::Unsubscribe { conversation_id } => {
-                self.delivered.remove(&conversation_id);
+                self.cursor.unsubscribe(conversation_id);
                 if self.actor.is_customer() {
                     self.ctx
                         .hub
@@ -413,7 +425,8 @@ impl State {
             } => {
                 let conversation_id = self.conversation(conversation_id);
                 match Box::pin(conversations::service::mark_read(
-                    &self.ctx,
+                    &self.ctx.db,
+                    &self.ctx.events,
                     &self.actor,
                     conversation_id,
                     seq,
@@ -451,14 +464,14 @@ impl State {
     async fn may_type_in(&mut self, conversation_id: Uuid) -> bool {
         match self.actor {
             Actor::Customer(c) => c.conversation_id == conversation_id,
-            _ if self.delivered.contains_key(&conversation_id)
+            _ if self.cursor.is_subscribed(conversation_id)
                 || self.typing_allowed.contains(&conversation_id) =>
             {
                 true
             }
             _ => {
                 let found =
-                    conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
+                    conversations::service::get_for(&self.ctx.db, &self.actor, conversation_id)
                         .await
                         .is_ok();
                 if found {
@@ -475,7 +488,7 @@ impl State {
     async fn on_ack(
         &mut self,
         client_msg_id: &str,
-        res: Result<messages::Sent, AppError>,
+        res: Result<Sent, AppError>,
     ) -> Result<(), End> {
         match res {
             Ok(sent) => {
@@ -495,73 +508,39 @@ impl State {
 
     async fn on_outbound(&mut self, out: Outbound) -> Result<(), End> {
         match out {
-            // Taken apart into the backlog, which goes first, in order.
-            Outbound::Batch(items) => {
-                for item in items.into_vec().into_iter().rev() {
-                    self.backlog.push_front(item);
-                }
-                Ok(())
-            }
             Outbound::Frame(f) => self.send(f.to_string()).await,
             Outbound::Message(m) => {
-                let (conversation_id, seq, frame) = (m.conversation_id, m.seq, &m.frame);
-                match self.delivered.get(&conversation_id).copied() {
-                    // Customers only get messages of a conversation they subscribed to.
-                    None if self.actor.is_customer() => Ok(()),
-                    // Agents see every conversation of their account live (the inbox view).
-                    None => self.send(frame.to_string()).await,
-                    Some(done) if seq <= done => Ok(()),
-                    Some(done) => {
-                        if seq > done + 1
-                            && !Box::pin(self.fill_gap(conversation_id, done, seq)).await?
-                        {
-                            // The client was told to resubscribe; sending this one would hide the gap.
-                            return Ok(());
-                        }
-                        self.delivered.insert(conversation_id, seq);
-                        self.send(frame.to_string()).await
+                // Boxed: the gap fill reads the database, and its future would otherwise be
+                // part of every idle socket's task.
+                let live = Box::pin(self.cursor.live(
+                    &self.ctx,
+                    &self.actor,
+                    m.conversation_id,
+                    m.seq,
+                    &mut self.wire,
+                ))
+                .await?;
+                match live {
+                    Live::Deliver => self.send(m.frame.to_string()).await,
+                    Live::Skip => Ok(()),
+                    Live::Resync { last_seq } => {
+                        let f = ServerFrame::Resync {
+                            conversation_id: m.conversation_id,
+                            last_seq,
+                            reason: "temporarily unavailable; subscribe again",
+                        };
+                        self.send(f.to_text()).await
                     }
                 }
             }
-        }
-    }
-
-    async fn send_message(&mut self, m: &Message) -> Result<(), End> {
-        self.send(ServerFrame::Message(m).to_text()).await
-    }
-
-    /// Sends what lies strictly between `done` and `upto` from the database (missing live events,
-    /// or private notes a customer must not see — then there is nothing to send). False when the
-    /// database could not be read: the subscription is dropped and the client told to resync.
-    async fn fill_gap(&mut self, conversation_id: Uuid, done: i64, upto: i64) -> Result<bool, End> {
-        let include_private = !self.actor.is_customer();
-        let rows = match messages::repo::range(
-            &self.ctx.db,
-            conversation_id,
-            done,
-            Some(upto),
-            (upto - done) as u64,
-            include_private,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                // Without the gap the client would silently miss messages: make it resubscribe.
-                tracing::warn!(error = %e, "gap fill failed");
-                self.delivered.remove(&conversation_id);
-                let f = ServerFrame::Resync {
-                    conversation_id,
-                    last_seq: done,
-                    reason: "temporarily unavailable; subscribe again",
-                };
-                return self.send(f.to_text()).await.map(|()| false);
+            // `Cursor::next` takes batches apart.
+            Outbound::Batch(items) => {
+                for item in items.into_vec() {
+                    Box::pin(self.on_outbound(item)).await?;
+                }
+                Ok(())
             }
-        };
-        for m in rows {
-            self.send_message(&Message::from(m)).await?;
         }
-        Ok(true)
     }
 
     /// Replays everything after `after_seq` in pages, then marks the conversation live.
@@ -586,67 +565,39 @@ impl State {
                 .subscribe(self.conn_id, conversation_id, true)
                 .await;
         }
-        let page = self
-            .ctx
-            .settings
-            .replay_page_size
-            .clamp(1, messages::service::MAX_PAGE);
-        let mut cursor = after_seq;
-        loop {
-            let q = HistoryQuery {
-                after_seq: Some(cursor),
-                before_seq: None,
-                limit: Some(page),
-            };
-            let res = messages::service::history(&self.ctx, &self.actor, conversation_id, q).await;
-            let hp = match res {
-                Ok(p) => p,
-                Err(AppError::Conflict(_)) => {
-                    self.delivered.remove(&conversation_id);
-                    let last_seq =
-                        conversations::service::get_for(&self.ctx, &self.actor, conversation_id)
-                            .await
-                            .map(|c| c.last_seq)
-                            .unwrap_or(0);
-                    let f = ServerFrame::Resync {
-                        conversation_id,
-                        last_seq,
-                        reason: "after_seq is beyond this conversation",
-                    };
-                    return self.send(f.to_text()).await;
-                }
-                Err(e) => {
-                    self.delivered.remove(&conversation_id);
-                    return self.error(&e, None).await;
-                }
-            };
-            for m in &hp.messages {
-                self.send_message(m).await?;
-                cursor = m.seq;
-            }
-            // Keep the hub's queue for this socket drained while replaying.
-            while let Ok(out) = rx.try_recv() {
-                if self.backlog.len() >= MAX_BACKLOG {
-                    return Err(End::Close(CloseReason {
-                        code: close::SLOW_CONSUMER,
-                        reason: "too far behind; resubscribe",
-                    }));
-                }
-                self.backlog.push_back(out);
-            }
-            if !hp.has_more {
-                break;
-            }
-        }
-        self.delivered.insert(conversation_id, cursor);
-        self.send(
-            ServerFrame::ReplayDone {
+        let replayed = self
+            .cursor
+            .replay(
+                &self.ctx,
+                &self.actor,
                 conversation_id,
-                last_seq: cursor,
+                after_seq,
+                &mut self.wire,
+                rx,
+            )
+            .await?;
+        match replayed {
+            Replayed::Done { last_seq } => {
+                let f = ServerFrame::ReplayDone {
+                    conversation_id,
+                    last_seq,
+                };
+                self.send(f.to_text()).await
             }
-            .to_text(),
-        )
-        .await
+            Replayed::Beyond { last_seq } => {
+                let f = ServerFrame::Resync {
+                    conversation_id,
+                    last_seq,
+                    reason: "after_seq is beyond this conversation",
+                };
+                self.send(f.to_text()).await
+            }
+            Replayed::Failed(e) => self.error(&e, None).await,
+            Replayed::TooFarBehind => Err(End::Close(CloseReason {
+                code: close::SLOW_CONSUMER,
+                reason: "too far behind; resubscribe",
+            })),
+        }
     }
 }
 

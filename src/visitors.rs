@@ -9,13 +9,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    listing::PageVisit,
-    state::{self, BotState, Status},
-};
 use crate::{
     auth::{VisitorClaims, VisitorIdentity, tokens},
     context::AppContext,
+    conversations::{
+        listing::PageVisit,
+        state::{self, BotState, Status},
+    },
     db::entities::{agent, contact, conversation, inbox},
     error::{AppError, AppResult},
     events::DomainEvent,

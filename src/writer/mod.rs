@@ -12,16 +12,15 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{
-    batch_sql,
-    model::{Message, SendCommand, Sent},
-};
+mod batch_sql;
+
 use crate::{
     actor::{Actor, SenderType},
     conversations::state,
     db::{self, entities::conversation, entities::message},
     error::{AppError, AppResult},
     events::{DomainEvent, Events},
+    messages::model::{Message, SendCommand, Sent},
 };
 
 pub struct WriteRequest {

@@ -149,3 +149,54 @@ pub async fn bump_conversations(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::{Bump, bump_conversations};
+    use crate::conversations::state::{Status, customer_wrote, set_status, tests::fixture};
+
+    /// The writer's set-based statement applies the same rule as `customer_wrote`.
+    #[tokio::test]
+    async fn batch_bump_reopens_and_tracks_waiting() {
+        let f = fixture().await;
+        let resolved = f.conv(Status::Resolved, None).await;
+        let snoozed = f.conv(Status::Open, None).await;
+        set_status(
+            &f.db,
+            &f.events,
+            snoozed.id,
+            Status::Snoozed,
+            Some(Utc::now() + Duration::hours(1)),
+        )
+        .await
+        .expect("snooze");
+        let answered = f.conv(Status::Pending, None).await;
+        let mut bumps = Vec::new();
+        for (c, customer) in [(&resolved, true), (&snoozed, true), (&answered, false)] {
+            let mut m = f.row(c.id).await;
+            let reopen = customer && customer_wrote(&mut m);
+            bumps.push(Bump {
+                id: c.id,
+                last_seq: 1,
+                reopen,
+                waiting: Some(customer),
+            });
+        }
+        bump_conversations(&f.db, &bumps, Utc::now())
+            .await
+            .expect("bump");
+        for id in [resolved.id, snoozed.id] {
+            let r = f.row(id).await;
+            assert_eq!(
+                (r.status, r.snoozed_until, r.last_seq),
+                (Status::Open, None, 1)
+            );
+            assert!(r.waiting_since.is_some());
+        }
+        let a = f.row(answered.id).await;
+        assert_eq!((a.status, a.waiting_since), (Status::Pending, None));
+        f.done().await;
+    }
+}

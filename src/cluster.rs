@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::mpsc;
 
-use super::bus::{BusIn, CATCH_UP_MARGIN, Notice};
 use crate::{
     context::AppContext,
     db::entities::{conversation, message},
     events::{ConversationState, DomainEvent},
     messages::Message,
+    realtime::bus::{BusIn, CATCH_UP_MARGIN, Notice},
 };
 
 /// Conversations re-announced by one catch-up, most recent first; older ones still converge
