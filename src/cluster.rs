@@ -73,6 +73,7 @@ fn start_catch_up(ctx: &AppContext, since: DateTime<Utc>) {
             Err(e) => tracing::warn!(error = %e, "cluster catch-up failed"),
         }
         revalidate_sessions(&ctx).await;
+        ctx.passes.cluster_catch_up.done();
     });
 }
 

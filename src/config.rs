@@ -1,6 +1,7 @@
 //! Typed settings: built-in defaults, then an optional TOML file, then `SWITCHBOARD_*` environment
 //! variables (e.g. `SWITCHBOARD_BIND`, `SWITCHBOARD_DATA_DIR`, `SWITCHBOARD_DATABASE_URL`).
 //! Secrets are never printed: `Debug` redacts them.
+use std::time::Duration;
 use std::{fmt, path::PathBuf};
 
 use figment::{
@@ -239,6 +240,45 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Messages per history page, at most (the HTTP API's `limit` and `replay_page_size`).
+pub const MAX_HISTORY_PAGE: u64 = 500;
+
+/// The durations of the settings, typed: the `*_secs` keys are read in one place.
+impl Settings {
+    pub fn ws_heartbeat(&self) -> Duration {
+        Duration::from_secs(self.ws_heartbeat_secs)
+    }
+
+    pub fn ws_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.ws_idle_timeout_secs)
+    }
+
+    /// An agent's login lifetime (the cookie and the database session).
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.session_ttl_secs)
+    }
+
+    pub fn socket_token_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.socket_token_ttl_secs)
+    }
+
+    pub fn llm_timeout(&self) -> Duration {
+        Duration::from_secs(self.llm_timeout_secs)
+    }
+
+    pub fn llm_first_token_timeout(&self) -> Duration {
+        Duration::from_secs(self.llm_first_token_timeout_secs)
+    }
+
+    pub fn llm_breaker_cooldown(&self) -> Duration {
+        Duration::from_secs(self.llm_breaker_cooldown_secs)
+    }
+
+    pub fn drain_grace(&self) -> Duration {
+        Duration::from_secs(self.drain_grace_secs)
+    }
+}
+
 impl Settings {
     /// Defaults → `file` (TOML, if given or `SWITCHBOARD_CONFIG` names one) → `SWITCHBOARD_*` env.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
@@ -330,6 +370,12 @@ impl Settings {
             1,
         )?;
         at_least("replay_page_size", self.replay_page_size, 1)?;
+        if self.replay_page_size > MAX_HISTORY_PAGE {
+            return Err(format!(
+                "replay_page_size is {}; it must be at most {MAX_HISTORY_PAGE}",
+                self.replay_page_size
+            ));
+        }
         at_least("max_body_bytes", usize_(self.max_body_bytes), 1)?;
         // A frame must hold at least a small message; a frame limit under the body limit still
         // lets long messages go over HTTP, so that is allowed.

@@ -28,6 +28,6 @@ pub struct AppContext {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this node is subscribed to the cluster bus (reported by `/readyz`).
     pub bus_up: Arc<std::sync::atomic::AtomicBool>,
-    /// Completed passes of the router's tick (routing, snooze wake-up), for tests to await.
-    pub routing_passes: crate::passes::Passes,
+    /// Completed passes of the background loops, for tests to await and `/readyz` to report.
+    pub passes: crate::passes::BackgroundPasses,
 }

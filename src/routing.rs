@@ -81,7 +81,7 @@ impl Router {
                 },
                 _ = tick.tick() => {
                     self.on_tick().await;
-                    self.ctx.routing_passes.done();
+                    self.ctx.passes.routing.done();
                 }
             }
         }

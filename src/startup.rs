@@ -129,7 +129,7 @@ impl Application {
             kb: crate::kb::KbIndexes::default(),
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             bus_up: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            routing_passes: crate::passes::Passes::default(),
+            passes: crate::passes::BackgroundPasses::default(),
             llm: crate::llm::from_settings(&settings),
         };
         let indexer_role = settings.has_role("indexer");
@@ -206,7 +206,7 @@ impl Application {
                 hub: ctx.hub.clone(),
                 server: handle,
                 draining: ctx.draining.clone(),
-                grace: Duration::from_secs(ctx.settings.drain_grace_secs),
+                grace: ctx.settings.drain_grace(),
             };
             tokio::spawn(async move {
                 shutdown_signal().await;

@@ -1,6 +1,6 @@
 //! Agent use cases: create accounts and agents, log in (argon2), resolve a bearer session,
 //! log out, mint the short-lived token that opens an agent socket.
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
@@ -162,7 +162,7 @@ pub async fn login(ctx: &AppContext, email: &str, password_plain: &str) -> AppRe
     }
     let token = format!("sb_{}", tokens::random_hex(32).map_err(AppError::Internal)?);
     let now = Utc::now();
-    let expires_at = now + Duration::seconds(ctx.settings.session_ttl_secs);
+    let expires_at = now + ctx.settings.session_ttl();
     agent_session::Entity::insert(agent_session::ActiveModel {
         id: Set(Uuid::now_v7()),
         agent_id: Set(agent.id),
@@ -236,8 +236,8 @@ pub struct SocketToken {
 
 pub fn socket_token(ctx: &AppContext, who: &AgentIdentity) -> AppResult<SocketToken> {
     let session_id = who.session_id.ok_or(AppError::Unauthorized)?;
-    let ttl = ctx.settings.socket_token_ttl_secs;
-    let exp = Utc::now().timestamp() + ttl;
+    let ttl = ctx.settings.socket_token_ttl();
+    let exp = (Utc::now() + ttl).timestamp();
     let claims = SocketClaims {
         agent_id: who.agent_id,
         account_id: who.account_id,
@@ -245,7 +245,7 @@ pub fn socket_token(ctx: &AppContext, who: &AgentIdentity) -> AppResult<SocketTo
     };
     Ok(SocketToken {
         token: ctx.signer.socket_token(&claims, exp),
-        expires_in: ttl,
+        expires_in: ttl.num_seconds(),
     })
 }
 

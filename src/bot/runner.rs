@@ -44,6 +44,8 @@ use crate::{
 };
 
 const CATCH_UP_EVERY: Duration = Duration::from_secs(5);
+/// A customer message is left to the event path this long before a catch-up pass takes it.
+pub const CATCH_UP_GRACE: Duration = Duration::from_secs(3);
 /// Model calls in flight at once (each holds a conversation's turn).
 const CONCURRENCY: usize = 16;
 
@@ -117,18 +119,24 @@ impl Bot {
             }
             _ => None,
         };
+        let from_customer = matches!(&ev, DomainEvent::MessageCreated { message, .. }
+            if message.sender_type == SenderType::Customer && !message.private);
         if conversation_id.is_some_and(|c| self.is_done_with(c)) {
+            if from_customer {
+                self.ctx.passes.bot_messages.done();
+            }
             return;
         }
         match ev {
             DomainEvent::MessageCreated {
                 account_id,
                 message,
-            } if message.sender_type == SenderType::Customer && !message.private => {
+            } if from_customer => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     me.handle(account_id, message.conversation_id, Some(message))
-                        .await
+                        .await;
+                    me.ctx.passes.bot_messages.done();
                 });
             }
             DomainEvent::MessageCreated {
@@ -445,7 +453,8 @@ impl Bot {
 
     /// Answers bot conversations whose customer still waits (missed events, restarts).
     async fn catch_up(&self) {
-        let cutoff = Utc::now() - chrono::Duration::seconds(3);
+        let grace = chrono::Duration::from_std(CATCH_UP_GRACE).unwrap_or_default();
+        let cutoff = Utc::now() - grace;
         let waiting = conversation::Entity::find()
             .filter(conversation::Column::BotState.eq(BotState::Active))
             .filter(conversation::Column::Status.eq(Status::Pending))
@@ -463,6 +472,7 @@ impl Bot {
             }
             Err(e) => tracing::warn!(error = %e, "bot catch-up failed"),
         }
+        self.ctx.passes.bot_catch_up.done();
     }
 }
 
@@ -470,10 +480,10 @@ impl Bot {
 /// whole retry budget, bounded.
 fn lease_length(ctx: &AppContext) -> chrono::Duration {
     let s = &ctx.settings;
-    let secs = std::cmp::max(s.llm_first_token_timeout_secs, s.llm_timeout_secs)
-        * u64::from(s.llm_max_retries + 1)
-        + 15;
-    chrono::Duration::seconds(secs.clamp(30, 300) as i64)
+    let per_try = std::cmp::max(s.llm_first_token_timeout(), s.llm_timeout());
+    let budget = per_try * (s.llm_max_retries + 1) + Duration::from_secs(15);
+    let bounded = budget.clamp(Duration::from_secs(30), Duration::from_secs(300));
+    chrono::Duration::from_std(bounded).unwrap_or(chrono::Duration::minutes(5))
 }
 
 /// Takes the conversation's bot lease; None when another worker holds it. The value returned

@@ -18,7 +18,7 @@ use std::{
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::history::{self, HistoryQuery, MAX_PAGE};
+use super::history::{self, HistoryQuery};
 use crate::{
     actor::Actor, context::AppContext, conversations, error::AppError, messages::Message,
     realtime::hub::Outbound,
@@ -117,7 +117,7 @@ impl Cursor {
         rx: &mut mpsc::Receiver<Outbound>,
     ) -> Result<Replayed, S::Stop> {
         self.delivered.remove(&conversation_id);
-        let page = ctx.settings.replay_page_size.min(MAX_PAGE);
+        let page = ctx.settings.replay_page_size;
         let mut cursor = after_seq;
         loop {
             let q = HistoryQuery {

@@ -31,7 +31,7 @@ pub struct HistoryPage {
     pub has_more: bool,
 }
 
-pub const MAX_PAGE: u64 = 500;
+pub const MAX_PAGE: u64 = crate::config::MAX_HISTORY_PAGE;
 
 pub async fn history(
     db: &DatabaseConnection,

@@ -144,7 +144,7 @@ pub fn from_settings(s: &crate::config::Settings) -> Option<SharedLlm> {
         &s.llm_base_url,
         &s.llm_api_key,
         &s.llm_model,
-        std::time::Duration::from_secs(s.llm_timeout_secs),
+        s.llm_timeout(),
     );
     Some(Arc::new(resilient::Resilient::new(
         inner,

@@ -45,13 +45,13 @@ pub struct Policy {
 impl Policy {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         Self {
-            timeout: Duration::from_secs(s.llm_timeout_secs),
-            first_token_timeout: Duration::from_secs(s.llm_first_token_timeout_secs),
+            timeout: s.llm_timeout(),
+            first_token_timeout: s.llm_first_token_timeout(),
             max_retries: s.llm_max_retries,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
             breaker_failures: s.llm_breaker_failures,
-            breaker_cooldown: Duration::from_secs(s.llm_breaker_cooldown_secs),
+            breaker_cooldown: s.llm_breaker_cooldown(),
         }
     }
 

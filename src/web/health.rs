@@ -1,5 +1,5 @@
 //! `/healthz` (the process is up) and `/readyz` (the database answers and the node is not
-//! draining).
+//! draining; with the bus, the indexer and the completed passes of the background loops).
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -35,8 +35,13 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
         .then(|| ctx.search.indexer_report());
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(&ctx.db)).await;
     match check {
-        Ok(Ok(())) => HttpResponse::Ok()
-            .json(json!({"status": "ready", "database": backend, "bus": bus, "indexer": indexer})),
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "database": backend,
+            "bus": bus,
+            "indexer": indexer,
+            "passes": ctx.passes.counts(),
+        })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database error");
             HttpResponse::ServiceUnavailable().json(

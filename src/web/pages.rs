@@ -259,7 +259,7 @@ pub async fn login_submit(
     }
     match accounts::service::login(&ctx, &f.email, &f.password).await {
         Ok(r) => {
-            let ttl = ctx.settings.session_ttl_secs;
+            let ttl = ctx.settings.session_ttl().num_seconds();
             let mut resp = see_other(&safe_next(&f.next)).finish();
             resp.add_cookie(&cookie(&ctx, &req, SESSION_COOKIE, r.token, ttl))
                 .map_err(|e| AppError::Internal(e.into()))?;

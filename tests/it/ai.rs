@@ -247,6 +247,7 @@ async fn offline_bot_answers_once_with_a_citation_then_hands_off_for_good() {
     );
 
     // Exactly once: the same customer message again (a retry) and a restart add no answer.
+    let asked = tokio::time::Instant::now();
     let r = app
         .post_message(
             &c.token,
@@ -260,7 +261,9 @@ async fn offline_bot_answers_once_with_a_citation_then_hands_off_for_good() {
     drop(cws);
     let app = app.restart().await;
     let admin = app.login(ADMIN).await;
-    tokio::time::sleep(Duration::from_secs(6)).await; // one catch-up pass
+    // A catch-up pass that would take the conversation if it still waited for an answer.
+    tokio::time::sleep_until(asked + switchboard::bot::runner::CATCH_UP_GRACE).await;
+    bot_catch_up_pass(&app).await;
     let h = app.history(&admin.session, c.conversation_id).await;
     assert_eq!(
         public_bot(&h).len(),
@@ -317,6 +320,7 @@ async fn offline_bot_answers_once_with_a_citation_then_hands_off_for_good() {
     assert_eq!(upd["status"], "open", "{upd}");
 
     // No loop: the bot stays out even when the customer asks something it could answer.
+    let seen = bot_seen(&app);
     app.post_message(
         &c.token,
         c.conversation_id,
@@ -325,7 +329,7 @@ async fn offline_bot_answers_once_with_a_citation_then_hands_off_for_good() {
         false,
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot_considered(&app, seen).await;
     let h = app.history(&admin.session, c.conversation_id).await;
     assert_eq!(
         public_bot(&h).len(),
@@ -360,6 +364,7 @@ async fn an_agent_reply_ends_the_bots_turn() {
         |v| v["bot_state"] == "handed_off",
     )
     .await;
+    let seen = bot_seen(&app);
     app.post_message(
         &c.token,
         c.conversation_id,
@@ -368,7 +373,7 @@ async fn an_agent_reply_ends_the_bots_turn() {
         false,
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot_considered(&app, seen).await;
     let h = app.history(&admin.session, c.conversation_id).await;
     assert!(public_bot(&h).is_empty(), "{h:#?}");
     app.stop().await;

@@ -485,8 +485,34 @@ pub(crate) async fn cookie_login(app: &TestApp, email: &str) -> CookieSession {
 pub(crate) async fn routing_pass(app: &TestApp) {
     tokio::time::timeout(
         Duration::from_secs(30),
-        app.ctx.routing_passes.next_complete(),
+        app.ctx.passes.routing.next_complete(),
     )
     .await
     .expect("the router completes a pass within 30 s");
+}
+
+/// Returns once the bot has run a whole catch-up pass that started after the call.
+pub(crate) async fn bot_catch_up_pass(app: &TestApp) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        app.ctx.passes.bot_catch_up.next_complete(),
+    )
+    .await
+    .expect("the bot completes a catch-up pass within 30 s");
+}
+
+/// Customer messages the bot has finished considering so far; pass it to [`bot_considered`].
+pub(crate) fn bot_seen(app: &TestApp) -> u64 {
+    app.ctx.passes.bot_messages.count()
+}
+
+/// Returns once the bot has finished considering a customer message after `seen`
+/// ([`bot_seen`], read before the message was sent): whatever it does with it, it has done.
+pub(crate) async fn bot_considered(app: &TestApp, seen: u64) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        app.ctx.passes.bot_messages.past(seen),
+    )
+    .await
+    .expect("the bot considers the message within 30 s");
 }

@@ -583,6 +583,7 @@ async fn bus_outage_then_everyone_converges() {
         assert_eq!(r.status(), 201, "stored while the bus is down");
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let caught_up = passes(&a, "cluster_catch_up").await;
     relay.restore();
     eventually(
         "A reports the bus back",
@@ -599,8 +600,11 @@ async fn bus_outage_then_everyone_converges() {
     assert_eq!(cust.seqs(conv), all, "the customer on A");
     assert_eq!(agent.seqs(conv), all, "the agent on B");
     assert_eq!(seqs(&b.history(&admin.session, conv).await), all);
-    // Nothing more trickles in later (no duplicate from a second catch-up).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing more trickles in later (no duplicate from the catch-up).
+    eventually("A's catch-up after the outage", within, || async {
+        passes(&a, "cluster_catch_up").await > caught_up
+    })
+    .await;
     cust.ws.assert_no_message(Duration::from_millis(300)).await;
     agent.ws.assert_no_message(Duration::from_millis(300)).await;
     drop((a, b));
@@ -859,8 +863,8 @@ async fn the_bot_answers_once_with_two_nodes_even_when_the_model_is_slow() {
         bot_replies(&b.history(&admin.session, c.conversation_id).await) >= 1
     })
     .await;
-    // Two more catch-up rounds on both nodes: still one answer, and one model call.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // A whole catch-up pass on both nodes after it: still one answer, and one model call.
+    tokio::join!(next_pass(&a, "bot_catch_up"), next_pass(&b, "bot_catch_up"));
     let h = b.history(&admin.session, c.conversation_id).await;
     assert_eq!(bot_replies(&h), 1, "{h:#?}");
     let decisions = llm
@@ -877,6 +881,31 @@ async fn the_bot_answers_once_with_two_nodes_even_when_the_model_is_slow() {
 }
 
 /// The bus state `/readyz` reports (the node stays ready: 200).
+/// Completed passes of one of a node's background loops (`/readyz` `passes`).
+async fn passes(node: &Endpoint, which: &str) -> u64 {
+    let r = node
+        .http
+        .get(node.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    let v: Value = r.json().await.expect("json");
+    v["passes"][which]
+        .as_u64()
+        .unwrap_or_else(|| panic!("/readyz has no passes.{which}: {v}"))
+}
+
+/// Returns once `node` has run a whole pass of `which` that started after the call.
+async fn next_pass(node: &Endpoint, which: &str) {
+    let start = passes(node, which).await;
+    eventually(
+        &format!("a complete {which} pass"),
+        Duration::from_secs(30),
+        || async { passes(node, which).await >= start + 2 },
+    )
+    .await;
+}
+
 async fn bus_state(node: &Endpoint) -> String {
     let r = node
         .http

@@ -121,6 +121,7 @@ async fn real_model_bot_answers_once_in_the_widget_and_still_hands_off() {
     enable_bot(&app, &admin).await;
     let c = app.customer().await;
     let (mut cws, _) = app.customer_resume(&c, 0).await;
+    let asked = tokio::time::Instant::now();
     app.post_message(
         &c.token,
         c.conversation_id,
@@ -146,7 +147,9 @@ async fn real_model_bot_answers_once_in_the_widget_and_still_hands_off() {
     assert!(typing, "typing shown while the model works");
     let body = first["body"].as_str().expect("body");
     assert!(!body.contains('<'), "{body}");
-    tokio::time::sleep(Duration::from_secs(6)).await; // a catch-up pass must not answer again
+    // A catch-up pass that would take the conversation if it still waited must not answer again.
+    tokio::time::sleep_until(asked + switchboard::bot::runner::CATCH_UP_GRACE).await;
+    bot_catch_up_pass(&app).await;
     let h = app.history(&admin.session, c.conversation_id).await;
     let bot_public = h
         .iter()

@@ -168,7 +168,7 @@ pub async fn run(ctx: AppContext, actor: Actor, mut ws: WsConn) {
             Actor::Customer(c) => Some(c.conversation_id),
             _ => None,
         },
-        heartbeat_ms: ctx.settings.ws_heartbeat_secs * 1000,
+        heartbeat_ms: ctx.settings.ws_heartbeat().as_millis() as u64,
         max_frame_bytes: ctx.settings.max_frame_bytes,
         presence: (!actor.is_customer()).then_some(presence.as_slice()),
     };
@@ -236,8 +236,8 @@ impl Sink for Wire {
 
 impl State {
     async fn main_loop(&mut self, mut rx: mpsc::Receiver<Outbound>) -> End {
-        let heartbeat = Duration::from_secs(self.ctx.settings.ws_heartbeat_secs);
-        let idle = Duration::from_secs(self.ctx.settings.ws_idle_timeout_secs);
+        let heartbeat = self.ctx.settings.ws_heartbeat();
+        let idle = self.ctx.settings.ws_idle_timeout();
         let mut tick = tokio::time::interval(heartbeat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut acks: FuturesOrdered<AckFuture> = FuturesOrdered::new();
