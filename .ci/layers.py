@@ -13,7 +13,7 @@ import sys
 # Bottom to top. A module may import from its own layer and the ones below.
 LAYERS = [
     ["config", "error", "db", "actor", "auth", "limits", "tags", "urls", "presence", "passes",
-     "telemetry"],
+     "telemetry", "embed"],
     ["messages", "conversations", "events", "search", "kb", "llm"],
     ["realtime", "writer"],
     ["context"],

@@ -84,6 +84,11 @@ pub struct Settings {
     /// Serve `static/` files from this directory instead of the copies built into the binary
     /// (front-end development: edits show up without a rebuild). Empty = built-in.
     pub static_dir: String,
+    /// Directory of the sentence-embedding model (all-MiniLM-L6-v2: `model.safetensors`,
+    /// `tokenizer.json`, `config.json`; see src/embed.rs). Empty = the cache directory that
+    /// `scripts/install-models` fills: `$SWITCHBOARD_MODELS_DIR/all-minilm-l6-v2`, else
+    /// `${XDG_CACHE_HOME:-$HOME/.cache}/switchboard/models/all-minilm-l6-v2`.
+    pub embedding_model_dir: String,
     /// OpenAI-compatible endpoint, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8081/v1`
     /// (`SWITCHBOARD_LLM_BASE_URL`). Empty = no model: the offline responder answers.
     pub llm_base_url: String,
@@ -164,6 +169,7 @@ impl Default for Settings {
             visitor_bytes_per_day: 4 * 1024 * 1024,
             inbox_bytes_per_day: 1024 * 1024 * 1024,
             static_dir: String::new(),
+            embedding_model_dir: String::new(),
             llm_base_url: String::new(),
             llm_api_key: String::new(),
             llm_model: "gpt-4o-mini".into(),

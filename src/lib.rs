@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod db;
 pub mod delivery;
 pub mod demo;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod import;
