@@ -43,6 +43,12 @@ pub struct Embedder {
     inner: Arc<Inner>,
 }
 
+// Shared across tasks and moved into `spawn_blocking`: checked at compile time.
+const _: () = {
+    const fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Embedder>();
+};
+
 struct Inner {
     model: BertModel,
     tokenizer: Tokenizer,
