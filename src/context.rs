@@ -22,6 +22,8 @@ pub struct AppContext {
     pub search: SearchIndex,
     /// Knowledge-base retrieval indexes, one per account.
     pub kb: crate::kb::KbIndexes,
+    /// The in-process sentence model (intents by meaning), or None: the lexical rules decide.
+    pub embedder: Option<crate::embed::Embedder>,
     /// The configured model, or None: the offline responder answers.
     pub llm: Option<crate::llm::SharedLlm>,
     /// Set on SIGTERM: `/readyz` answers 503 so load balancers stop sending new clients.

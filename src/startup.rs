@@ -131,6 +131,13 @@ impl Application {
             bus_up: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             passes: crate::passes::BackgroundPasses::default(),
             llm: crate::llm::from_settings(&settings),
+            embedder: {
+                let s = settings.clone();
+                tokio::task::spawn_blocking(move || crate::embed::Embedder::from_settings(&s))
+                    .await
+                    .ok()
+                    .flatten()
+            },
         };
         let indexer_role = settings.has_role("indexer");
         let bus = bus.map(|(_, rx, (publisher, receiver))| BusTasks {

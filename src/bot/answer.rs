@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::kb::{KbIndex, Retrieval, index::KbDoc};
+use crate::kb::{Fused, KbIndex, Retrieval, index::KbDoc};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Citation {
@@ -61,8 +61,9 @@ pub fn plain(s: &str) -> String {
     t.trim().to_string()
 }
 
-/// A section's sentences: prose split at sentence ends, each list item and table row alone.
-fn units(text: &str) -> Vec<String> {
+/// A section's sentences: prose split at sentence ends, each list item and table row alone;
+/// each marked true when it is a table row.
+fn units_marked(text: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut header: Option<Vec<String>> = None;
     for line in text.lines() {
@@ -85,7 +86,7 @@ fn units(text: &str) -> Vec<String> {
             }
             match &header {
                 None => header = Some(cells),
-                Some(h) => out.push(
+                Some(h) => out.push((
                     h.iter()
                         .zip(&cells)
                         .map(|(k, v)| {
@@ -98,7 +99,8 @@ fn units(text: &str) -> Vec<String> {
                         .collect::<Vec<_>>()
                         .join(", ")
                         + ".",
-                ),
+                    true,
+                )),
             }
             continue;
         }
@@ -111,13 +113,13 @@ fn units(text: &str) -> Vec<String> {
                 && i + 2 < b.len()
                 && b[i + 2].is_ascii_uppercase();
             if end_here {
-                out.push(p[start..=i].trim().to_string());
+                out.push((p[start..=i].trim().to_string(), false));
                 start = i + 1;
             }
         }
         let last = p[start..].trim();
         if !last.is_empty() {
-            out.push(last.to_string());
+            out.push((last.to_string(), false));
         }
     }
     out
@@ -132,6 +134,7 @@ fn best_units(
 ) -> (Vec<String>, HashSet<String>) {
     let top = sections.first().map_or(0.0, |s| s.1);
     let mut cands: Vec<(usize, usize, String, HashSet<String>)> = Vec::new();
+    let mut rows: HashSet<usize> = HashSet::new();
     for (rank, (sec, score)) in sections.iter().enumerate().take(2) {
         if rank > 0 && *score < top * 0.6 {
             break;
@@ -139,11 +142,36 @@ fn best_units(
         let Some(s) = doc.sections.get(*sec) else {
             continue;
         };
-        for (i, u) in units(&s.text).into_iter().enumerate() {
+        for (i, (u, row)) in units_marked(&s.text).into_iter().enumerate() {
             let words: HashSet<String> = kb.question_terms(&u).into_iter().collect();
             let hit: HashSet<String> = words.intersection(terms).cloned().collect();
+            if row {
+                rows.insert(sec * 1000 + i);
+            }
             cands.push((sec * 1000 + i, hit.len(), u, hit));
         }
+    }
+    // A word most units share (a table's column names, the article's topic) tells them apart
+    // from nothing: count only the distinctive ones, so "Pro" picks the Pro row of a table
+    // instead of its first three rows.
+    let mut df: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for c in &cands {
+        for w in &c.3 {
+            *df.entry(w.clone()).or_default() += 1;
+        }
+    }
+    let common = (cands.len() / 2).max(2);
+    let distinctive = |hit: &HashSet<String>| {
+        hit.iter()
+            .filter(|w| df.get(w.as_str()).copied().unwrap_or(0) < common)
+            .count()
+    };
+    if cands.iter().any(|c| distinctive(&c.3) > 0) {
+        for c in &mut cands {
+            c.1 = distinctive(&c.3) * 10 + c.1;
+        }
+        // Table rows without a distinctive word are the rows the customer did not ask about.
+        cands.retain(|c| c.1 >= 10 || !rows.contains(&c.0));
     }
     let mut ranked: Vec<&(usize, usize, String, HashSet<String>)> = cands.iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -187,6 +215,43 @@ pub fn extract(kb: &KbIndex, question: &str, r: &Retrieval) -> (String, Vec<Cita
     (text.join(" "), cites)
 }
 
+/// The answer to a message with one or more requests: each request the KB answers gets its
+/// own extract (in the message's order), the articles cited once each.
+pub fn extract_requests(kb: &KbIndex, message: &str, fused: &Fused) -> (String, Vec<Citation>) {
+    if fused.requests.len() < 2 {
+        return extract(kb, message, &fused.all);
+    }
+    let mut texts: Vec<String> = Vec::new();
+    let mut cites: Vec<Citation> = Vec::new();
+    for (q, r) in &fused.requests {
+        if super::decide::confident(kb, r, q).is_err() {
+            continue;
+        }
+        let Some(top) = r.hits.first() else {
+            continue;
+        };
+        let one = Retrieval {
+            hits: vec![top.clone()],
+            terms: r.terms.clone(),
+            unknown: r.unknown.clone(),
+        };
+        let (text, c) = extract(kb, q, &one);
+        if text.is_empty() || texts.contains(&text) {
+            continue;
+        }
+        texts.push(text);
+        for c in c {
+            if !cites.contains(&c) {
+                cites.push(c);
+            }
+        }
+    }
+    if texts.is_empty() {
+        return extract(kb, message, &fused.all);
+    }
+    (texts.join("\n\n"), cites)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,10 +267,13 @@ mod tests {
 
     #[test]
     fn tables_become_sentences() {
-        let u = units("| Plan | Size |\n|---|---|\n| Free | 2 GB |\n| Pro | 250 GB |");
+        let u = units_marked("| Plan | Size |\n|---|---|\n| Free | 2 GB |\n| Pro | 250 GB |");
         assert_eq!(
             u,
-            vec!["Plan: Free, Size: 2 GB.", "Plan: Pro, Size: 250 GB."]
+            vec![
+                ("Plan: Free, Size: 2 GB.".to_string(), true),
+                ("Plan: Pro, Size: 250 GB.".to_string(), true)
+            ]
         );
     }
 }

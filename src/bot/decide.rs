@@ -1,17 +1,23 @@
 //! One decision of the first-line bot for the customer's latest message: answer from the KB
 //! (with citations) or hand off (with a reason). The same function serves the live bot and
-//! `switchboard eval`. Order: turn limit → injection stripping → guardrail rules → retrieval
-//! confidence → the model's structured decision (or, offline, an extractive answer). Any model
-//! failure hands off.
+//! `switchboard eval`. Order: turn limit → injection stripping → requests for other customers'
+//! data or staff powers → the intent (by meaning with the sentence model, else the lexical
+//! rules) → retrieval confidence per request → the model's structured decision, whose figures
+//! must be grounded in its passages (or, offline, an extractive answer). Any model failure
+//! hands off.
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{
     answer::{self, Citation},
+    grounding,
+    intent::{Intent, IntentModel},
     rules::{self, HandoffReason},
     safety,
 };
 use crate::{
-    kb::{KbIndex, Retrieval},
+    kb::{Fused, KbIndex, Retrieval},
     llm::{LlmClient, Usage, prompts},
 };
 
@@ -46,6 +52,8 @@ pub struct Decision {
     pub usage: Option<Usage>,
     /// The message tried to steer the assistant.
     pub injection: bool,
+    /// The intent the sentence model read (None: no model, the lexical rules decided).
+    pub intent: Option<Intent>,
     /// Retrieval's best article score and question coverage (diagnostics).
     pub top_score: f32,
     pub top_coverage: f32,
@@ -86,18 +94,46 @@ fn handoff(reason: HandoffReason, retrieved: Vec<String>, injection: bool) -> De
         source: Source::Offline,
         usage: None,
         injection,
+        intent: None,
         top_score: 0.0,
         top_coverage: 0.0,
     }
 }
 
-/// The retrieval query: the latest customer message, plus the one before for short follow-ups.
-fn query_of(question: &str, history: &[Turn]) -> String {
+/// Retrieval for the latest customer message: per request when it asks several things; a short
+/// follow-up is read together with the customer's message before it.
+pub fn retrieve(kb: &KbIndex, question: &str, history: &[Turn]) -> Fused {
+    let fused = kb.retrieve_requests(question, 5, |q, r| confident(kb, r, q).is_ok());
+    if fused.requests.len() > 1 {
+        return fused;
+    }
     let words = question.split_whitespace().count();
     match history.iter().rev().find(|t| t.from_customer) {
-        Some(prev) if words <= 6 => format!("{question} {}", prev.text),
-        _ => question.to_string(),
+        Some(prev) if words <= 6 => {
+            let r = kb.retrieve(&format!("{question} {}", prev.text), 5);
+            Fused {
+                requests: vec![(question.to_string(), r.clone())],
+                all: r,
+            }
+        }
+        _ => fused,
     }
+}
+
+/// Whether the KB answers the message: each request judged on its own retrieval, and the
+/// message is answered when at least one request is (the others are answered as far as the KB
+/// goes; a message with one request needs that one).
+fn answerable(kb: &KbIndex, fused: &Fused) -> Result<(), HandoffReason> {
+    let mut first_err = None;
+    for (q, r) in &fused.requests {
+        match confident(kb, r, q) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or(HandoffReason::NotConfident))
 }
 
 #[derive(Deserialize)]
@@ -118,6 +154,33 @@ pub struct DecideInput<'a> {
     /// Hosts links may point to (the KB's article hosts are always allowed).
     pub allowed_hosts: &'a [String],
     pub max_tokens: u32,
+    /// The sentence model's intents; None: the lexical rules decide.
+    pub intents: Option<Arc<IntentModel>>,
+}
+
+/// Why the message must go to a person, if it must: by meaning when the sentence model is
+/// there (with the lexical rules for the reasons they are precise about), else by the rules.
+async fn must_hand_off(
+    intents: Option<&Arc<IntentModel>>,
+    clean: &str,
+) -> (Option<HandoffReason>, Option<Intent>) {
+    let lexical = rules::must_hand_off(clean);
+    let Some(model) = intents.cloned() else {
+        return (lexical, None);
+    };
+    let text = clean.to_string();
+    let read = tokio::task::spawn_blocking(move || model.read(&text)).await;
+    match read {
+        Ok(Ok(reading)) => (reading.intent.handoff().or(lexical), Some(reading.intent)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "intent model failed; the lexical rules decide");
+            (lexical, None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "intent model task failed; the lexical rules decide");
+            (lexical, None)
+        }
+    }
 }
 
 pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInput<'_>) -> Decision {
@@ -127,9 +190,9 @@ pub async fn decide(kb: &KbIndex, llm: Option<&dyn LlmClient>, input: DecideInpu
     } else {
         input.question.to_string()
     };
-    let r = kb.retrieve(&query_of(&clean, input.history), 5);
-    let mut d = decide_on(kb, llm, &input, &clean, &r, injection).await;
-    if let Some(h) = r.hits.first() {
+    let fused = retrieve(kb, &clean, input.history);
+    let mut d = decide_on(kb, llm, &input, &clean, &fused, injection).await;
+    if let Some(h) = fused.all.hits.first() {
         d.top_score = h.score;
         d.top_coverage = h.coverage;
     }
@@ -152,6 +215,7 @@ fn answered(
         source,
         usage: None,
         injection,
+        intent: None,
         top_score: 0.0,
         top_coverage: 0.0,
     }
@@ -163,9 +227,10 @@ async fn decide_on(
     llm: Option<&dyn LlmClient>,
     input: &DecideInput<'_>,
     clean: &str,
-    r: &Retrieval,
+    fused: &Fused,
     injection: bool,
 ) -> Decision {
+    let r = &fused.all;
     let retrieved: Vec<String> = r
         .hits
         .iter()
@@ -174,10 +239,43 @@ async fn decide_on(
     if input.bot_turns >= input.max_turns {
         return handoff(HandoffReason::TurnLimit, retrieved, injection);
     }
-    if let Some(reason) = rules::must_hand_off(clean) {
-        return handoff(reason, retrieved, injection);
+    if rules::out_of_bounds(input.question) {
+        return handoff(HandoffReason::OutOfBounds, retrieved, injection);
     }
-    if let Err(reason) = confident(kb, r, clean) {
+    let (reason, intent) = must_hand_off(input.intents.as_ref(), clean).await;
+    // A worried "is this normal?" that an article explains is answered with that article.
+    let explained = |r: HandoffReason| {
+        matches!(
+            r,
+            HandoffReason::SecurityIncident
+                | HandoffReason::AngerOrLegal
+                | HandoffReason::BugReport
+        ) && rules::asks_if_normal(clean)
+            && answerable(kb, fused).is_ok()
+    };
+    if let Some(reason) = reason.filter(|r| !explained(*r)) {
+        let mut d = handoff(reason, retrieved, injection);
+        d.intent = intent;
+        return d;
+    }
+    let mut d = answer_or_not(kb, llm, input, clean, fused, retrieved, injection).await;
+    d.intent = intent;
+    d
+}
+
+/// The KB's answer to a message no rule or intent sends to a person, or the handoff when the KB
+/// does not answer it.
+async fn answer_or_not(
+    kb: &KbIndex,
+    llm: Option<&dyn LlmClient>,
+    input: &DecideInput<'_>,
+    clean: &str,
+    fused: &Fused,
+    retrieved: Vec<String>,
+    injection: bool,
+) -> Decision {
+    let r = &fused.all;
+    if let Err(reason) = answerable(kb, fused) {
         if injection {
             // Nothing legitimate left to answer: decline, stay in the chat.
             return answered(
@@ -191,14 +289,7 @@ async fn decide_on(
         return handoff(reason, retrieved, injection);
     }
     match llm {
-        None => {
-            let (text, citations) = answer::extract(kb, clean, r);
-            if text.is_empty() {
-                return handoff(HandoffReason::NotConfident, retrieved, injection);
-            }
-            let text = safety::clean_output(&text, &allowed(kb, input.allowed_hosts));
-            answered(text, citations, retrieved, Source::Offline, injection)
-        }
+        None => extractive(kb, input, clean, fused, retrieved, injection),
         Some(llm) => {
             let cites: Vec<Citation> = r
                 .hits
@@ -207,6 +298,7 @@ async fn decide_on(
                 .filter_map(|h| kb.docs().get(h.doc).map(Citation::of))
                 .collect();
             let passages = passages(kb, r, &cites);
+            let given: Vec<&str> = passages.iter().map(|p| &*p.text).collect();
             let mut lines: Vec<prompts::Line<'_>> = input
                 .history
                 .iter()
@@ -225,7 +317,7 @@ async fn decide_on(
                 .iter()
                 .map(|m| crate::llm::estimate_tokens(&m.content))
                 .sum();
-            let mut d = match llm.complete(req).await {
+            match llm.complete(req).await {
                 Ok(c) => {
                     let usage = c.usage.unwrap_or(Usage {
                         prompt_tokens: prompt_estimate,
@@ -239,7 +331,19 @@ async fn decide_on(
                         retrieved.clone(),
                         injection,
                     )
-                    .unwrap_or_else(|| handoff(HandoffReason::ModelFailure, retrieved, injection));
+                    .unwrap_or_else(|| {
+                        handoff(HandoffReason::ModelFailure, retrieved.clone(), injection)
+                    });
+                    let ungrounded = grounding::unsupported(&d.text, &given);
+                    if d.handoff.is_none() && !ungrounded.is_empty() {
+                        tracing::info!(
+                            ?ungrounded,
+                            "the model's answer states figures its passages do not; answering extractively"
+                        );
+                        d = extractive(kb, input, clean, fused, retrieved, injection);
+                    } else {
+                        d.source = Source::Llm;
+                    }
                     d.usage = Some(usage);
                     d
                 }
@@ -247,13 +351,28 @@ async fn decide_on(
                     tracing::warn!(error = %e, "bot model call failed; handing off");
                     let mut d = handoff(HandoffReason::ModelFailure, retrieved, injection);
                     d.source = Source::Llm;
-                    return d;
+                    d
                 }
-            };
-            d.source = Source::Llm;
-            d
+            }
         }
     }
+}
+
+/// The offline responder's answer: sentences copied from the KB, or a handoff when none fit.
+fn extractive(
+    kb: &KbIndex,
+    input: &DecideInput<'_>,
+    clean: &str,
+    fused: &Fused,
+    retrieved: Vec<String>,
+    injection: bool,
+) -> Decision {
+    let (text, citations) = answer::extract_requests(kb, clean, fused);
+    if text.is_empty() {
+        return handoff(HandoffReason::NotConfident, retrieved, injection);
+    }
+    let text = safety::clean_output(&text, &allowed(kb, input.allowed_hosts));
+    answered(text, citations, retrieved, Source::Offline, injection)
 }
 
 fn allowed(kb: &KbIndex, extra: &[String]) -> Vec<String> {

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::{
     decide::{self, DecideInput, Decision},
+    intent::IntentModel,
+    rules::HandoffReason,
     safety,
 };
 use crate::{
@@ -39,6 +41,13 @@ pub struct EvalArgs {
     pub judge_base_url: Option<String>,
     #[arg(long)]
     pub judge_model: Option<String>,
+    /// Ignore the sentence model: evaluate the lexical rules alone.
+    #[arg(long)]
+    pub lexical: bool,
+    /// Print every item's intent scores as JSON lines (for tuning the exemplars and thresholds
+    /// on a tuning set).
+    #[arg(long)]
+    pub intent_scores: bool,
     /// Print every item that missed.
     #[arg(long, short)]
     pub verbose: bool,
@@ -88,6 +97,97 @@ pub struct Figures {
     pub responder: String,
     pub decision_ms_p50: f64,
     pub decision_ms_max: f64,
+}
+
+/// The class an item expects, for the confusion table: `answer`, or the kind of handoff.
+fn expected_class(it: &Item) -> &'static str {
+    if it.kind() == "injection" {
+        return "injection";
+    }
+    if !it.handoff {
+        return "answer";
+    }
+    match it.category.strip_prefix("handoff-").unwrap_or("") {
+        "person-requested" => "person",
+        "account-action" | "account-recovery" | "billing-action" | "exception"
+        | "ticket-status" => "account",
+        "billing-dispute" => "dispute",
+        "security-incident" | "security-hold" => "security",
+        "legal" | "escalation" => "legal",
+        "sales" => "sales",
+        "sensitive" => "sensitive",
+        "bug" => "bug",
+        "out-of-scope" => "uncovered",
+        _ => "other",
+    }
+}
+
+/// The class a decision falls in, with the same names as [`expected_class`].
+fn decided_class(d: &Decision) -> &'static str {
+    let Some(reason) = d.handoff else {
+        return "answer";
+    };
+    match reason {
+        HandoffReason::HumanRequested => "person",
+        HandoffReason::AccountAction => "account",
+        HandoffReason::BillingDispute => "dispute",
+        HandoffReason::SecurityIncident => "security",
+        HandoffReason::AngerOrLegal => "legal",
+        HandoffReason::Sales => "sales",
+        HandoffReason::Sensitive => "sensitive",
+        HandoffReason::BugReport => "bug",
+        HandoffReason::NotCovered | HandoffReason::NotConfident => "uncovered",
+        HandoffReason::OutOfBounds => "bounds",
+        HandoffReason::TurnLimit | HandoffReason::ModelFailure | HandoffReason::ModelDecision => {
+            "other"
+        }
+    }
+}
+
+const CLASSES: &[&str] = &[
+    "answer",
+    "person",
+    "account",
+    "dispute",
+    "security",
+    "legal",
+    "sales",
+    "sensitive",
+    "bug",
+    "uncovered",
+    "bounds",
+    "other",
+    "injection",
+];
+
+/// Rows: the expected class; columns: the decided one. Classes that occur only.
+fn print_confusion(counts: &std::collections::HashMap<(&str, &str), usize>) {
+    let rows: Vec<&str> = CLASSES
+        .iter()
+        .copied()
+        .filter(|c| counts.keys().any(|(e, _)| e == c))
+        .collect();
+    let cols: Vec<&str> = CLASSES
+        .iter()
+        .copied()
+        .filter(|c| counts.keys().any(|(_, d)| d == c))
+        .collect();
+    println!("\nexpected \\ decided");
+    print!("{:<10}", "");
+    for c in &cols {
+        print!("{:>10}", c);
+    }
+    println!();
+    for r in &rows {
+        print!("{r:<10}");
+        for c in &cols {
+            match counts.get(&(*r, *c)) {
+                Some(n) => print!("{n:>10}"),
+                None => print!("{:>10}", "."),
+            }
+        }
+        println!();
+    }
 }
 
 fn ratio(n: usize, d: usize) -> f64 {
@@ -230,17 +330,58 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let intents = if args.lexical {
+        None
+    } else {
+        let embedder = crate::embed::Embedder::from_settings(settings);
+        match embedder {
+            Some(e) => Some(std::sync::Arc::new(
+                tokio::task::spawn_blocking(move || IntentModel::build(e)).await??,
+            )),
+            None => None,
+        }
+    };
+    if args.intent_scores
+        && let Some(m) = &intents
+    {
+        return print_intent_scores(m, &args.questions);
+    }
     let f = evaluate(
         &articles,
         &args.questions,
         llm,
         judge_llm,
+        intents,
         settings.llm_max_tokens,
         args.verbose,
     )
     .await?;
     if args.json {
         println!("{}", serde_json::to_string(&f)?);
+    }
+    Ok(())
+}
+
+fn print_intent_scores(m: &IntentModel, questions: &std::path::Path) -> anyhow::Result<()> {
+    for line in std::fs::read_to_string(questions)?.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let it: Item = serde_json::from_str(line)?;
+        let scores: serde_json::Map<String, serde_json::Value> = m
+            .all_scores(&it.question)?
+            .into_iter()
+            .map(|(i, s)| (format!("{i:?}"), serde_json::json!(s)))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": it.id,
+                "expected": expected_class(&it),
+                "lexical": super::rules::must_hand_off(&it.question).map(|r| format!("{r:?}")),
+                "scores": scores,
+            })
+        );
     }
     Ok(())
 }
@@ -252,6 +393,7 @@ pub async fn evaluate(
     questions: &std::path::Path,
     llm: Option<SharedLlm>,
     judge_llm: Option<SharedLlm>,
+    intents: Option<std::sync::Arc<IntentModel>>,
     max_tokens: u32,
     verbose: bool,
 ) -> anyhow::Result<Figures> {
@@ -275,6 +417,7 @@ pub async fn evaluate(
     let (mut inj_ok, mut ninj) = (0, 0);
     let (mut facts_hit, mut facts_all) = (0usize, 0usize);
     let mut times = Vec::new();
+    let mut confusion: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for it in &items {
         let started = Instant::now();
         let d = decide::decide(
@@ -287,11 +430,15 @@ pub async fn evaluate(
                 max_turns: 3,
                 allowed_hosts: &[],
                 max_tokens,
+                intents: intents.clone(),
             },
         )
         .await;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         let top: Vec<&str> = d.retrieved.iter().map(String::as_str).collect();
+        *confusion
+            .entry((expected_class(it), decided_class(&d)))
+            .or_default() += 1;
         let mut miss = Vec::new();
         match it.kind() {
             "single" => {
@@ -385,10 +532,18 @@ pub async fn evaluate(
         handoff_recall: ratio(tp, tp + fn_),
         injection_safety: ratio(inj_ok, ninj),
         answer_fact_coverage: judge_llm.as_ref().map(|_| ratio(facts_hit, facts_all)),
-        responder: match &llm {
-            Some(l) => format!("llm:{}", l.model()),
-            None => "offline".into(),
-        },
+        responder: format!(
+            "{}, intents {}",
+            match &llm {
+                Some(l) => format!("llm:{}", l.model()),
+                None => "offline".into(),
+            },
+            if intents.is_some() {
+                "by meaning (sentence model)"
+            } else {
+                "lexical rules"
+            }
+        ),
         decision_ms_p50: times.get(times.len() / 2).copied().unwrap_or(0.0),
         decision_ms_max: times.last().copied().unwrap_or(0.0),
     };
@@ -417,5 +572,6 @@ pub async fn evaluate(
         "decision time       p50 {:.1} ms, max {:.1} ms",
         f.decision_ms_p50, f.decision_ms_max
     );
+    print_confusion(&confusion);
     Ok(f)
 }

@@ -7,6 +7,8 @@ pub mod answer;
 pub mod assist;
 pub mod decide;
 pub mod eval;
+pub mod grounding;
+pub mod intent;
 pub mod preview;
 pub mod rules;
 pub mod runner;

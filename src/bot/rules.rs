@@ -19,6 +19,8 @@ pub enum HandoffReason {
     AngerOrLegal,
     Sensitive,
     BugReport,
+    Sales,
+    OutOfBounds,
     NotCovered,
     NotConfident,
     TurnLimit,
@@ -36,6 +38,8 @@ impl HandoffReason {
             Self::AngerOrLegal => "the customer is upset or raises a legal matter",
             Self::Sensitive => "a sensitive personal situation",
             Self::BugReport => "a specific bug report",
+            Self::Sales => "a sales or contract request",
+            Self::OutOfBounds => "asks for someone else's data or for staff powers",
             Self::NotCovered => "the knowledge base does not cover this",
             Self::NotConfident => "no knowledge-base article matches well enough",
             Self::TurnLimit => "the bot answered several times without resolving it",
@@ -239,6 +243,42 @@ pub fn must_hand_off(text: &str) -> Option<HandoffReason> {
     None
 }
 
+/// Requests the bot must never act on, whatever a model would make of them: another customer's
+/// data, or the bot acting as staff (granting refunds, credits, exceptions). They go to a person
+/// before any model sees them.
+static OUT_OF_BOUNDS: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"(chat|conversation|message|support|order|billing|account) (history|log|logs|records?|transcripts?|details|data)[^.?!]{0,40}(of|for|from|belonging to) (customer|user|client|account|another|other|someone|[a-z]+@)",
+        r"(another|other|a different|someone else'?s?|other people'?s?) (customers?|users?|clients?|accounts?|people)'?s?[^.?!]{0,30}(data|history|chats?|conversations?|messages|details|e-?mails?|files|invoices?|addresses|phone)",
+        r"(customer|user|client|account) (#|no\.?|number|id)\s*\w+[^.?!]{0,40}(history|data|details|e-?mail|files|invoices?)",
+        r"(as|acting as|you are|you're|act as|pretend to be) (an? |the )?(admin|administrator|staff member|support agent|employee|supervisor|billing team|northwind staff)[^.?!]{0,60}(grant|give|issue|approve|apply|confirm|authori[sz]e|refund|credit|waive)",
+        r"(grant|give|issue|approve|apply) (me |us )?(a |the |an )?(full )?(refund|credit|discount|exception|waiver)[^.?!]{0,30}(now|immediately|yourself|right now|on your own)",
+    ])
+});
+
+/// A worried customer asking whether what happened is normal, expected or genuine.
+static ASKS_IF_NORMAL: LazyLock<RegexSet> = LazyLock::new(|| {
+    set(&[
+        r"\b(is|was|are) (this|that|it|these|those) (normal|expected|legit(imate)?|real|genuine|a scam|phishing|safe|supposed to happen|how it works)\b",
+        r"\b(was|am|have) i (been )?(hacked|compromised)\s*\?",
+        r"\bshould i (be )?(worried|concerned|panic)\b",
+        r"\b(is|was) (this|that|it) (really )?(from )?(you|northwind)\b",
+        r"\bnormal( behaviou?r)?\s*\?",
+        r"\bwhy (did|does|do|was|were|is|am) [^.?!]{0,80}\b(sign(ed)? (me )?out|log(ged)? (me )?out|kick(ed)? (me )?out|signed out|logged out)\b",
+        r"\b(ist das|c'est) (normal|echt)\b|\bes normal\b",
+    ])
+});
+
+/// Does the message ask whether something alarming is normal (an article may explain it)?
+pub fn asks_if_normal(text: &str) -> bool {
+    ASKS_IF_NORMAL.is_match(text)
+}
+
+/// Does the message ask for another customer's data or for the bot to act as staff?
+pub fn out_of_bounds(text: &str) -> bool {
+    OUT_OF_BOUNDS.is_match(text)
+}
+
 /// Is (part of) this message an attempt to steer the assistant?
 pub fn is_injection(text: &str) -> bool {
     INJECTION.is_match(text)
@@ -294,6 +334,8 @@ mod tests {
     #[test]
     fn patterns_compile() {
         for s in [
+            &*ASKS_IF_NORMAL,
+            &*OUT_OF_BOUNDS,
             &*HUMAN,
             &*ACTION,
             &*DISPUTE,

@@ -30,6 +30,7 @@ use uuid::Uuid;
 use super::{
     assist,
     decide::{self, DecideInput, Decision},
+    intent::IntentModel,
     rules::HandoffReason,
 };
 use crate::{
@@ -55,6 +56,7 @@ pub fn spawn(ctx: AppContext, rx: mpsc::Receiver<DomainEvent>) -> tokio::task::J
         locks: Arc::new(Mutex::new(HashMap::new())),
         permits: Arc::new(Semaphore::new(CONCURRENCY)),
         done_with: Arc::new(Mutex::new(HashSet::new())),
+        intents: None,
     };
     tokio::spawn(bot.run(rx))
 }
@@ -72,10 +74,19 @@ struct Bot {
     /// human-only inbox read its conversation row, which cut sustained throughput by more than
     /// half in `switchboard-bench messages`.
     done_with: Arc<Mutex<HashSet<Uuid>>>,
+    /// Intents by meaning, when the sentence model is installed (else the lexical rules).
+    intents: Option<Arc<IntentModel>>,
 }
 
 impl Bot {
-    async fn run(self, mut rx: mpsc::Receiver<DomainEvent>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<DomainEvent>) {
+        if let Some(embedder) = self.ctx.embedder.clone() {
+            match tokio::task::spawn_blocking(move || IntentModel::build(embedder)).await {
+                Ok(Ok(m)) => self.intents = Some(Arc::new(m)),
+                Ok(Err(e)) => tracing::warn!(error = %e, "intent model unusable; lexical rules"),
+                Err(e) => tracing::warn!(error = %e, "intent model task failed; lexical rules"),
+            }
+        }
         let mut tick = tokio::time::interval(CATCH_UP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -268,6 +279,7 @@ impl Bot {
                         max_turns: inbox.bot_max_turns,
                         allowed_hosts: &hosts,
                         max_tokens: ctx.settings.llm_max_tokens,
+                        intents: self.intents.clone(),
                     },
                 )
                 .await
@@ -284,6 +296,7 @@ impl Bot {
                         max_turns: 0,
                         allowed_hosts: &hosts,
                         max_tokens: 0,
+                        intents: None,
                     },
                 )
                 .await;

@@ -23,7 +23,7 @@ use tantivy::{
 };
 use uuid::Uuid;
 
-use super::{lexicon, service::Article};
+use super::{lexicon, requests, service::Article};
 use crate::search::analyzer::{self, ANALYZER};
 
 const W_TITLE: f32 = 2.0;
@@ -83,8 +83,23 @@ pub struct KbIndex {
     reader: Option<IndexReader>,
     fields: Fields,
     vocab: HashMap<String, u32>,
+    /// The codes the articles use (`nw-1004`), so loosely typed ones can be spelled the same.
+    codes: HashSet<String>,
     analyzer: TextAnalyzer,
 }
+
+/// The retrieval of a message with several requests: each request retrieved on its own, and
+/// the articles fused so that every request's best article gets a place near the top.
+#[derive(Clone, Debug, Default)]
+pub struct Fused {
+    /// The fused ranking (each hit as retrieved for the request it ranked best in).
+    pub all: Retrieval,
+    /// The requests and their own retrievals, in the message's order (one when nothing split).
+    pub requests: Vec<(String, Retrieval)>,
+}
+
+/// Reciprocal rank fusion constant: rank 1 scores 1/61, rank 2 1/62…
+const RRF_K: f32 = 60.0;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -228,11 +243,17 @@ impl KbIndex {
             writer.commit()?;
             Some(index.reader()?)
         };
+        let codes = vocab
+            .keys()
+            .filter(|w| requests::is_code(w))
+            .cloned()
+            .collect();
         Ok(Self {
             docs,
             reader,
             fields,
             vocab,
+            codes,
             analyzer,
         })
     }
@@ -271,7 +292,7 @@ impl KbIndex {
 
     /// The analyzed, expanded, stop-word-free words of a question.
     pub fn question_terms(&self, question: &str) -> Vec<String> {
-        let expanded = lexicon::expand(question);
+        let expanded = lexicon::expand(&requests::normalise_codes(question, &self.codes));
         let kept: String = expanded
             .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
             .map(|w| w.trim_matches(|c| c == '.' || c == '-'))
@@ -391,6 +412,83 @@ impl KbIndex {
         hits.truncate(limit);
         out.hits = hits;
         out
+    }
+}
+
+impl KbIndex {
+    /// Retrieves each request of `message` (see `requests::split`) and, when they lead to
+    /// different articles (`distinct` says whether a request's retrieval is good enough to
+    /// count), fuses the rankings: every such request's best article first, in the message's
+    /// order, then reciprocal rank fusion of all of them and of the whole message. A message
+    /// whose requests lead to one article is one topic: the whole message's retrieval.
+    pub fn retrieve_requests(
+        &self,
+        message: &str,
+        limit: usize,
+        distinct: impl Fn(&str, &Retrieval) -> bool,
+    ) -> Fused {
+        let asked = requests::split(message);
+        let whole = self.retrieve(message, limit);
+        let single = |whole: Retrieval| Fused {
+            requests: vec![(message.to_string(), whole.clone())],
+            all: whole,
+        };
+        if asked.len() < 2 {
+            return single(whole);
+        }
+        let requests: Vec<(String, Retrieval)> = asked
+            .into_iter()
+            .map(|q| {
+                let r = self.retrieve(&q, limit);
+                (q, r)
+            })
+            .filter(|(q, r)| distinct(q, r))
+            .collect();
+        let mut tops: Vec<usize> = requests
+            .iter()
+            .filter_map(|(_, r)| r.hits.first().map(|h| h.doc))
+            .collect();
+        tops.dedup();
+        if tops.len() < 2 {
+            return single(whole);
+        }
+        let mut fused: HashMap<usize, (f32, Hit, usize)> = HashMap::new();
+        let lists = requests
+            .iter()
+            .map(|(_, r)| r)
+            .chain(std::iter::once(&whole));
+        for r in lists {
+            for (rank, h) in r.hits.iter().enumerate() {
+                let e = fused.entry(h.doc).or_insert((0.0, h.clone(), rank));
+                e.0 += 1.0 / (RRF_K + rank as f32 + 1.0);
+                if rank < e.2 {
+                    (e.1, e.2) = (h.clone(), rank);
+                }
+            }
+        }
+        let mut order: Vec<usize> = Vec::new();
+        for d in tops {
+            if !order.contains(&d) {
+                order.push(d);
+            }
+        }
+        let mut rest: Vec<(&usize, &(f32, Hit, usize))> =
+            fused.iter().filter(|(d, _)| !order.contains(d)).collect();
+        rest.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(b.0)));
+        order.extend(rest.into_iter().map(|(d, _)| *d));
+        let hits = order
+            .into_iter()
+            .filter_map(|d| fused.get(&d).map(|e| e.1.clone()))
+            .take(limit)
+            .collect();
+        Fused {
+            all: Retrieval {
+                hits,
+                terms: whole.terms,
+                unknown: whole.unknown,
+            },
+            requests,
+        }
     }
 }
 

@@ -21,9 +21,10 @@ pub mod frontmatter;
 pub mod import;
 pub mod index;
 pub mod lexicon;
+pub mod requests;
 pub mod service;
 
-pub use index::{Hit, KbIndex, Retrieval};
+pub use index::{Fused, Hit, KbIndex, Retrieval};
 
 const RECHECK: Duration = Duration::from_secs(2);
 

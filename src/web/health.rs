@@ -9,6 +9,16 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// How the bot reads intents on this node: by meaning with the sentence model, or with the
+/// lexical rules when the model file is not installed (`scripts/install-models`).
+pub fn bot_intents(ctx: &AppContext) -> &'static str {
+    if ctx.embedder.is_some() {
+        "sentence-model"
+    } else {
+        "lexical-fallback"
+    }
+}
+
 pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
     if ctx.draining.load(std::sync::atomic::Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}));
@@ -40,6 +50,7 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
             "database": backend,
             "bus": bus,
             "indexer": indexer,
+            "bot_intents": bot_intents(&ctx),
             "passes": ctx.passes.counts(),
         })),
         Ok(Err(e)) => {

@@ -747,7 +747,7 @@ async fn offline_responder_meets_the_evaluation_targets() {
     let dir = kb_dir();
     let articles = switchboard::bot::eval::load_kb(&dir).expect("kb");
     let questions = dir.parent().expect("eval dir").join("dev.jsonl");
-    let f = switchboard::bot::eval::evaluate(&articles, &questions, None, None, 400, false)
+    let f = switchboard::bot::eval::evaluate(&articles, &questions, None, None, None, 400, false)
         .await
         .expect("eval");
     assert_eq!(f.items, 80);
