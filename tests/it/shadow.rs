@@ -390,3 +390,51 @@ async fn account_of(app: &TestApp, conv: Uuid) -> Uuid {
         .expect("conversation")
         .account_id
 }
+
+#[tokio::test]
+async fn shadow_drafts_go_with_erased_messages_and_contacts() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN).await;
+    import_kb(&app).await;
+    set_mode(&app, &admin, "shadow").await;
+    let c = writing_customer(&app, "i forgot my pasword").await;
+    say(&app, &c, "how do I export my data?").await;
+    let drafts = wait_drafts(&app, &admin, c.conversation_id, 2).await;
+    let first = drafts[0]["message_id"]
+        .as_str()
+        .expect("message id")
+        .to_string();
+    assert_eq!(
+        delete(
+            &app,
+            &format!(
+                "/api/v1/conversations/{}/messages/{first}",
+                c.conversation_id
+            ),
+            &admin.session
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    let left = wait_drafts(&app, &admin, c.conversation_id, 1).await;
+    assert_eq!(
+        left.len(),
+        1,
+        "the deleted message's draft went with it: {left:?}"
+    );
+    assert_ne!(left[0]["message_id"], json!(first));
+
+    let d = detail(&app, &admin, c.conversation_id).await;
+    let contact = d["contact"]["id"].as_str().expect("contact id").to_string();
+    assert_eq!(
+        delete(&app, &format!("/api/v1/contacts/{contact}"), &admin.session).await,
+        StatusCode::OK
+    );
+    let n = bot_draft::Entity::find()
+        .filter(bot_draft::Column::ConversationId.eq(c.conversation_id))
+        .count(&app.ctx.db)
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "an erased contact's drafts are erased");
+    app.stop().await;
+}
