@@ -134,7 +134,7 @@ impl Bot {
             // Shadow mode: a draft for the agents, nothing for the customer. Shadow
             // conversations are never bot-held, so the live path below ignores them.
             let (me, account_id, message) = (self.clone(), *account_id, message.clone());
-            tokio::spawn(async move {
+            self.shadow.in_order(message.conversation_id, async move {
                 if me.shadow.in_shadow(&me.ctx, message.conversation_id).await {
                     me.shadow_draft(account_id, &message).await;
                 }

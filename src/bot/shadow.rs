@@ -50,9 +50,35 @@ pub const STATS_DAYS: i64 = 30;
 pub(super) struct Cache {
     shadow: Mutex<Option<(Instant, u64, HashSet<Uuid>)>>,
     inbox_of: Mutex<HashMap<Uuid, Uuid>>,
+    /// The last shadow task of each conversation: the next one waits for it, so a conversation's
+    /// messages are drafted in the order their events came.
+    tails: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
 }
 
 impl Cache {
+    /// Runs `work` after the shadow work already queued for `conversation_id`.
+    pub(super) fn in_order(
+        &self,
+        conversation_id: Uuid,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let Ok(mut tails) = self.tails.lock() else {
+            tokio::spawn(work);
+            return;
+        };
+        if tails.len() >= 10_000 {
+            tails.retain(|_, h| !h.is_finished());
+        }
+        let prev = tails.remove(&conversation_id);
+        let next = tokio::spawn(async move {
+            if let Some(p) = prev {
+                let _ = p.await;
+            }
+            work.await;
+        });
+        tails.insert(conversation_id, next);
+    }
+
     async fn shadow_inboxes(&self, ctx: &AppContext) -> AppResult<HashSet<Uuid>> {
         let epoch = settings_epoch();
         if let Ok(g) = self.shadow.lock()
