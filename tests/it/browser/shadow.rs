@@ -149,6 +149,27 @@ async fn agent_rates_the_shadow_bot_and_the_kb_page_shows_it() {
             LONG,
         )
         .await;
+    // Keyboard first: Enter on 👍 rates it, and the focus stays on the button.
+    agent
+        .type_and_enter(
+            Dashboard,
+            "[data-testid=bot-draft] [data-testid=draft-fb-up]",
+            "",
+        )
+        .await;
+    agent
+        .poll(
+            "the draft rated 👍 from the keyboard, focus kept on the button",
+            LONG,
+            r#"const d = document.querySelector('[data-testid=bot-draft]');
+               const a = document.activeElement;
+               return d ? { feedback: d.getAttribute('data-feedback'),
+                            focused: a ? a.getAttribute('data-testid') : null } : null;"#,
+            vec![],
+            |v| v["feedback"] == "up" && v["focused"] == "draft-fb-up",
+        )
+        .await;
+    // Then the agent changes their mind: the last verdict wins.
     agent
         .click(
             Dashboard,
