@@ -39,6 +39,12 @@ pub enum DomainEvent {
         contact_id: Uuid,
         conversation_ids: Vec<Uuid>,
     },
+    /// The first-line bot in shadow mode drafted an answer or a handoff, or an agent rated a
+    /// draft: agents only (customers never see drafts).
+    BotDraft {
+        account_id: Uuid,
+        draft: Arc<crate::db::entities::bot_draft::View>,
+    },
     /// Status, assignee or snooze changed (by an agent, routing, or a customer reopening it).
     ConversationUpdated {
         account_id: Uuid,

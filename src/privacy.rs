@@ -1,13 +1,13 @@
 //! Erasure (GDPR "right to be forgotten" and the everyday "delete that pasted password"): an
 //! admin deletes one message, or a contact with all its conversations and messages. The rows go
-//! from the database, then an event tells the derived data (the search index) to drop them too.
+//! from the database (with the shadow bot's drafts made from them), then an event tells the derived data (the search index) to drop them too.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use crate::{
     actor::AgentIdentity,
     context::AppContext,
-    db::entities::{contact, conversation, message},
+    db::entities::{bot_draft, contact, conversation, message},
     error::{AppError, AppResult},
     events::DomainEvent,
 };
@@ -28,6 +28,12 @@ pub async fn delete_message(
     if res.rows_affected == 0 {
         return Err(AppError::NotFound("message"));
     }
+    // The shadow bot's draft for it was made from its words.
+    bot_draft::Entity::delete_many()
+        .filter(bot_draft::Column::MessageId.eq(message_id))
+        .filter(bot_draft::Column::AccountId.eq(who.account_id))
+        .exec(&ctx.db)
+        .await?;
     // Derived data (the search index) follows `updated_at`.
     crate::conversations::state::touch(&ctx.db, conversation_id).await?;
     ctx.events
@@ -72,6 +78,10 @@ pub async fn erase_contact(
                 crate::db::entities::read_marker::Column::ConversationId
                     .is_in(conversation_ids.clone()),
             )
+            .exec(&txn)
+            .await?;
+        bot_draft::Entity::delete_many()
+            .filter(bot_draft::Column::ConversationId.is_in(conversation_ids.clone()))
             .exec(&txn)
             .await?;
         crate::conversations::state::erase(&txn, &conversation_ids).await?;

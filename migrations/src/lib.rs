@@ -8,6 +8,7 @@ mod m20261128_000002_search;
 mod m20261128_000003_ai;
 mod m20261128_000004_cluster;
 mod m20261204_000001_identity_epoch;
+mod m20261205_000001_bot_shadow;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_ai::Migration),
             Box::new(m20261128_000004_cluster::Migration),
             Box::new(m20261204_000001_identity_epoch::Migration),
+            Box::new(m20261205_000001_bot_shadow::Migration),
         ]
     }
 }

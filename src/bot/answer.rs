@@ -168,7 +168,7 @@ fn best_units(
     };
     if cands.iter().any(|c| distinctive(&c.3) > 0) {
         for c in &mut cands {
-            c.1 = distinctive(&c.3) * 10 + c.1;
+            c.1 += distinctive(&c.3) * 10;
         }
         // Table rows without a distinctive word are the rows the customer did not ask about.
         cands.retain(|c| c.1 >= 10 || !rows.contains(&c.0));

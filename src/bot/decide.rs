@@ -298,7 +298,7 @@ async fn answer_or_not(
                 .filter_map(|h| kb.docs().get(h.doc).map(Citation::of))
                 .collect();
             let passages = passages(kb, r, &cites);
-            let given: Vec<&str> = passages.iter().map(|p| &*p.text).collect();
+            let given: Vec<&str> = passages.iter().map(|p| p.text).collect();
             let mut lines: Vec<prompts::Line<'_>> = input
                 .history
                 .iter()

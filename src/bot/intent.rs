@@ -270,7 +270,7 @@ impl IntentModel {
         by.into_iter()
             .map(|(i, mut list)| {
                 list.sort_by(|a, b| b.total_cmp(a));
-                let k = list.len().min(TOP_K).max(1);
+                let k = list.len().clamp(1, TOP_K);
                 (i, list.iter().take(k).sum::<f32>() / k as f32)
             })
             .collect()

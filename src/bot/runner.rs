@@ -32,6 +32,7 @@ use super::{
     decide::{self, DecideInput, Decision},
     intent::IntentModel,
     rules::HandoffReason,
+    shadow,
 };
 use crate::{
     actor::{Actor, SenderType},
@@ -57,6 +58,7 @@ pub fn spawn(ctx: AppContext, rx: mpsc::Receiver<DomainEvent>) -> tokio::task::J
         permits: Arc::new(Semaphore::new(CONCURRENCY)),
         done_with: Arc::new(Mutex::new(HashSet::new())),
         intents: None,
+        shadow: Arc::new(shadow::Cache::default()),
     };
     tokio::spawn(bot.run(rx))
 }
@@ -76,6 +78,8 @@ struct Bot {
     done_with: Arc<Mutex<HashSet<Uuid>>>,
     /// Intents by meaning, when the sentence model is installed (else the lexical rules).
     intents: Option<Arc<IntentModel>>,
+    /// Inboxes in shadow mode (the bot drafts for agents, sends nothing).
+    shadow: Arc<shadow::Cache>,
 }
 
 impl Bot {
@@ -132,6 +136,21 @@ impl Bot {
         };
         let from_customer = matches!(&ev, DomainEvent::MessageCreated { message, .. }
             if message.sender_type == SenderType::Customer && !message.private);
+        if let DomainEvent::MessageCreated {
+            account_id,
+            message,
+        } = &ev
+            && from_customer
+        {
+            // Shadow mode: a draft for the agents, nothing for the customer. Shadow
+            // conversations are never bot-held, so the live path below ignores them.
+            let (me, account_id, message) = (self.clone(), *account_id, message.clone());
+            self.shadow.in_order(message.conversation_id, async move {
+                if me.shadow.in_shadow(&me.ctx, message.conversation_id).await {
+                    me.shadow_draft(account_id, &message).await;
+                }
+            });
+        }
         if conversation_id.is_some_and(|c| self.is_done_with(c)) {
             if from_customer {
                 self.ctx.passes.bot_messages.done();
@@ -201,6 +220,18 @@ impl Bot {
         }
     }
 
+    /// Shadow mode's draft for one customer message, in the conversation's turn.
+    async fn shadow_draft(&self, account_id: Uuid, msg: &Message) {
+        let lock = self.lock_for(msg.conversation_id);
+        let _turn = lock.lock().await;
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        if let Err(e) = shadow::draft(&self.ctx, account_id, msg, self.intents.clone()).await {
+            tracing::warn!(error = %e, conversation_id = %msg.conversation_id, "the shadow bot could not draft");
+        }
+    }
+
     async fn answer(
         &self,
         account_id: Uuid,
@@ -258,63 +289,16 @@ impl Bot {
             return Ok(());
         };
         ctx.hub.bot_typing(account_id, conversation_id, true).await;
-        let history = assist::recent(ctx, conversation_id, msg.seq).await?;
-        let kb = ctx.kb.get(&ctx.db, account_id).await?;
-        let budget = match &ctx.llm {
-            Some(_) => {
-                llm::usage::check(&ctx.db, &ctx.settings, account_id, Some(conversation_id)).await
-            }
-            None => Ok(()),
-        };
-        let hosts = allowed_hosts(ctx);
-        let decision = match budget {
-            Ok(()) => {
-                decide::decide(
-                    &kb,
-                    ctx.llm.as_deref(),
-                    DecideInput {
-                        question: &msg.body,
-                        history: &assist::turns(&history),
-                        bot_turns: conv.bot_turns,
-                        max_turns: inbox.bot_max_turns,
-                        allowed_hosts: &hosts,
-                        max_tokens: ctx.settings.llm_max_tokens,
-                        intents: self.intents.clone(),
-                    },
-                )
-                .await
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "bot model budget exhausted; handing off");
-                let mut d = decide::decide(
-                    &kb,
-                    None,
-                    DecideInput {
-                        question: &msg.body,
-                        history: &[],
-                        bot_turns: i32::MAX,
-                        max_turns: 0,
-                        allowed_hosts: &hosts,
-                        max_tokens: 0,
-                        intents: None,
-                    },
-                )
-                .await;
-                d.handoff = Some(HandoffReason::ModelFailure);
-                d
-            }
-        };
-        if let (Some(u), Some(l)) = (decision.usage, &ctx.llm) {
-            llm::usage::record(
-                &ctx.db,
-                account_id,
-                Some(conversation_id),
-                "bot",
-                l.model(),
-                u,
-            )
-            .await;
-        }
+        let (decision, history) = decide_for(
+            ctx,
+            conv,
+            &inbox,
+            &msg,
+            conv.bot_turns,
+            "bot",
+            self.intents.clone(),
+        )
+        .await?;
         let result = match decision.handoff {
             None => {
                 self.reply(account_id, conversation_id, reply_id, &decision)
@@ -487,6 +471,80 @@ impl Bot {
         }
         self.ctx.passes.bot_catch_up.done();
     }
+}
+
+/// The bot's decision on `msg` exactly as the live bot takes it (recent history, the KB, the
+/// model within its token budgets; an exhausted budget hands off), with the usage recorded as
+/// `kind`. Shared by the live bot and shadow mode. Returns the decision and the history used.
+pub(super) async fn decide_for(
+    ctx: &AppContext,
+    conv: &conversation::Model,
+    inbox: &inbox::Model,
+    msg: &Message,
+    bot_turns: i32,
+    kind: &str,
+    intents: Option<Arc<IntentModel>>,
+) -> AppResult<(Decision, Vec<Message>)> {
+    let account_id = conv.account_id;
+    let conversation_id = conv.id;
+    let history = assist::recent(ctx, conversation_id, msg.seq).await?;
+    let kb = ctx.kb.get(&ctx.db, account_id).await?;
+    let budget = match &ctx.llm {
+        Some(_) => {
+            llm::usage::check(&ctx.db, &ctx.settings, account_id, Some(conversation_id)).await
+        }
+        None => Ok(()),
+    };
+    let hosts = allowed_hosts(ctx);
+    let decision = match budget {
+        Ok(()) => {
+            decide::decide(
+                &kb,
+                ctx.llm.as_deref(),
+                DecideInput {
+                    question: &msg.body,
+                    history: &assist::turns(&history),
+                    bot_turns,
+                    max_turns: inbox.bot_max_turns,
+                    allowed_hosts: &hosts,
+                    max_tokens: ctx.settings.llm_max_tokens,
+                    intents,
+                },
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "bot model budget exhausted; handing off");
+            let mut d = decide::decide(
+                &kb,
+                None,
+                DecideInput {
+                    question: &msg.body,
+                    history: &[],
+                    bot_turns: i32::MAX,
+                    max_turns: 0,
+                    allowed_hosts: &hosts,
+                    max_tokens: 0,
+                    intents: None,
+                },
+            )
+            .await;
+            d.handoff = Some(HandoffReason::ModelFailure);
+            d
+        }
+    };
+    if let (Some(u), Some(l)) = (decision.usage, &ctx.llm) {
+        llm::usage::record(
+            &ctx.db,
+            account_id,
+            Some(conversation_id),
+            kind,
+            l.model(),
+            u,
+        )
+        .await;
+    }
+    Ok((decision, history))
 }
 
 /// How long a node may work on one answer before another node may take over: the model's

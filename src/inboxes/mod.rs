@@ -39,6 +39,7 @@ pub async fn create(
         auto_assign: true,
         bot_enabled: false,
         bot_max_turns: 3,
+        bot_shadow: false,
     };
     inbox::Entity::insert(inbox::ActiveModel {
         id: Set(model.id),
@@ -58,6 +59,7 @@ pub async fn create(
         auto_assign: Set(true),
         bot_enabled: Set(false),
         bot_max_turns: Set(3),
+        bot_shadow: Set(false),
     })
     .exec_without_returning(db)
     .await?;
@@ -128,6 +130,7 @@ mod tests {
             auto_assign: true,
             bot_enabled: false,
             bot_max_turns: 3,
+            bot_shadow: false,
         }
     }
 

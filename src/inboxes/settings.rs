@@ -27,6 +27,8 @@ pub struct InboxView {
     pub auto_assign: bool,
     /// New conversations start with the first-line bot (see docs/ai.md).
     pub bot_enabled: bool,
+    /// `off`, `shadow` (the bot drafts for agents, sends nothing) or `on`.
+    pub bot_mode: BotMode,
     pub bot_max_turns: i32,
     pub allowed_origins: Vec<String>,
     pub business_hours: Option<BusinessHours>,
@@ -35,6 +37,25 @@ pub struct InboxView {
     pub identity_required: bool,
     /// The install snippet for this inbox.
     pub snippet: String,
+}
+
+/// The first-line bot's mode in an inbox: `bot_enabled` (on) wins over `bot_shadow`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotMode {
+    Off,
+    Shadow,
+    On,
+}
+
+impl BotMode {
+    pub fn of(m: &inbox::Model) -> BotMode {
+        match (m.bot_enabled, m.bot_shadow) {
+            (true, _) => BotMode::On,
+            (false, true) => BotMode::Shadow,
+            (false, false) => BotMode::Off,
+        }
+    }
 }
 
 pub fn origins(m: &inbox::Model) -> Vec<String> {
@@ -52,7 +73,16 @@ pub fn hours(m: &inbox::Model) -> Option<BusinessHours> {
         .and_then(|h| serde_json::from_str(h).ok())
 }
 
+/// Bumped by every inbox update on this node: caches of inbox settings (the bot's set of shadow
+/// inboxes) reload at once instead of waiting for their expiry.
+static SETTINGS_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn settings_epoch() -> u64 {
+    SETTINGS_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn view(m: inbox::Model, base_url: &str, admin: bool) -> InboxView {
+    let bot_mode = BotMode::of(&m);
     InboxView {
         id: m.id,
         allowed_origins: origins(&m),
@@ -70,6 +100,7 @@ pub fn view(m: inbox::Model, base_url: &str, admin: bool) -> InboxView {
         ask_email: m.ask_email,
         auto_assign: m.auto_assign,
         bot_enabled: m.bot_enabled,
+        bot_mode,
         bot_max_turns: m.bot_max_turns,
         identity_secret: if admin { m.identity_secret } else { None },
         identity_required: m.identity_required,
@@ -122,7 +153,10 @@ pub struct InboxPatch {
     pub offline_message: Option<String>,
     pub ask_email: Option<bool>,
     pub auto_assign: Option<bool>,
+    /// Kept for older clients: `true` is `bot_mode: "on"`, `false` turns the live bot off
+    /// (leaving shadow mode as it is). `bot_mode` wins when both are given.
     pub bot_enabled: Option<bool>,
+    pub bot_mode: Option<BotMode>,
     pub bot_max_turns: Option<i32>,
     pub allowed_origins: Option<Vec<String>>,
     /// `null` clears the schedule (always open); absent leaves it.
@@ -192,8 +226,17 @@ pub async fn update(
     if let Some(v) = p.auto_assign {
         am.auto_assign = Set(v);
     }
-    if let Some(v) = p.bot_enabled {
-        am.bot_enabled = Set(v);
+    match (p.bot_mode, p.bot_enabled) {
+        (Some(mode), _) => {
+            am.bot_enabled = Set(mode == BotMode::On);
+            am.bot_shadow = Set(mode == BotMode::Shadow);
+        }
+        (None, Some(true)) => {
+            am.bot_enabled = Set(true);
+            am.bot_shadow = Set(false);
+        }
+        (None, Some(false)) => am.bot_enabled = Set(false),
+        (None, None) => {}
     }
     if let Some(v) = p.bot_max_turns {
         if !(1..=20).contains(&v) {
@@ -229,6 +272,7 @@ pub async fn update(
         }
     }
     let saved = inbox::Entity::update(am).exec(&ctx.db).await?;
+    SETTINGS_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(view(saved, base, true))
 }
 

@@ -204,6 +204,10 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         bot_state: Option<&'a str>,
     },
+    /// A shadow-mode draft of the first-line bot, new or rated (agents only).
+    BotDraft {
+        draft: &'a crate::db::entities::bot_draft::View,
+    },
     Error {
         code: &'a str,
         message: &'a str,

@@ -111,7 +111,7 @@ pub fn spawn(
                             e.extend(conversation_ids);
                         }
                     }
-                    DomainEvent::ReadUpdated { .. } => continue,
+                    DomainEvent::ReadUpdated { .. } | DomainEvent::BotDraft { .. } => continue,
                     DomainEvent::MessageCreated { .. }
                     | DomainEvent::ConversationCreated { .. }
                     | DomainEvent::MessageDeleted { .. }

@@ -15,6 +15,7 @@ use crate::{
     bot::{
         assist::{self, SuggestEvent},
         preview,
+        shadow::{self, FeedbackInput},
     },
     context::AppContext,
     error::AppResult,
@@ -116,4 +117,40 @@ pub async fn suggest(ctx: Ctx, who: CurrentAgent, id: web::Path<Uuid>) -> AppRes
 
 pub async fn summary(ctx: Ctx, who: CurrentAgent, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(assist::summarize(&ctx, &who.0, *id).await?))
+}
+
+/// `GET /conversations/{id}/bot-drafts`: the shadow bot's drafts in a conversation (agents).
+pub async fn list_drafts(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let drafts = shadow::list(&ctx, &who.0, *id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "drafts": drafts })))
+}
+
+/// `POST /bot-drafts/{id}/feedback` `{"feedback": "up"|"down"|"should_handoff"}`.
+pub async fn draft_feedback(
+    ctx: Ctx,
+    who: CurrentAgent,
+    id: web::Path<Uuid>,
+    body: web::Json<FeedbackInput>,
+) -> AppResult<HttpResponse> {
+    let draft = shadow::feedback(&ctx, &who.0, *id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "draft": draft })))
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    inbox_id: Option<Uuid>,
+}
+
+/// `GET /kb/shadow-stats[?inbox_id=]`: the shadow figures of the last 30 days.
+pub async fn shadow_stats(
+    ctx: Ctx,
+    who: CurrentAgent,
+    q: web::Query<StatsQuery>,
+) -> AppResult<HttpResponse> {
+    let stats = shadow::stats(&ctx, &who.0, q.inbox_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "stats": stats })))
 }

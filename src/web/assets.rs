@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = &[
     asset!("dashboard/query.js", JS),
     asset!("dashboard/router.js", JS),
     asset!("dashboard/sending.js", JS),
+    asset!("dashboard/shadow.js", JS),
     asset!("dashboard/socket.js", JS),
     asset!("dashboard/state.js", JS),
     asset!("dashboard/store.js", JS),
@@ -60,6 +61,7 @@ static ASSETS: &[Asset] = &[
     asset!("dashboard/views/list.js", JS),
     asset!("dashboard/views/messages.js", JS),
     asset!("dashboard/views/search.js", JS),
+    asset!("dashboard/views/shadow.js", JS),
     asset!("widget.js", JS),
     asset!("widget-chat.js", JS),
 ];

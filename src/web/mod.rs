@@ -190,7 +190,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/kb/articles/{id}", web::delete().to(ai::delete_article))
                 .route("/kb/search", web::get().to(ai::search_kb))
                 .route("/conversations/{id}/suggest", web::post().to(ai::suggest))
-                .route("/conversations/{id}/summary", web::post().to(ai::summary)),
+                .route("/conversations/{id}/summary", web::post().to(ai::summary))
+                .route(
+                    "/conversations/{id}/bot-drafts",
+                    web::get().to(ai::list_drafts),
+                )
+                .route(
+                    "/bot-drafts/{id}/feedback",
+                    web::post().to(ai::draft_feedback),
+                )
+                .route("/kb/shadow-stats", web::get().to(ai::shadow_stats)),
         )
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(AppError::NotFound("route").body())

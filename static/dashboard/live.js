@@ -1,4 +1,5 @@
-/* Live frames from the agent socket: hello, messages, conversation changes, typing, read receipts;
+/* Live frames from the agent socket: hello, messages, conversation changes, typing, read receipts,
+ * shadow-mode bot drafts;
  * summaries fetched on demand. */
 import { api } from "./api.js";
 import { notify } from "./notify.js";
@@ -11,6 +12,7 @@ import { ME, announce, contactName, enc, toast } from "./util.js";
 import { patchHead } from "./views/conv-pane.js";
 import { Typing, addToConversation, onReplayDone, onResync, renderAgentTyping, setBotTyping, setCustomerTyping, subscribeConv } from "./views/conversation.js";
 import { loadList, placeInList, renderList, scheduleCounts } from "./views/list.js";
+import { loadDrafts, onBotDraft } from "./views/shadow.js";
 import { renderMessages } from "./views/messages.js";
 
 export function onSocketDown() {
@@ -44,6 +46,7 @@ export function onFrame(f) {
       return renderPresence();
     case "conversation_created": return onConversationCreated(f);
     case "conversation_updated": return onConversationUpdated(f);
+    case "bot_draft": return onBotDraft(f); // shadow mode (agents only)
     default: return undefined; // pong and unknown frames are ignored
   }
 }
@@ -58,7 +61,7 @@ export function onHello(f) {
     renderPresence();
   }
   if (S.myPresence === "away") Sock.send({ type: "presence", status: "away" });
-  if (S.conv && S.conv.loaded) subscribeConv(S.conv);
+  if (S.conv && S.conv.loaded) { subscribeConv(S.conv); loadDrafts(S.conv); }
   flushOutbox();
   if (S.list.loaded) loadList({ reset: true });
   if (Sock.everReady) toast("Reconnected", "info", 2500);

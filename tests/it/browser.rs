@@ -16,4 +16,5 @@ mod host;
 mod offline;
 pub(crate) mod proxy;
 mod screenshots;
+mod shadow;
 mod stories;

@@ -20,4 +20,5 @@ mod outage;
 mod real_llm;
 mod resume;
 mod search;
+mod shadow;
 mod widget_api;

@@ -34,6 +34,9 @@ pub struct Model {
     pub bot_enabled: bool,
     /// Bot answers in one conversation before it hands off to a human.
     pub bot_max_turns: i32,
+    /// Shadow mode: the bot drafts (`bot_draft`) on live conversations but sends nothing;
+    /// conversations stay with humans. `bot_enabled` wins when both are set.
+    pub bot_shadow: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

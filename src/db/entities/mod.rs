@@ -3,6 +3,7 @@
 pub mod account;
 pub mod agent;
 pub mod agent_session;
+pub mod bot_draft;
 pub mod canned_response;
 pub mod contact;
 pub mod conversation;

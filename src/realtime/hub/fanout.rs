@@ -173,6 +173,14 @@ impl Hub {
                 self.push_all(&targets, Outbound::Frame(frame));
             }
             DomainEvent::MessageDeleted { .. } | DomainEvent::ContactErased { .. } => {}
+            DomainEvent::BotDraft { account_id, draft } => {
+                let frame: Arc<str> = ServerFrame::BotDraft { draft: &draft }.to_text().into();
+                // Agents only: `customers: false`.
+                let targets = self
+                    .conns
+                    .audience(account_id, draft.conversation_id, false);
+                self.push_all(&targets, Outbound::Frame(frame));
+            }
             DomainEvent::ConversationUpdated { account_id, state } => {
                 let frame: Arc<str> = ServerFrame::ConversationUpdated {
                     conversation_id: state.conversation_id,

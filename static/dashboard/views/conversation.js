@@ -10,6 +10,7 @@ import { cancelSuggest } from "./assist.js";
 import { buildConvPane, patchHead, renderContact, renderEmptyConvPane, showConvError } from "./conv-pane.js";
 import { renderList, renderListSelection } from "./list.js";
 import { renderMessages, renderOlderButton } from "./messages.js";
+import { loadDrafts } from "./shadow.js";
 
 // ───────────────────────────── open conversation ─────────────────────────────
 export let convGen = 0;
@@ -19,7 +20,7 @@ export function newConvState(id) {
     id, gen: ++convGen, msgs: new Map(), nodes: new Map(), hasMore: false, loadingOlder: false,
     resume: 0, sub: "none", loaded: false, myRead: 0, customerRead: 0, readTimer: 0,
     customerTyping: false, customerTypingTimer: 0, agentTyping: new Map(), note: false, detail: null, dom: null,
-    botTyping: false, botTypingTimer: 0, suggest: null, summarizing: false,
+    botTyping: false, botTypingTimer: 0, suggest: null, summarizing: false, drafts: new Map(), draftBusy: null,
   };
 }
 
@@ -55,6 +56,7 @@ export async function openConversation(id, force) {
     renderMessages({ toBottom: true });
     subscribeConv(c);
     markRead();
+    loadDrafts(c);
   } catch (e) {
     if (S.conv !== c) return;
     showConvError(c, e.status === 404 ? "Conversation not found." : `Could not open the conversation: ${e.message}`);

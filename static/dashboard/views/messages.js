@@ -4,6 +4,7 @@ import { saveOutbox, transmit } from "../sending.js";
 import { S, agentName } from "../state.js";
 import { tms } from "../store.js";
 import { $, ME, clear, clock, contactName, fullTime, h } from "../util.js";
+import { patchDraft } from "./shadow.js";
 
 // ── messages ──
 export function orderedItems(c) {
@@ -34,6 +35,7 @@ export function renderMessages(opts = {}) {
     }
     if (!node) { node = buildMsg(m); c.nodes.set(key, node); }
     patchMsg(node, m, c);
+    patchDraft(node, m, c);
     keep.add(key);
     const want = prev ? prev.nextSibling : list.firstChild;
     if (node !== want) list.insertBefore(node, want);

@@ -19,7 +19,7 @@ export async function renderAdminInboxes(selectId) {
   for (const ib of inboxes) {
     list.append(h("li", {}, h("button", { type: "button", class: "inbox-list__btn", dataset: { id: ib.id }, "aria-current": "false", onclick: () => select(ib) },
       h("span", { class: "swatch", style: { background: /^#[0-9a-f]{6}$/i.test(ib.color) ? ib.color : "#888888" }, "aria-hidden": "true" }),
-      h("span", { text: ib.name }), ib.bot_enabled ? h("span", { class: "chip chip--bot", text: "Bot" }) : null)));
+      h("span", { text: ib.name }), botChip(ib))));
   }
   const newName = h("input", { type: "text", class: "input", required: true, maxlength: "80", placeholder: "e.g. Website" });
   const create = h("form", { class: "form form--inline", "aria-label": "New inbox", onsubmit: async (e) => {
@@ -30,6 +30,15 @@ export async function renderAdminInboxes(selectId) {
   adminShell("Inboxes", h("div", { class: "split" }, h("div", { class: "card" }, list, create), editor));
   const first = inboxes.find((i) => i.id === selectId) || inboxes[0];
   if (first) select(first); else editor.append(h("p", { class: "card muted", text: "No inbox yet. Create one to get a widget snippet." }));
+}
+
+/** The inbox's bot mode: `bot_mode` from the server, or the older `bot_enabled` flag. */
+export const botMode = (ib) => (["off", "shadow", "on"].includes(ib.bot_mode) ? ib.bot_mode : ib.bot_enabled ? "on" : "off");
+function botChip(ib) {
+  const m = botMode(ib);
+  if (m === "on") return h("span", { class: "chip chip--bot", text: "Bot" });
+  if (m === "shadow") return h("span", { class: "chip chip--bot chip--shadow", text: "Bot (shadow)" });
+  return null;
 }
 
 export function inboxForm(ib, onSaved) {
@@ -67,16 +76,20 @@ export function inboxForm(ib, onSaved) {
   } });
   const snippet = h("textarea", { class: "input mono", rows: "3", readOnly: true, value: ib.snippet || "", "aria-label": "Install snippet" });
   const turns0 = parseInt(ib.bot_max_turns, 10);
-  const botOn = h("input", { type: "checkbox", id: uid("bot"), name: "bot_enabled", checked: !!ib.bot_enabled, dataset: { testid: "bot-enabled" } });
+  const mode0 = botMode(ib);
+  const botMode_ = h("select", { id: uid("bot"), class: "input", name: "bot_mode", dataset: { testid: "bot-mode" } },
+    h("option", { value: "off", text: "Off", selected: mode0 === "off" }),
+    h("option", { value: "shadow", text: "Shadow — drafts for agents, sends nothing", selected: mode0 === "shadow" }),
+    h("option", { value: "on", text: "On — answers customers first", selected: mode0 === "on" }));
   const botTurns = h("input", { type: "number", id: uid("f"), class: "input input--num", name: "bot_max_turns", min: "1", max: "20", step: "1", required: true,
-    value: String(turns0 >= 1 && turns0 <= 20 ? turns0 : 3), disabled: !ib.bot_enabled, dataset: { testid: "bot-max-turns" } });
-  botOn.addEventListener("change", () => { botTurns.disabled = !botOn.checked; });
+    value: String(turns0 >= 1 && turns0 <= 20 ? turns0 : 3), disabled: mode0 === "off", dataset: { testid: "bot-max-turns" } });
+  botMode_.addEventListener("change", () => { botTurns.disabled = botMode_.value === "off"; });
   const botBox = h("fieldset", { class: "fieldset" }, h("legend", { text: "AI assistant" }),
-    h("div", { class: "field field--check" }, botOn, h("label", { for: botOn.id, text: "First-line bot" })),
-    h("p", { class: "hint", id: `${botOn.id}-hint`, text: "New conversations are answered first by a bot that uses the knowledge base; it hands the conversation to your team when it cannot help or the customer asks for a person." }),
+    h("div", { class: "field" }, h("label", { for: botMode_.id, text: "First-line bot" }), botMode_),
+    h("p", { class: "hint", id: `${botMode_.id}-hint`, text: "On: new conversations are answered first by a bot that uses the knowledge base; it hands the conversation to your team when it cannot help or the customer asks for a person. Shadow: conversations go to your team as usual; the bot only shows agents what it would have answered, so you can rate it (figures on the Knowledge base page) before turning it on." }),
     h("div", { class: "field bot-turns" }, h("label", { for: botTurns.id, text: "Bot answers before handing off" }), botTurns,
       h("p", { class: "hint", text: "1 to 20." })));
-  botOn.setAttribute("aria-describedby", `${botOn.id}-hint`);
+  botMode_.setAttribute("aria-describedby", `${botMode_.id}-hint`);
   const form = h("form", { class: "card form", "aria-label": `Edit inbox ${ib.name}`, dataset: { testid: "inbox-form" }, onsubmit: async (e) => {
     e.preventDefault();
     const days = {};
@@ -90,11 +103,11 @@ export function inboxForm(ib, onSaved) {
       allowed_origins: origins.value.split("\n").map((s) => s.trim().replace(/\/+$/, "")).filter(Boolean),
       business_hours: bhOn.checked ? { utc_offset_minutes: parseInt(offset.value, 10) || 0, days } : null,
       identity_required: idReq.checked,
-      bot_enabled: botOn.checked,
+      bot_mode: botMode_.value,
     };
     const turns = Number(botTurns.value);
     if (Number.isInteger(turns) && turns >= 1 && turns <= 20) body.bot_max_turns = turns;
-    else if (botOn.checked) { toast("Bot answers before handing off: enter a whole number from 1 to 20."); botTurns.focus(); return; }
+    else if (botMode_.value !== "off") { toast("Bot answers before handing off: enter a whole number from 1 to 20."); botTurns.focus(); return; }
     submitting(form, true);
     try { const r = await api(`/inboxes/${enc(ib.id)}`, { method: "PATCH", body }); toast("Inbox saved", "info", 2000); onSaved(r.inbox || body); } catch (err) { fail(err); submitting(form, false); }
   } },

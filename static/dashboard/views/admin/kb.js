@@ -3,6 +3,7 @@ import { ApiError, api } from "../../api.js";
 import { S } from "../../state.js";
 import { tms } from "../../store.js";
 import { $, ME, clear, enc, fail, fullTime, h, initial, safeHttpUrl, toast, uid } from "../../util.js";
+import { shadowStatsCard } from "../shadow.js";
 import { adminShell, adminUnavailable, field, submitting } from "./admin.js";
 
 // ── admin: knowledge base ──
@@ -33,6 +34,7 @@ export function buildKbPage() {
       ? "Articles the first-line bot and “Suggest reply” draw their answers from. Write the body in Markdown; headings split an article into passages."
       : "Articles the first-line bot and “Suggest reply” draw their answers from. Only admins can edit them." }),
     kbSearchCard(),
+    shadowStatsCard(),
     d.list,
     d.side);
   renderKbList();
