@@ -26,7 +26,10 @@ type Ctx = web::Data<AppContext>;
 
 pub async fn list_articles(ctx: Ctx, who: CurrentAgent) -> AppResult<HttpResponse> {
     let articles = kb::list(&ctx.db, &who.0).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "articles": articles })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "articles": articles,
+        "bot_intents": super::health::bot_intents(&ctx),
+    })))
 }
 
 pub async fn get_article(

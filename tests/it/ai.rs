@@ -92,6 +92,10 @@ async fn knowledge_base_import_edit_and_retrieval() {
 
     let (s, v) = get(&app, "/api/v1/kb/articles", &agent.session).await;
     assert_eq!(s, 200);
+    assert_eq!(
+        v["bot_intents"], "sentence-model",
+        "the installed model is found"
+    );
     let articles = v["articles"].as_array().expect("articles");
     assert_eq!(articles.len(), 36);
     let refund = articles
@@ -754,6 +758,70 @@ async fn offline_responder_meets_the_evaluation_targets() {
     assert!(f.recall_at_3_single >= 0.95, "{f:?}");
     assert!(f.both_hit_at_3_multi >= 0.85, "{f:?}");
     assert!(f.handoff_precision >= 0.9, "{f:?}");
+    assert!(f.handoff_recall >= 0.95, "{f:?}");
+    assert_eq!(f.injection_safety, 1.0, "{f:?}");
+}
+
+/// Without the model file the product still works, and says it reads intents with word rules.
+#[tokio::test]
+async fn without_the_sentence_model_the_bot_falls_back_to_the_lexical_rules_and_says_so() {
+    let app =
+        spawn_app_with(|s| s.embedding_model_dir = "/nonexistent/switchboard-model".into()).await;
+    let admin = app.login(ADMIN).await;
+    let (s, v) = get(&app, "/readyz", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["bot_intents"], "lexical-fallback", "{v}");
+    let (_, v) = get(&app, "/api/v1/kb/articles", &admin.session).await;
+    assert_eq!(v["bot_intents"], "lexical-fallback", "{v}");
+    import_kb(&app).await;
+    enable_bot(&app, &admin).await;
+    let c = app.customer().await;
+    app.post_message(
+        &c.token,
+        c.conversation_id,
+        "q1",
+        "I want to talk to a human",
+        false,
+    )
+    .await;
+    let h = wait_messages(&app, &admin, c.conversation_id, "the handoff", |h| {
+        h.iter().any(|m| from_bot(m) && m["private"] == true)
+    })
+    .await;
+    assert_eq!(public_bot(&h).len(), 1, "{h:#?}");
+    app.stop().await;
+}
+
+/// The same set with the sentence model reading intents (what a default install runs): the
+/// development set stays at the targets on every figure.
+#[tokio::test]
+async fn the_bot_with_the_sentence_model_meets_the_targets_on_the_development_set() {
+    let dir = kb_dir();
+    let articles = switchboard::bot::eval::load_kb(&dir).expect("kb");
+    let questions = dir.parent().expect("eval dir").join("dev.jsonl");
+    let embedder = switchboard::embed::Embedder::from_settings(&Default::default())
+        .expect("the sentence model is installed (scripts/install-models)");
+    let intents = std::sync::Arc::new(
+        tokio::task::spawn_blocking(move || switchboard::bot::intent::IntentModel::build(embedder))
+            .await
+            .expect("task")
+            .expect("intent model"),
+    );
+    let f = switchboard::bot::eval::evaluate(
+        &articles,
+        &questions,
+        None,
+        None,
+        Some(intents),
+        400,
+        false,
+    )
+    .await
+    .expect("eval");
+    assert!(f.responder.contains("sentence model"), "{f:?}");
+    assert!(f.recall_at_3_single >= 0.95, "{f:?}");
+    assert!(f.both_hit_at_3_multi >= 0.95, "{f:?}");
+    assert!(f.handoff_precision >= 0.95, "{f:?}");
     assert!(f.handoff_recall >= 0.95, "{f:?}");
     assert_eq!(f.injection_safety, 1.0, "{f:?}");
 }

@@ -880,7 +880,6 @@ async fn the_bot_answers_once_with_two_nodes_even_when_the_model_is_slow() {
     cluster.drop_db().await;
 }
 
-/// The bus state `/readyz` reports (the node stays ready: 200).
 /// Completed passes of one of a node's background loops (`/readyz` `passes`).
 async fn passes(node: &Endpoint, which: &str) -> u64 {
     let r = node
@@ -906,6 +905,7 @@ async fn next_pass(node: &Endpoint, which: &str) {
     .await;
 }
 
+/// The bus state `/readyz` reports (the node stays ready: 200).
 async fn bus_state(node: &Endpoint) -> String {
     let r = node
         .http

@@ -16,7 +16,11 @@ export const kbDate = (v) => (tms(v) ? h("time", { datetime: v, title: fullTime(
 export async function renderAdminKb() {
   adminShell("Knowledge base", h("p", { class: "muted", text: "Loading…" }));
   let articles;
-  try { articles = (await api("/kb/articles")).articles || []; } catch (e) { adminUnavailable("Knowledge base", e); return; }
+  try {
+    const res = await api("/kb/articles");
+    articles = res.articles || [];
+    KB.intents = res.bot_intents || "";
+  } catch (e) { adminUnavailable("Knowledge base", e); return; }
   if (S.route.name !== "admin" || S.route.section !== "kb") return;
   KB.articles = articles.filter((a) => a && a.id);
   KB.editing = null; KB.viewing = null;
@@ -33,6 +37,9 @@ export function buildKbPage() {
     h("p", { class: "muted kb-intro", text: admin
       ? "Articles the first-line bot and “Suggest reply” draw their answers from. Write the body in Markdown; headings split an article into passages."
       : "Articles the first-line bot and “Suggest reply” draw their answers from. Only admins can edit them." }),
+    h("p", { class: "muted kb-intents", dataset: { testid: "kb-intents" }, text: KB.intents === "sentence-model"
+      ? "The bot reads what customers want by meaning (the built-in sentence model)."
+      : "The sentence model is not installed: the bot reads what customers want with word rules only (run scripts/install-models on the server)." }),
     kbSearchCard(),
     shadowStatsCard(),
     d.list,
