@@ -157,9 +157,22 @@ impl Embedder {
             );
             return None;
         }
+        // One copy per directory and process (tests start many servers in one process).
+        static LOADED: std::sync::Mutex<Vec<(PathBuf, Embedder)>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut loaded = LOADED.lock().ok();
+        if let Some((_, e)) = loaded
+            .as_ref()
+            .and_then(|l| l.iter().find(|(d, _)| *d == dir))
+        {
+            return Some(e.clone());
+        }
         let started = std::time::Instant::now();
         match Self::load(&dir) {
             Ok(embedder) => {
+                if let Some(l) = loaded.as_mut() {
+                    l.push((dir.clone(), embedder.clone()));
+                }
                 tracing::info!(
                     dir = %dir.display(),
                     ms = started.elapsed().as_millis() as u64,

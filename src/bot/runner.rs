@@ -57,7 +57,7 @@ pub fn spawn(ctx: AppContext, rx: mpsc::Receiver<DomainEvent>) -> tokio::task::J
         locks: Arc::new(Mutex::new(HashMap::new())),
         permits: Arc::new(Semaphore::new(CONCURRENCY)),
         done_with: Arc::new(Mutex::new(HashSet::new())),
-        intents: None,
+        intents: Arc::new(tokio::sync::OnceCell::new()),
         shadow: Arc::new(shadow::Cache::default()),
     };
     tokio::spawn(bot.run(rx))
@@ -76,21 +76,36 @@ struct Bot {
     /// human-only inbox read its conversation row, which cut sustained throughput by more than
     /// half in `switchboard-bench messages`.
     done_with: Arc<Mutex<HashSet<Uuid>>>,
-    /// Intents by meaning, when the sentence model is installed (else the lexical rules).
-    intents: Option<Arc<IntentModel>>,
+    /// Intents by meaning, when the sentence model is installed (else the lexical rules); built
+    /// at the first decision, so a node whose inboxes have no bot never embeds the exemplars.
+    intents: Arc<tokio::sync::OnceCell<Option<Arc<IntentModel>>>>,
     /// Inboxes in shadow mode (the bot drafts for agents, sends nothing).
     shadow: Arc<shadow::Cache>,
 }
 
 impl Bot {
-    async fn run(mut self, mut rx: mpsc::Receiver<DomainEvent>) {
-        if let Some(embedder) = self.ctx.embedder.clone() {
-            match tokio::task::spawn_blocking(move || IntentModel::build(embedder)).await {
-                Ok(Ok(m)) => self.intents = Some(Arc::new(m)),
-                Ok(Err(e)) => tracing::warn!(error = %e, "intent model unusable; lexical rules"),
-                Err(e) => tracing::warn!(error = %e, "intent model task failed; lexical rules"),
-            }
-        }
+    /// The intent model, built once (None without the sentence model: the lexical rules).
+    async fn intents(&self) -> Option<Arc<IntentModel>> {
+        self.intents
+            .get_or_init(|| async {
+                let embedder = self.ctx.embedder.clone()?;
+                match tokio::task::spawn_blocking(move || IntentModel::build(embedder)).await {
+                    Ok(Ok(m)) => Some(Arc::new(m)),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "intent model unusable; lexical rules");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "intent model task failed; lexical rules");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    async fn run(self, mut rx: mpsc::Receiver<DomainEvent>) {
         let mut tick = tokio::time::interval(CATCH_UP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -227,7 +242,7 @@ impl Bot {
         let Ok(_permit) = self.permits.acquire().await else {
             return;
         };
-        if let Err(e) = shadow::draft(&self.ctx, account_id, msg, self.intents.clone()).await {
+        if let Err(e) = shadow::draft(&self.ctx, account_id, msg, self.intents().await).await {
             tracing::warn!(error = %e, conversation_id = %msg.conversation_id, "the shadow bot could not draft");
         }
     }
@@ -296,7 +311,7 @@ impl Bot {
             &msg,
             conv.bot_turns,
             "bot",
-            self.intents.clone(),
+            self.intents().await,
         )
         .await?;
         let result = match decision.handoff {
