@@ -279,8 +279,7 @@ impl IntentModel {
     /// Every intent's best score over the message and its sentences (diagnostics: `switchboard
     /// eval --intent-scores`).
     pub fn all_scores(&self, message: &str) -> anyhow::Result<Vec<(Intent, f32)>> {
-        let mut texts: Vec<&str> = vec![message];
-        texts.extend(sentences(message).into_iter().filter(|s| *s != message));
+        let texts = texts_of(message);
         let mut best: Vec<(Intent, f32)> = Vec::new();
         for v in self.embedder.embed(&texts)? {
             for (i, s) in self.scores(&v) {
@@ -296,9 +295,7 @@ impl IntentModel {
     /// Reads the message: its whole text and each of its sentences; the strongest handoff
     /// intent that clears the thresholds in any of them wins, else it is a question.
     pub fn read(&self, message: &str) -> anyhow::Result<Reading> {
-        let mut texts: Vec<&str> = vec![message];
-        texts.extend(sentences(message).into_iter().filter(|s| *s != message));
-        let vectors = self.embedder.embed(&texts)?;
+        let vectors = self.embedder.embed(&texts_of(message))?;
         let mut best = Reading {
             intent: Intent::Question,
             score: 0.0,
@@ -324,6 +321,17 @@ impl IntentModel {
         }
         Ok(best)
     }
+}
+
+/// What is embedded for a message: the whole of it, and each of its sentences worth reading on
+/// its own when it has several (one embedding per decision for a one-sentence message).
+fn texts_of(message: &str) -> Vec<&str> {
+    let parts = sentences(message);
+    let mut texts = vec![message];
+    if parts.len() > 1 {
+        texts.extend(parts);
+    }
+    texts
 }
 
 /// The sentences of a message worth reading on their own (four words or more).
