@@ -16,12 +16,14 @@ use super::rules::HandoffReason;
 use crate::embed::{Embedder, cosine};
 
 /// An intent's score must reach this cosine similarity…
-pub const MIN_SIMILARITY: f32 = 0.54;
-/// …and beat the best question score by this much (both tuned on dev.jsonl + own-tune.jsonl:
-/// with the lexical rules, handoff precision 0.84 and recall 0.88 there).
-pub const MIN_MARGIN: f32 = 0.18;
-/// An intent's score is the mean of its best few exemplar similarities.
-const TOP_K: usize = 2;
+pub const MIN_SIMILARITY: f32 = 0.62;
+/// …and beat the best question score by this much. Both were tuned on the tuning sets only
+/// (dev.jsonl: handoff precision 1.00, recall 1.00; own-tune.jsonl: 0.88, 0.79 — with the
+/// lexical rules and the KB check, through `switchboard eval`).
+pub const MIN_MARGIN: f32 = 0.22;
+/// An intent's score is the mean of its best few exemplar similarities (the best one: the
+/// nearest exemplar decides, which separated the intents best on the tuning sets).
+const TOP_K: usize = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +60,15 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::PersonRequested,
         &[
+            "can a member of your support team take over this chat",
+            "I'd like a callback from a real agent",
+            "your automated replies aren't helping, escalate me to support staff",
+            "transfer me to a live agent now",
+            "is anyone actually there? I need to speak to somebody",
+            "please have a support specialist contact me",
+            "voglio parlare con un operatore",
+            "ik wil met een medewerker spreken",
+            "quero falar com um atendente humano",
             "I want to talk to a real person",
             "can I speak with a human agent please",
             "put me through to someone from your team",
@@ -75,6 +86,18 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::AccountAction,
         &[
+            "please unlock my account, I was locked out after too many attempts",
+            "can you switch my plan to annual billing for me",
+            "please delete my account and all my data now",
+            "add these users to our team for me",
+            "can you give me one more week before my files are deleted",
+            "I need you to reset the two-factor on my colleague's account",
+            "please refund the unused months even though it's outside the window",
+            "can you keep my old price when I renew",
+            "please change the owner of our workspace, the previous admin left",
+            "restore the files I deleted after the retention period ended",
+            "can you increase my storage beyond my plan for free",
+            "please verify my identity so I can get back into my account",
             "please change the email address on my account",
             "can you move my subscription to another account",
             "I lost my phone and my backup codes, please let me back in",
@@ -98,6 +121,12 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::BillingDispute,
         &[
+            "why was I charged after I downgraded",
+            "I see two payments for the same month",
+            "my card was debited an amount that doesn't match my plan",
+            "we were invoiced for a plan we never chose",
+            "an unknown company charge shows your name on my statement",
+            "this charge is fraudulent, I never authorised it",
             "there is a charge on my card I don't recognise",
             "I was charged but I never signed up for this",
             "you billed me twice this month",
@@ -113,6 +142,12 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::SecurityIncident,
         &[
+            "I got an alert about a sign-in I didn't make and my files are missing",
+            "someone is sharing my private folder with people I don't know",
+            "my colleague's account was used to delete our team's files overnight",
+            "a device I don't own is connected to my account",
+            "I entered my credentials on a fake login page",
+            "unknown people are downloading our confidential documents",
             "someone else logged into my account",
             "my account was hacked",
             "files are being deleted by someone who isn't me",
@@ -128,6 +163,13 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::Legal,
         &[
+            "we will escalate this to our solicitors if it is not fixed",
+            "I'm reporting this breach of my data rights to the authorities",
+            "we need a signed statement for our auditors and regulators",
+            "please confirm in writing under data protection law that my data was erased",
+            "our compliance officer requires your legal terms to be amended",
+            "I want to exercise my legal rights and file an official complaint",
+            "expect to hear from my legal counsel",
             "my lawyer will be in touch",
             "I'm going to take legal action against you",
             "we received a court order for this user's data",
@@ -144,6 +186,13 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::Sales,
         &[
+            "can I get pricing for our whole company",
+            "we'd like an enterprise agreement with custom terms",
+            "do you offer discounts for nonprofits buying many licences",
+            "we need to buy licences for several thousand employees",
+            "can you send a formal quotation for procurement",
+            "we want a dedicated account manager and a custom SLA",
+            "can we get invoices in our own format with our PO number",
             "can I get a quote for 500 seats",
             "we need a custom contract with a higher SLA",
             "do you offer volume discounts for a large organisation",
@@ -159,6 +208,10 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::Sensitive,
         &[
+            "I'm going through a very hard time and need this handled carefully",
+            "my spouse died and I need to stop the payments",
+            "someone is threatening me using files I shared",
+            "meine Mutter ist verstorben und ihr Konto wird weiter belastet",
             "my father passed away and I need access to his account",
             "the account holder died, how do we close it",
             "I'm being harassed by someone through a shared link",
@@ -170,6 +223,11 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::BugReport,
         &[
+            "every time I open the app it shows an error and closes, after the update",
+            "the search returns nothing even for files I know exist, on all devices",
+            "this feature is broken in the latest version",
+            "the numbers shown in the dashboard are clearly wrong",
+            "the sync icon spins forever and never finishes, reinstalling didn't help",
             "the app crashes every time I open this specific file",
             "clicking this button gives an error with a reference code, in every browser",
             "version 4.2.1 duplicates files when I rename them",
@@ -183,6 +241,29 @@ const EXEMPLARS: &[(Intent, &[&str])] = &[
     (
         Intent::Question,
         &[
+            "I was logged out of all my devices, is that supposed to happen",
+            "your email says someone signed in, is this message genuine",
+            "why is my link not working anymore",
+            "what does it mean when the app says sync is paused",
+            "how long do you keep deleted files",
+            "how do I enable two-step verification",
+            "can I pay by PayPal",
+            "what is the difference between the plans",
+            "how do I get a refund within the refund window",
+            "how do I add a user to my team",
+            "where do I find the audit log",
+            "how do I move my data to the EU region",
+            "does the app work on Linux",
+            "what happens to my files if I downgrade",
+            "how do I set an expiry date on a shared link",
+            "what happens when a payment fails",
+            "can I undo a change to a file",
+            "how do I restore my whole account to an earlier date",
+            "how many devices can I use",
+            "when is the next scheduled maintenance",
+            "wie viel kostet der Pro-Plan",
+            "¿puedo recuperar archivos borrados?",
+            "quel est le délai de remboursement",
             "how do I reset my password",
             "how much does the plan cost",
             "where can I download my invoices",
