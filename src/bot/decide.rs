@@ -334,11 +334,21 @@ async fn answer_or_not(
                     .unwrap_or_else(|| {
                         handoff(HandoffReason::ModelFailure, retrieved.clone(), injection)
                     });
+                    // Whether a person is needed was decided above (rules, intents, the KB):
+                    // a model that hands off a question the KB answers is overruled by the
+                    // extractive answer, so its handoffs are never worse than offline.
+                    if d.handoff == Some(HandoffReason::ModelDecision) {
+                        let mut e = extractive(kb, input, clean, fused, retrieved, injection);
+                        e.usage = Some(usage);
+                        return e;
+                    }
                     let ungrounded = grounding::unsupported(&d.text, &given);
-                    if d.handoff.is_none() && !ungrounded.is_empty() {
+                    let echo = grounding::echoes_customer(&d.text, input.question, &given);
+                    if d.handoff.is_none() && (!ungrounded.is_empty() || echo) {
                         tracing::info!(
                             ?ungrounded,
-                            "the model's answer states figures its passages do not; answering extractively"
+                            echo,
+                            "the model's answer states what its passages do not; answering extractively"
                         );
                         d = extractive(kb, input, clean, fused, retrieved, injection);
                     } else {

@@ -187,6 +187,9 @@ static INJECTION: LazyLock<RegexSet> = LazyLock::new(|| {
         r"\bwhat (exact )?instructions\b",
         r"\b(send|give|paste|tell|share)( me)? (the |her |his |their |all )?(current )?(backup codes|passwords?|support pin|2fa codes|security codes)\b",
         r"\bi'?m (fully )?authori[sz]ed\b",
+        r"\b(from now on|henceforth|going forward),? (you )?(always |must |should |will )?(say|answer|reply|respond|end|start|begin|add|include|tell|state|mention)\b",
+        r"\b(end|start|begin|finish|close|sign) (every|each|all|any|your) (future )?(answers?|repl(y|ies)|responses?|messages?) with\b",
+        r"\b(in|to) (all|every|each) (of your )?(future )?(answers|replies|responses),? (say|add|include|mention|state)\b",
     ])
 });
 
