@@ -15,3 +15,4 @@ pub mod rules;
 pub mod runner;
 pub mod safety;
 pub mod shadow;
+pub mod turn;

@@ -22,7 +22,6 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::runner;
 use crate::{
     actor::{Actor, AgentIdentity},
     context::AppContext,
@@ -220,7 +219,7 @@ pub(super) async fn draft(
         .await?;
     let bot_turns = i32::try_from(answered).unwrap_or(i32::MAX);
     let (d, _) =
-        runner::decide_for(ctx, &conv, &inbox, msg, bot_turns, "bot_shadow", intents).await?;
+        super::turn::decide_for(ctx, &conv, &inbox, msg, bot_turns, "bot_shadow", intents).await?;
     let (action, reason) = match d.handoff {
         None => ("answer", String::new()),
         Some(r) => (
